@@ -1,0 +1,31 @@
+"""autograd: a scalar automatic-differentiation engine whose graph you can see.
+
+    from autograd import Value
+    x = Value(2.0, label="x")
+    y = x * x + 3 * x
+    y.backward()          # x.grad == 2 * 2 + 3 == 7
+"""
+
+from .backward import backward, grad, topological_order, zero_grad
+from .check import GradcheckError, gradcheck, numerical_grad
+from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .ops import OPS, Op
+from .value import Value, sum
+
+__all__ = [  # `sum` is left out so that `from autograd import *` does not hide the builtin
+    "Value",
+    "backward",
+    "grad",
+    "topological_order",
+    "zero_grad",
+    "numerical_grad",
+    "gradcheck",
+    "GradcheckError",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "AnomalyError",
+    "OPS",
+    "Op",
+]

@@ -1,0 +1,165 @@
+"""The table of primitives: each op's forward rule and its local-derivative rule, side by side.
+
+``forward`` computes the output from plain floats and raises a clear error outside the op's
+domain. ``local`` gives d output / d input for each input, from the inputs and the output. It is
+written with the generic helpers below (``exp``, ``log``, ``step``, ``sign``) and ordinary
+arithmetic, so the same rule runs on floats (at forward time, the fast path), on Values (for
+``grad(..., create_graph=True)``, giving higher-order derivatives) and on NumPy arrays (the batch
+tape). Adding a primitive means adding one entry to ``OPS``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+# --- helpers that work on floats, Values and NumPy arrays alike -------------------------------
+
+
+def exp(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return np.exp(x)
+    return x.exp() if hasattr(x, "exp") else math.exp(x)
+
+
+def log(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return np.log(x)
+    return x.log() if hasattr(x, "log") else math.log(x)
+
+
+def step(x: Any) -> Any:
+    """1 where x > 0, else 0: the derivative of relu (0 at x == 0, as PyTorch does)."""
+    if isinstance(x, np.ndarray):
+        return (x > 0).astype(float)
+    return 1.0 if float(x) > 0 else 0.0
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1: the derivative of abs (0 at x == 0)."""
+    if isinstance(x, np.ndarray):
+        return np.sign(x)
+    x = float(x)
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+# --- scalar forward rules with their domain checks ----------------------------------------------
+
+
+def _div(a: float, b: float) -> float:
+    if b == 0:
+        raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
+    return a / b
+
+
+def _pow(a: float, b: float) -> float:
+    if a < 0 and b != int(b):
+        raise ValueError(f"pow(): {a!r} ** {b!r} is undefined (negative base, non-integer exponent)")
+    if a == 0 and b < 0:
+        raise ZeroDivisionError(f"pow(): {a!r} ** {b!r} divides by zero")
+    try:
+        return a**b
+    except OverflowError:
+        raise OverflowError(f"pow(): {a!r} ** {b!r} overflows a float") from None
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        raise OverflowError(f"exp() of {x!r} overflows a float") from None
+
+
+def _log(x: float) -> float:
+    if x <= 0:
+        raise ValueError(f"log() of {x!r} is undefined")
+    return math.log(x)
+
+
+def _sigmoid(x: float) -> float:
+    # Two branches so that exp never overflows: stable for any |x|.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+# --- local-derivative rules that need a domain check of their own -------------------------------
+
+
+def _pow_local(a: Any, b: Any, out: Any) -> tuple:
+    """d(a**b)/da = b * a**(b-1); d(a**b)/db = a**b * log(a) (0 when a == 0)."""
+    fa = float(a)
+    if fa < 0:
+        raise ValueError(
+            f"pow(): the derivative of {fa!r} ** {float(b)!r} with respect to the exponent is undefined "
+            "(log of a negative base); use a plain number as the exponent"
+        )
+    d_base = b * a ** (b - 1) if fa != 0 or float(b) >= 1 else _infinite_slope(fa, float(b))
+    d_exp = out * log(a) if fa != 0 else 0.0
+    return d_base, d_exp
+
+
+def _infinite_slope(a: float, b: float) -> float:
+    if b == 0:
+        return 0.0
+    raise ZeroDivisionError(f"pow(): the derivative of {a!r} ** {b!r} is infinite")
+
+
+@dataclass(frozen=True)
+class Op:
+    """A primitive: its name, how many inputs it takes (-1: any number), and its two rules."""
+
+    name: str
+    arity: int
+    forward: Callable[..., float]
+    local: Callable[..., tuple]
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in [
+        #  name       arity  forward (floats)             local derivatives d out / d inputs
+        Op("+",       2, lambda a, b: a + b,           lambda a, b, out: (1.0, 1.0)),
+        Op("-",       2, lambda a, b: a - b,           lambda a, b, out: (1.0, -1.0)),
+        Op("*",       2, lambda a, b: a * b,           lambda a, b, out: (b, a)),
+        Op("/",       2, _div,                         lambda a, b, out: (1.0 / b, -out / b)),
+        Op("**",      2, _pow,                         _pow_local),
+        Op("neg",     1, lambda x: -x,                 lambda x, out: (-1.0,)),
+        Op("exp",     1, _exp,                         lambda x, out: (out,)),
+        Op("log",     1, _log,                         lambda x, out: (1.0 / x,)),
+        Op("tanh",    1, math.tanh,                    lambda x, out: (1.0 - out * out,)),
+        Op("sigmoid", 1, _sigmoid,                     lambda x, out: (out * (1.0 - out),)),
+        Op("relu",    1, lambda x: x if x > 0 else 0.0, lambda x, out: (step(x),)),
+        Op("abs",     1, abs,                          lambda x, out: (sign(x),)),
+        Op("sum",    -1, lambda *xs: math.fsum(xs),    lambda *xs_out: (1.0,) * (len(xs_out) - 1)),
+    ]
+}  # fmt: skip
+
+
+_POWERS: dict[float, Op] = {}
+
+
+def power(n: float) -> Op:
+    """The unary op ``x ** n`` for a constant exponent n (one Op per exponent, cached).
+
+    Kept apart from ``**`` with a Value exponent because that one needs log(base) for the
+    exponent's derivative, which does not exist for a negative base such as ``(-3) ** 2``.
+    """
+    op = _POWERS.get(n)
+    if op is None:
+
+        def local(x: Any, out: Any) -> tuple:
+            fx = float(x)
+            if fx == 0 and 0 < n < 1:
+                raise ZeroDivisionError(f"pow(): the derivative of {fx!r} ** {n!r} is infinite")
+            return (n * x ** (n - 1),)
+
+        op = _POWERS[n] = Op(f"**{n:g}", 1, lambda x: _pow(x, n), local)
+    return op

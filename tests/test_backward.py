@@ -1,0 +1,278 @@
+"""backward(), grad() and higher-order derivatives, no_grad, detect_anomaly, deep graphs,
+and random expression graphs against finite differences (hypothesis)."""
+
+import math
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograd import (
+    AnomalyError,
+    Value,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    numerical_grad,
+    topological_order,
+    zero_grad,
+)
+from autograd import sum as vsum
+
+# --- backward semantics -------------------------------------------------------------------------
+
+
+def test_every_node_holds_d_output_d_node():
+    x = Value(2.0)
+    y = x * x  # dy/dx = 2x = 4
+    z = y * 3 + y.exp()  # dz/dy = 3 + e^4
+    z.backward()
+    assert z.grad == 1.0
+    assert y.grad == pytest.approx(3 + math.exp(4), rel=1e-15)
+    assert x.grad == pytest.approx((3 + math.exp(4)) * 4, rel=1e-15)
+
+
+def test_a_value_used_twice_by_one_op_gets_both_contributions():
+    a = Value(3.0)
+    (a + a).backward()
+    assert a.grad == 2.0
+    b = Value(3.0)
+    (b * b).backward()
+    assert b.grad == 6.0
+
+
+def test_backward_twice_gives_exactly_twice_the_leaf_gradients():
+    x, w = Value(0.7), Value(-1.3)
+    h = (x * w).tanh()
+    out = h * h + h
+    out.backward()
+    first_x, first_w, first_h = x.grad, w.grad, h.grad
+    out.backward()
+    assert (x.grad, w.grad) == (2 * first_x, 2 * first_w)
+    assert h.grad == first_h  # computed nodes are recomputed, not compounded
+
+
+def test_zero_grad_resets():
+    x = Value(1.0)
+    (x * 5).backward()
+    zero_grad([x])
+    (x * 5).backward()
+    assert x.grad == 5.0
+
+
+def test_backward_of_a_leaf_seeds_its_gradient():
+    x = Value(4.0)
+    x.backward()
+    assert x.grad == 1.0
+
+
+def test_million_node_chain_forward_and_backward():
+    x = Value(1.0)
+    v = x
+    for _ in range(1_000_000):
+        v = v + 1e-6
+    assert v.data == pytest.approx(2.0, rel=1e-9)
+    v.backward()
+    assert x.grad == 1.0
+    order = topological_order(v)
+    assert len(order) == 2_000_001 and order[0] is v
+
+
+# --- grad() and higher order --------------------------------------------------------------------
+
+
+def test_grad_does_not_touch_dot_grad_and_keeps_input_order():
+    a, b, c = Value(2.0), Value(3.0), Value(9.0)
+    out = a * b
+    gb, ga, gc = grad(out, [b, a, c])
+    assert (ga.data, gb.data, gc.data) == (3.0, 2.0, 0.0)
+    assert a.grad == b.grad == out.grad == 0.0
+
+
+def test_grad_checks_its_arguments():
+    with pytest.raises(TypeError, match="output must be a Value"):
+        grad(3.0, [Value(1.0)])
+    with pytest.raises(TypeError, match=r"inputs\[1\]"):
+        grad(Value(1.0), [Value(1.0), 2.0])
+
+
+def test_second_derivative_of_x_cubed_at_2_is_12():
+    x = Value(2.0)
+    (dx,) = grad(x**3, [x], create_graph=True)
+    assert dx.data == 12.0
+    (ddx,) = grad(dx, [x], create_graph=True)
+    assert ddx.data == 12.0
+    (dddx,) = grad(ddx, [x])
+    assert dddx.data == 6.0
+
+
+def f3(x, y, z):
+    return (x * y).tanh() + (y / z).exp() * x**2 + (z * x).sigmoid() * y.log()
+
+
+def test_hessian_equals_finite_differences_of_the_gradient():
+    point = [0.3, 1.2, -0.8]
+    xs = [Value(p) for p in point]
+    first = grad(f3(*xs), xs, create_graph=True)
+    hessian = [[h.data for h in grad(g, xs)] for g in first]
+    for i in range(3):
+        for j in range(3):
+            assert hessian[i][j] == pytest.approx(hessian[j][i], rel=1e-10, abs=1e-12)
+    eps = 1e-6
+    for j in range(3):
+        up, down = list(point), list(point)
+        up[j] += eps
+        down[j] -= eps
+        xu, xd = [Value(p) for p in up], [Value(p) for p in down]
+        g_up = [g.data for g in grad(f3(*xu), xu)]
+        g_down = [g.data for g in grad(f3(*xd), xd)]
+        for i in range(3):
+            assert hessian[i][j] == pytest.approx((g_up[i] - g_down[i]) / (2 * eps), rel=1e-5, abs=1e-7)
+
+
+def test_newton_converges_on_a_1d_function():
+    # minimise f(x) = x^4 - 3x^2 + x near x = 1: f'(x) = 4x^3 - 6x + 1
+    x = 1.0
+    for _ in range(8):
+        v = Value(x)
+        (d1,) = grad(v**4 - 3 * v**2 + v, [v], create_graph=True)
+        (d2,) = grad(d1, [v])
+        x = x - d1.data / d2.data
+    assert abs(4 * x**3 - 6 * x + 1) < 1e-12
+    assert x == pytest.approx(1.1309, abs=1e-4)
+
+
+def test_create_graph_through_every_primitive_matches_finite_differences():
+    def g(x):
+        return (x.relu() * x.sigmoid() + (x**2).exp().log() - abs(x) / (1 + x.tanh()) + 2**x) ** 2
+
+    for x0 in (0.3, 1.7, -0.6):
+        x = Value(x0)
+        (d1,) = grad(g(x), [x], create_graph=True)
+        (d2,) = grad(d1, [x])
+        num = numerical_grad(lambda v: grad(g(v), [v], create_graph=True)[0], [Value(x0)])
+        assert d2.data == pytest.approx(num[0], rel=1e-6)
+
+
+# --- no_grad and detect_anomaly ----------------------------------------------------------------
+
+
+def test_no_grad_records_nothing_and_is_per_thread():
+    x = Value(2.0)
+    with no_grad():
+        assert not is_grad_enabled()
+        y = x * x + 1
+        with enable_grad():
+            assert (x * x).parents == (x, x)
+    assert y.data == 5.0 and y.parents == () and y.is_leaf
+    assert is_grad_enabled()
+
+    seen = {}
+    inside, release = threading.Event(), threading.Event()
+
+    def worker():
+        with no_grad():
+            inside.set()
+            release.wait(5)
+            seen["worker"] = (x * x).parents
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = (x * x).parents  # the other thread is inside no_grad(); this one is not
+    release.set()
+    t.join()
+    assert seen == {"main": (x, x), "worker": ()}
+
+
+def test_detect_anomaly_names_the_op():
+    big = Value(1e200)
+    assert (big * big).data == math.inf  # outside the context: plain float arithmetic
+    with detect_anomaly(), pytest.raises(AnomalyError, match=r"\*: inputs \[1e\+200, 1e\+200\] gave output inf"):
+        big * big
+    with detect_anomaly(), pytest.raises(AnomalyError, match=r"log: inputs \[1e-320\] .* local derivatives \[inf\]"):
+        Value(1e-320).log()
+    x = Value(1e-100, label="x")
+    with detect_anomaly():
+        z = (x * 1e200) * 1e200  # every value and local derivative is finite; dz/dx = 1e400 is not
+        with pytest.raises(AnomalyError, match=r"backward: gradient inf of node .*label='x'.* through \*"):
+            z.backward()
+
+
+# --- random expression graphs (property-based) -------------------------------------------------
+
+UNARY = [
+    lambda v: v.tanh(),
+    lambda v: v.sigmoid(),
+    lambda v: (v * 0.5).exp(),
+    lambda v: (v * v + 1).log(),
+    lambda v: v.relu() + 0.1 * v,
+    lambda v: -v,
+    lambda v: v**2,
+    lambda v: abs(v) + v,
+]
+BINARY = [
+    lambda a, b: a + b,
+    lambda a, b: a - b,
+    lambda a, b: a * b,
+    lambda a, b: a / (b * b + 1),
+    lambda a, b: (a * a + 0.5) ** (b.tanh()),
+    lambda a, b: vsum([a, b, a]),
+]
+
+
+@st.composite
+def expressions(draw):
+    """A random program: a list of steps, each applying a primitive to earlier results (so nodes are
+    reused), over 1 to 4 inputs."""
+    n_inputs = draw(st.integers(1, 4))
+    steps = []
+    for i in range(draw(st.integers(1, 14))):
+        available = n_inputs + i
+        if draw(st.booleans()):
+            steps.append(("u", draw(st.integers(0, len(UNARY) - 1)), draw(st.integers(0, available - 1)), None))
+        else:
+            steps.append(
+                ("b", draw(st.integers(0, len(BINARY) - 1)), draw(st.integers(0, available - 1)),
+                 draw(st.integers(0, available - 1)))
+            )
+    point = draw(st.lists(st.floats(-2, 2).filter(lambda f: abs(f) > 0.05), min_size=n_inputs, max_size=n_inputs))
+    return steps, point
+
+
+def run(steps, inputs):
+    nodes = list(inputs)
+    for kind, k, i, j in steps:
+        nodes.append(UNARY[k](nodes[i]) if kind == "u" else BINARY[k](nodes[i], nodes[j]))
+    return vsum(nodes[len(inputs):]).tanh()  # every step counts; tanh keeps the output bounded
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions())
+def test_random_graphs_backward_matches_numerical(program):
+    steps, point = program
+    xs = [Value(p) for p in point]
+    out = run(steps, xs)
+    out.backward()
+    numeric = numerical_grad(lambda *v: run(steps, v), xs, eps=1e-6)
+    for x, n in zip(xs, numeric):
+        if any(abs(p) < 1e-3 for p in point):
+            continue
+        assert x.grad == pytest.approx(n, rel=1e-4, abs=1e-6)
+    first = [x.grad for x in xs]
+    out.backward()
+    assert [x.grad for x in xs] == [2 * g for g in first]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(-3, 3), st.integers(2, 300))
+def test_a_node_reused_many_times(x0, uses):
+    x = Value(x0)
+    y = x.tanh()
+    out = vsum([y * y for _ in range(uses)])
+    out.backward()
+    assert y.grad == pytest.approx(2 * uses * y.data, rel=1e-12, abs=1e-300)
+    assert x.grad == pytest.approx(2 * uses * y.data * (1 - y.data**2), rel=1e-12, abs=1e-300)

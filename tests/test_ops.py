@@ -1,0 +1,161 @@
+"""Every primitive: its value and its derivative against closed forms and central differences,
+at ordinary points and at edge points; and its errors outside its domain."""
+
+import math
+
+import pytest
+
+from autograd import OPS, Value, grad, numerical_grad
+from autograd import sum as vsum
+
+
+def derivative(f, x0):
+    x = Value(x0)
+    (g,) = grad(f(x), [x])
+    return f(Value(x0)).data, g.data
+
+
+UNARY = [
+    # name, f on a Value, closed-form value, closed-form derivative, points
+    ("neg", lambda v: -v, lambda x: -x, lambda x: -1.0, [-2.0, 0.0, 3.5]),
+    ("exp", lambda v: v.exp(), math.exp, math.exp, [-30.0, -1.0, 0.0, 2.0, 700.0]),
+    ("log", lambda v: v.log(), math.log, lambda x: 1 / x, [1e-8, 0.5, 1.0, 1e6]),
+    ("tanh", lambda v: v.tanh(), math.tanh, lambda x: 1 - math.tanh(x) ** 2, [-3.0, 0.0, 0.7, 25.0, -400.0]),
+    ("relu", lambda v: v.relu(), lambda x: max(x, 0.0), lambda x: 1.0 if x > 0 else 0.0, [-2.0, 0.0, 1e-12, 3.0]),
+    ("abs", lambda v: abs(v), abs, lambda x: math.copysign(1.0, x) if x else 0.0, [-2.0, 0.0, 3.0]),
+    ("**2", lambda v: v**2, lambda x: x * x, lambda x: 2 * x, [-3.0, 0.0, 1.5]),
+    ("**3", lambda v: v**3, lambda x: x**3, lambda x: 3 * x * x, [-2.0, 0.0, 2.0]),
+    ("**-1", lambda v: v**-1, lambda x: 1 / x, lambda x: -1 / x**2, [-4.0, 0.25, 8.0]),
+    ("**0.5", lambda v: v**0.5, math.sqrt, lambda x: 0.5 / math.sqrt(x), [1e-6, 2.0, 9.0]),
+]
+
+
+def sigmoid_exact(x):
+    return 1 / (1 + math.exp(-x)) if x > -700 else 0.0
+
+
+@pytest.mark.parametrize("name,f,value,deriv,points", UNARY, ids=[u[0] for u in UNARY])
+def test_unary_value_and_derivative_closed_form(name, f, value, deriv, points):
+    for x0 in points:
+        out, g = derivative(f, x0)
+        assert out == pytest.approx(value(x0), rel=1e-14, abs=1e-300)
+        assert g == pytest.approx(deriv(x0), rel=1e-12, abs=1e-300)
+        assert f(Value(x0)).op == name
+
+
+@pytest.mark.parametrize("name,f,value,deriv,points", UNARY, ids=[u[0] for u in UNARY])
+def test_unary_derivative_matches_central_differences(name, f, value, deriv, points):
+    for x0 in points:
+        if name in ("relu", "abs") and x0 == 0.0:
+            continue  # a kink: the two one-sided slopes differ (the convention is tested above)
+        if name == "exp" and x0 == 700.0:
+            continue  # exp(700 +- eps) differences lose all digits; checked by closed form
+        x = Value(x0)
+        eps = abs(x0) * 1e-4 if 0 < abs(x0) < 1e-2 else 1e-6 * max(1.0, abs(x0))  # stay clear of kinks
+        (num,) = numerical_grad(f, [x], eps=eps)
+        _, g = derivative(f, x0)
+        assert g == pytest.approx(num, rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("x0", [-1000.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0])
+def test_sigmoid_is_stable_for_large_inputs(x0):
+    out, g = derivative(lambda v: v.sigmoid(), x0)
+    exact = sigmoid_exact(x0)
+    assert out == pytest.approx(exact, rel=1e-14, abs=1e-300)
+    assert g == pytest.approx(exact * (1 - exact), rel=1e-12, abs=1e-300)
+    assert math.isfinite(out) and math.isfinite(g)
+    assert 0.0 <= out <= 1.0
+
+
+BINARY = [
+    ("+", lambda a, b: a + b, lambda a, b: (1.0, 1.0)),
+    ("-", lambda a, b: a - b, lambda a, b: (1.0, -1.0)),
+    ("*", lambda a, b: a * b, lambda a, b: (b, a)),
+    ("/", lambda a, b: a / b, lambda a, b: (1 / b, -a / b**2)),
+    ("**", lambda a, b: a**b, lambda a, b: (b * a ** (b - 1), a**b * math.log(a))),
+]
+
+
+@pytest.mark.parametrize("name,f,deriv", BINARY, ids=[b[0] for b in BINARY])
+@pytest.mark.parametrize("a0,b0", [(1.5, 2.0), (0.3, -1.7), (4.0, 0.5), (2.0, 3.0)])
+def test_binary_value_and_derivatives(name, f, deriv, a0, b0):
+    a, b = Value(a0), Value(b0)
+    out = f(a, b)
+    assert out.op == name
+    assert out.data == pytest.approx(f(a0, b0), rel=1e-15)
+    ga, gb = grad(out, [a, b])
+    da, db = deriv(a0, b0)
+    assert (ga.data, gb.data) == pytest.approx((da, db), rel=1e-12)
+    assert out.local_grads == pytest.approx((da, db), rel=1e-12)
+    assert [g.data for g in (ga, gb)] == pytest.approx(numerical_grad(f, [a, b]), rel=1e-6, abs=1e-8)
+
+
+def test_numbers_on_either_side():
+    v = Value(3.0)
+    assert (2 * v).data == 6.0 and (v * 2).data == 6.0
+    assert (1 - v).data == -2.0 and (v - 1).data == 2.0
+    assert (6 / v).data == 2.0 and (v / 6).data == 0.5
+    assert (2**v).data == 8.0 and (v**2).data == 9.0
+    assert (1 + v).data == 4.0 and (v + 1).data == 4.0
+    (g,) = grad(2**v, [v])
+    assert g.data == pytest.approx(8 * math.log(2), rel=1e-15)
+    (g,) = grad(6 / v, [v])
+    assert g.data == pytest.approx(-6 / 9, rel=1e-15)
+    (g,) = grad(1 - v, [v])
+    assert g.data == -1.0
+
+
+def test_numpy_scalars_work_on_either_side():
+    np = pytest.importorskip("numpy")
+    v = Value(np.float32(2.0))
+    assert type(v.data) is float
+    out = np.float64(3.0) * v
+    assert isinstance(out, Value) and out.data == 6.0
+    assert (v + np.int64(1)).data == 3.0
+    assert Value(np.bool_(True)).data == 1.0
+
+
+def test_negative_base_with_integer_exponent():
+    x = Value(-3.0)
+    y = x**2
+    assert y.data == 9.0
+    (g,) = grad(y, [x])
+    assert g.data == -6.0
+    assert (x**3).data == -27.0
+
+
+def test_sum_is_one_nary_node():
+    xs = [Value(float(i)) for i in range(1, 6)]
+    s = vsum(xs + [2])
+    assert s.op == "sum" and len(s.parents) == 6 and s.data == 17.0
+    grads = grad(s, xs)
+    assert [g.data for g in grads] == [1.0] * 5
+    same = vsum([xs[0], xs[0], xs[0]])
+    assert grad(same, [xs[0]])[0].data == 3.0
+
+
+@pytest.mark.parametrize(
+    "make,error,message",
+    [
+        (lambda: Value(-1.0).log(), ValueError, "log() of -1.0 is undefined"),
+        (lambda: Value(0.0).log(), ValueError, "log() of 0.0 is undefined"),
+        (lambda: Value(-8.0) ** 0.5, ValueError, "negative base"),
+        (lambda: Value(1.0) / 0, ZeroDivisionError, "division by zero: 1.0 / 0.0"),
+        (lambda: 1 / Value(0.0), ZeroDivisionError, "division by zero"),
+        (lambda: Value(0.0) ** -1, ZeroDivisionError, "0.0 ** -1.0"),
+        (lambda: Value(1000.0).exp(), OverflowError, "exp() of 1000.0 overflows"),
+        (lambda: Value(10.0) ** 400, OverflowError, "overflows"),
+        (lambda: Value(-2.0) ** Value(3.0), ValueError, "exponent is undefined"),
+        (lambda: Value(0.0) ** 0.5, ZeroDivisionError, "derivative of 0.0 ** 0.5 is infinite"),
+    ],
+)
+def test_errors_name_the_op_and_the_value(make, error, message):
+    with pytest.raises(error) as info:
+        make()
+    assert message in str(info.value)
+
+
+def test_every_primitive_in_the_table_is_tested():
+    tested = {u[0] for u in UNARY} | {b[0] for b in BINARY} | {"sigmoid", "sum"}
+    table = {name for name in OPS}
+    assert table <= tested | {"**"}, table - tested

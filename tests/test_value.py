@@ -1,0 +1,86 @@
+"""Value: what it accepts, what it records, how it prints, and that dropped graphs are freed."""
+
+import gc
+import weakref
+
+import pytest
+
+from autograd import Value
+
+
+@pytest.mark.parametrize("bad", ["3", [1], 1 + 2j, None, {"a": 1}, (1.0,)])
+def test_non_numbers_raise_type_error_naming_the_value(bad):
+    with pytest.raises(TypeError) as info:
+        Value(bad)
+    assert type(bad).__name__ in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["3", [1], 1 + 2j, None])
+def test_operators_with_non_numbers_raise_type_error(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(1.0) * bad
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(1.0) ** bad
+
+
+def test_nan_is_refused():
+    with pytest.raises(ValueError, match="NaN"):
+        Value(float("nan"))
+
+
+@pytest.mark.parametrize("good,expected", [(3, 3.0), (2.5, 2.5), (True, 1.0), (False, 0.0)])
+def test_numbers_are_stored_as_floats(good, expected):
+    v = Value(good)
+    assert v.data == expected and type(v.data) is float and v.grad == 0.0
+
+
+def test_a_computed_node_records_parents_and_local_derivatives_at_forward_time():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b
+    assert c.parents == (a, b)
+    assert c.local_grads == (-3.0, 2.0)
+    assert c.op == "*" and not c.is_leaf
+    t = c.tanh()
+    assert t.parents == (c,) and t.local_grads[0] == pytest.approx(1 - t.data**2)
+    assert a.parents == () and a.local_grads == () and a.op == "" and a.is_leaf
+
+
+def test_hash_is_identity_and_equality_is_not_overloaded():
+    a, b = Value(1.0), Value(1.0)
+    assert a != b and a == a
+    assert len({a, b}) == 2
+
+
+def test_slots_no_instance_dict():
+    with pytest.raises(AttributeError):
+        Value(1.0).anything = 1
+
+
+def test_repr_is_readable():
+    a = Value(2.0, label="a")
+    assert repr(a) == "Value(data=2.0, grad=0.0, label='a')"
+    b = (a * a).tanh()
+    b.label = "out"
+    assert repr(b).startswith("Value(data=0.999329299739067, grad=0.0, op='tanh', label='out')")
+    assert float(a) == 2.0
+
+
+def test_graph_is_freed_by_reference_counting_alone():
+    gc.collect()
+    gc.disable()
+    try:
+        x = Value(0.5)
+        v = x
+        for i in range(1000):
+            v = (v * 0.9 + 0.1).tanh()
+        v.backward()
+        refs = [weakref.ref(v)]
+        node = v
+        while node.parents:
+            node = node.parents[0]
+            refs.append(weakref.ref(node))
+        del v, node
+        alive = [r for r in refs if r() is not None]
+        assert alive == [refs[-1]]  # only x, which we still hold
+    finally:
+        gc.enable()
