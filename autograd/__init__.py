@@ -10,9 +10,9 @@ from .backward import backward, grad, topological_order, zero_grad
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import OPS, Op
-from .value import Value, sum
+from .value import Value, max, sum
 
-__all__ = [  # `sum` is left out so that `from autograd import *` does not hide the builtin
+__all__ = [  # `sum` and `max` are left out: `from autograd import *` must not hide the builtins
     "Value",
     "backward",
     "grad",

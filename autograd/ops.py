@@ -103,6 +103,13 @@ def _pow_local(a: Any, b: Any, out: Any) -> tuple:
     return d_base, d_exp
 
 
+def _max_local(*xs_out: Any) -> tuple:
+    """d max / d x_i: 1 for the first largest input, 0 for the others."""
+    *xs, out = xs_out
+    first = next(i for i, x in enumerate(xs) if float(x) == float(out))
+    return tuple(1.0 if i == first else 0.0 for i in range(len(xs)))
+
+
 def _infinite_slope(a: float, b: float) -> float:
     if b == 0:
         return 0.0
@@ -139,6 +146,7 @@ OPS: dict[str, Op] = {
         Op("relu",    1, lambda x: x if x > 0 else 0.0, lambda x, out: (step(x),)),
         Op("abs",     1, abs,                          lambda x, out: (sign(x),)),
         Op("sum",    -1, lambda *xs: math.fsum(xs),    lambda *xs_out: (1.0,) * (len(xs_out) - 1)),
+        Op("max",    -1, max,                          _max_local),
     ]
 }  # fmt: skip
 

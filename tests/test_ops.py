@@ -156,6 +156,24 @@ def test_errors_name_the_op_and_the_value(make, error, message):
 
 
 def test_every_primitive_in_the_table_is_tested():
-    tested = {u[0] for u in UNARY} | {b[0] for b in BINARY} | {"sigmoid", "sum"}
+    tested = {u[0] for u in UNARY} | {b[0] for b in BINARY} | {"sigmoid", "sum", "max"}
     table = {name for name in OPS}
     assert table <= tested | {"**"}, table - tested
+
+
+def test_max_is_one_nary_node_with_a_one_hot_derivative():
+    import autograd
+
+    xs = [Value(1.0), Value(3.0), Value(-2.0), Value(3.0)]
+    m = autograd.max(xs)
+    assert m.op == "max" and m.data == 3.0 and m.local_grads == (0.0, 1.0, 0.0, 0.0)
+    assert [g.data for g in grad(m, xs)] == [0.0, 1.0, 0.0, 0.0]
+    # the stable log-sum-exp: the gradient through the shift cancels, leaving the softmax
+    z = [Value(1000.0), Value(999.0), Value(998.0)]
+    shift = autograd.max(z)
+    lse = shift + autograd.sum((zi - shift).exp() for zi in z).log()
+    e = [math.exp(-k) for k in range(3)]
+    assert lse.data == pytest.approx(1000 + math.log(sum(e)), rel=1e-15)
+    assert [g.data for g in grad(lse, z)] == pytest.approx([x / sum(e) for x in e], rel=1e-12)
+    with pytest.raises(ValueError, match="max\\(\\) of no values"):
+        autograd.max([])
