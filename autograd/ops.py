@@ -57,13 +57,17 @@ def _div(a: float, b: float) -> float:
 
 def _pow(a: float, b: float) -> float:
     if a < 0 and b != int(b):
-        raise ValueError(f"pow(): {a!r} ** {b!r} is undefined (negative base, non-integer exponent)")
+        raise ValueError(f"pow(): {_power_str(a, b)} is undefined (negative base, non-integer exponent)")
     if a == 0 and b < 0:
-        raise ZeroDivisionError(f"pow(): {a!r} ** {b!r} divides by zero")
+        raise ZeroDivisionError(f"pow(): {_power_str(a, b)} divides by zero")
     try:
         return a**b
     except OverflowError:
-        raise OverflowError(f"pow(): {a!r} ** {b!r} overflows a float") from None
+        raise OverflowError(f"pow(): {_power_str(a, b)} overflows a float") from None
+
+
+def _power_str(a: float, b: float) -> str:
+    return f"({a!r}) ** {b!r}" if a < 0 else f"{a!r} ** {b!r}"
 
 
 def _exp(x: float) -> float:
@@ -95,7 +99,7 @@ def _pow_local(a: Any, b: Any, out: Any) -> tuple:
     fa = float(a)
     if fa < 0:
         raise ValueError(
-            f"pow(): the derivative of {fa!r} ** {float(b)!r} with respect to the exponent is undefined "
+            f"pow(): the derivative of {_power_str(fa, float(b))} with respect to the exponent is undefined "
             "(log of a negative base); use a plain number as the exponent"
         )
     d_base = b * a ** (b - 1) if fa != 0 or float(b) >= 1 else _infinite_slope(fa, float(b))
