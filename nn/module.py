@@ -1,0 +1,124 @@
+"""``Module``: the base of every network, with its parameters, their names and their state.
+
+A module lists its own parameters (``own_parameters``) and its sub-modules (``children``); the
+base class derives everything else from those two: ``named_parameters`` (dotted names such as
+``layers.0.neurons.1.w.0``), ``parameters``, ``zero_grad``, ``state_dict``/``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterator, Mapping
+
+from autograd import Value
+
+
+class Module:
+    """Base class: subclasses define ``__call__``, ``own_parameters()`` and ``children()``."""
+
+    _scope: str = ""  # this module's dotted name inside its parent model ("" for the top module)
+
+    def __call__(self, x: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __call__")
+
+    # --- what subclasses provide -------------------------------------------------------------
+
+    def own_parameters(self) -> list[tuple[str, Value]]:
+        """This module's own parameters (not its children's) as (name, Value) pairs."""
+        return []
+
+    def children(self) -> list[tuple[str, Module]]:
+        """This module's direct sub-modules as (name, module) pairs, in order."""
+        return []
+
+    # --- derived from those --------------------------------------------------------------------
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Value]]:
+        """Every parameter with a stable dotted name, in ``parameters()`` order."""
+        named = [(_join(prefix, name), p) for name, p in self.own_parameters()]
+        for name, child in self.children():
+            named.extend(child.named_parameters(_join(prefix, name)))
+        return named
+
+    def parameters(self) -> list[Value]:
+        """Every parameter (a leaf Value), in the order of ``named_parameters()``."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """How many scalar parameters the module has."""
+        return len(self.named_parameters())
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0 (backward accumulates into leaves)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def modules(self) -> Iterator[tuple[str, Module]]:
+        """This module and all its sub-modules, depth first, with their dotted names."""
+        yield self._scope, self
+        for _, child in self.children():
+            yield from child.modules()
+
+    def state_dict(self) -> dict[str, float]:
+        """The parameters' values by name: a plain dict of floats, safe to copy or to store."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Set every parameter from ``state`` (as made by ``state_dict``).
+
+        Every name must be present, no other name may be, and each entry must be one finite
+        number; otherwise a KeyError or ValueError names the entries at fault and nothing changes.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of name -> number, got {type(state).__name__}")
+        named = dict(self.named_parameters())
+        missing = [n for n in named if n not in state]
+        extra = [n for n in state if n not in named]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing {len(missing)} entries: {_some(missing)}")
+            if extra:
+                parts.append(f"unexpected {len(extra)} entries: {_some(extra)}")
+            raise KeyError(f"load_state_dict for {self!r}: " + "; ".join(parts))
+        values = {}
+        for name in named:
+            values[name] = _one_number(state[name], f"load_state_dict: entry {name!r}")
+        for name, p in named.items():  # only after every entry has been checked
+            p.data = values[name]
+
+    # --- names for the renderer ----------------------------------------------------------------
+
+    @property
+    def scope(self) -> str:
+        """This module's dotted name in its model, e.g. ``layers.0.neurons.1`` ("" at the top)."""
+        return self._scope
+
+    def _set_scope(self, scope: str) -> None:
+        """Name this module (and, recursively, its children and parameters) inside a parent."""
+        self._scope = scope
+        for name, p in self.own_parameters():
+            p.scope = scope
+        for name, child in self.children():
+            child._set_scope(_join(scope, name))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _some(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _one_number(x: Any, where: str) -> float:
+    """x as a finite float, or a ValueError/TypeError saying what x is instead."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        shape = f" of {len(x)} items" if hasattr(x, "__len__") and not isinstance(x, str) else ""
+        raise ValueError(f"{where}: expected one number, got {type(x).__name__}{shape}: {x!r:.60}")
+    f = float(x)
+    if not math.isfinite(f):
+        raise ValueError(f"{where}: expected a finite number, got {f!r}")
+    return f

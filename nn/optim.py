@@ -1,0 +1,122 @@
+"""Optimizers: SGD (with momentum and weight decay) and Adam, with PyTorch's update rules.
+
+``lr`` is a number or a schedule: a plain callable ``lr(step) -> float`` of the 0-based step
+number, e.g. ``lambda t: 1.0 - 0.9 * t / 100`` (micrograd's demo).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+from autograd import Value
+
+LearningRate = float | Callable[[int], float]
+
+
+class Optimizer:
+    """Holds the parameters and the step count; subclasses define ``update``."""
+
+    def __init__(self, params: Iterable[Value], lr: LearningRate) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{type(self).__name__}: params[{i}] is a {type(p).__name__}, not a Value")
+        if not callable(lr):
+            _check_lr(lr)
+        self.lr = lr
+        self.steps = 0  # how many steps have been taken
+
+    def current_lr(self) -> float:
+        """The learning rate the next step will use."""
+        return _check_lr(self.lr(self.steps) if callable(self.lr) else self.lr)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0 (backward accumulates into leaves)."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        """Move every parameter once, using the gradients in ``.grad``."""
+        lr = self.current_lr()
+        self.steps += 1
+        self.update(lr)
+
+    def update(self, lr: float) -> None:
+        raise NotImplementedError
+
+
+def _check_lr(lr: float) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"learning rate must be a finite number >= 0, got {lr!r}")
+    return float(lr)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as torch.optim.SGD (dampening 0, no Nesterov):
+
+        g = grad + weight_decay * p
+        v = g on the first step, then v = momentum * v + g      (only when momentum > 0)
+        p = p - lr * v
+    """
+
+    def __init__(
+        self, params: Iterable[Value], lr: LearningRate, momentum: float = 0.0, weight_decay: float = 0.0
+    ) -> None:
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.velocity: list[float] | None = None
+
+    def update(self, lr: float) -> None:
+        mu, wd = self.momentum, self.weight_decay
+        grads = [p.grad + wd * p.data if wd else p.grad for p in self.params]
+        if mu:
+            if self.velocity is None:
+                self.velocity = grads
+            else:
+                self.velocity = [mu * v + g for v, g in zip(self.velocity, grads)]
+            grads = self.velocity
+        for p, g in zip(self.params, grads):
+            p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam with bias correction, as torch.optim.Adam (weight_decay adds wd * p to the gradient):
+
+        m = b1 * m + (1 - b1) * g          v = b2 * v + (1 - b2) * g^2
+        p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: LearningRate = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        b1, b2 = betas
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"betas must be in [0, 1), got {betas!r}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"eps and weight_decay must be >= 0, got {eps!r} and {weight_decay!r}")
+        self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
+        self.m = [0.0] * len(self.params)
+        self.v = [0.0] * len(self.params)
+
+    def update(self, lr: float) -> None:
+        (b1, b2), eps, wd, t = self.betas, self.eps, self.weight_decay, self.steps
+        step_size = lr / (1 - b1**t)
+        sqrt_bc2 = math.sqrt(1 - b2**t)
+        for i, p in enumerate(self.params):
+            g = p.grad + wd * p.data if wd else p.grad
+            self.m[i] = m = b1 * self.m[i] + (1 - b1) * g
+            self.v[i] = v = b2 * self.v[i] + (1 - b2) * g * g
+            p.data -= step_size * m / (math.sqrt(v) / sqrt_bc2 + eps)

@@ -1,0 +1,275 @@
+"""Training: ``fit`` (mini-batches, shuffling, per-epoch metrics, a progress bar), ``evaluate``, ``predict``.
+
+X is a list of feature lists or a 2-D NumPy array; y holds integer class labels 0..k-1 (0/1
+for a one-output model). A batch's loss is the mean of the per-example losses of ``nn.losses``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from tqdm.auto import tqdm
+
+import autograd
+from autograd import Value, no_grad
+
+from .losses import Loss, encode_targets, get_loss, loss_name
+from .module import Module
+from .optim import SGD, Optimizer
+
+ENGINES = ("auto", "eager", "tape")
+
+# runs one batch: (examples, target vectors) -> (mean loss, each example's outputs as floats),
+# leaving the gradient of the mean loss in every parameter's .grad
+BatchRunner = Callable[[list[list[float]], list[list[float]]], tuple[float, list[list[float]]]]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch and the batch."""
+
+
+@dataclass
+class History:
+    """What ``fit`` measured: ``epochs[i]`` holds epoch i+1's train_loss and train_acc (the means
+    over that epoch's batches, each taken before its step), and val_loss, val_acc (after the epoch)
+    when validation data was given. ``history["train_loss"]`` lists one key over the epochs."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    engine: str = "eager"  # which engine computed the batches
+    loss: str = ""
+    seconds: list[float] = field(default_factory=list)  # wall time of each epoch
+
+    def __getitem__(self, key: str) -> list[float]:
+        return [e[key] for e in self.epochs]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.epochs[-1]
+
+
+# --- one batch --------------------------------------------------------------------------------------
+
+
+def _eager_batch(model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]) -> tuple[float, list[list[float]]]:
+    """Forward and backward through the scalar graph for one batch: one graph per example, their
+    mean loss as one n-ary sum / n, then backward. Returns the mean loss and the outputs."""
+    outputs, losses = [], []
+    for x, t in zip(xs, ts):
+        out = model(x)
+        outputs.append(out)
+        losses.append(loss_fn(out, t))
+    batch_loss = autograd.sum(losses) / len(losses)
+    batch_loss.backward()
+    return batch_loss.data, [_floats(o) for o in outputs]
+
+
+def _select_engine(engine: str, model: Module, loss_fn: Loss) -> tuple[str, BatchRunner]:
+    """The engine that runs each batch, and its name for ``History.engine``."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
+    if engine == "tape":
+        raise NotImplementedError(
+            "engine='tape': the batch tape is not wired into fit yet; use engine='eager' (or 'auto')"
+        )
+    return "eager", functools.partial(_eager_batch, model, loss_fn)
+
+
+# --- the training loop ------------------------------------------------------------------------------
+
+
+def fit(
+    model: Module,
+    X: Any,
+    y: Sequence[int],
+    loss: str | Loss,
+    optimizer: Optimizer | None = None,
+    epochs: int = 10,
+    batch_size: int | None = None,
+    validation: tuple[Any, Sequence[int]] | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+    engine: str = "auto",
+) -> History:
+    """Train ``model`` on (X, y) and return its History.
+
+    ``optimizer`` defaults to ``SGD(model.parameters(), lr=0.1)``. ``batch_size=None`` is full
+    batch; otherwise the examples are shuffled into mini-batches each epoch, from ``seed``.
+    ``progress``: a tqdm bar; None shows it only when stderr is a terminal. A NaN or infinite
+    loss raises TrainingDiverged naming the epoch and batch (both counted from 1).
+    """
+    loss_fn = get_loss(loss)
+    _check_loss_fits_model(model, loss)
+    xs, ts, labels = _prepare(model, X, y, loss, "X", "y")
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ValueError("validation must be a pair (X_valid, y_valid)")
+        _prepare(model, validation[0], validation[1], loss, "validation X", "validation y")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+    n = len(xs)
+    if batch_size is None:
+        batch_size = n
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
+    if optimizer is None:
+        optimizer = SGD(model.parameters(), lr=0.1)
+    if progress is None:
+        progress = sys.stderr.isatty()
+
+    engine_name, run_batch = _select_engine(engine, model, loss_fn)
+    history = History(engine=engine_name, loss=loss_name(loss))
+    threshold = _threshold(model)
+    rng = random.Random(seed)
+    order = list(range(n))
+    bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress, file=sys.stderr)
+    for epoch in bar:
+        start = time.perf_counter()
+        if batch_size < n:
+            rng.shuffle(order)
+        total_loss = correct = 0.0
+        n_batches = math.ceil(n / batch_size)
+        for b in range(n_batches):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            optimizer.zero_grad()
+            try:
+                batch_loss, outs = run_batch([xs[i] for i in idx], [ts[i] for i in idx])
+            except (ArithmeticError, ValueError) as e:
+                e.add_note(f"(while training: epoch {epoch} of {epochs}, batch {b + 1} of {n_batches})")
+                raise
+            if not math.isfinite(batch_loss):
+                raise TrainingDiverged(
+                    f"the loss is {batch_loss!r} at epoch {epoch} of {epochs}, batch {b + 1} of {n_batches}: "
+                    "training diverged; try a smaller learning rate"
+                )
+            optimizer.step()
+            total_loss += batch_loss * len(idx)
+            correct += sum(_label_of(o, threshold) == labels[i] for o, i in zip(outs, idx))
+        record = {"train_loss": total_loss / n, "train_acc": correct / n}
+        if validation is not None:
+            v = evaluate(model, validation[0], validation[1], loss)
+            record.update(val_loss=v["loss"], val_acc=v["acc"])
+        history.epochs.append(record)
+        history.seconds.append(time.perf_counter() - start)
+        bar.set_postfix({k: round(v, 4) for k, v in record.items()})
+    bar.close()
+    return history
+
+
+def evaluate(model: Module, X: Any, y: Sequence[int], loss: str | Loss) -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` on (X, y), computed without recording a graph."""
+    loss_fn = get_loss(loss)
+    _check_loss_fits_model(model, loss)
+    xs, ts, labels = _prepare(model, X, y, loss, "X", "y")
+    threshold = _threshold(model)
+    total = correct = 0.0
+    with no_grad():
+        for x, t, label in zip(xs, ts, labels):
+            out = model(x)
+            total += loss_fn(out, t).data
+            correct += _label_of(_floats(out), threshold) == label
+    return {"loss": total / len(xs), "acc": correct / len(xs)}
+
+
+def predict(model: Module, X: Any) -> list[int]:
+    """The predicted class of each example: argmax of the outputs, or for one output 1 when it is
+    above 0 (above 0.5 after a sigmoid output), else 0."""
+    xs = _rows(X, getattr(model, "nin", None), "X")
+    threshold = _threshold(model)
+    with no_grad():
+        return [_label_of(_floats(model(x)), threshold) for x in xs]
+
+
+def accuracy(model: Module, X: Any, y: Sequence[int]) -> float:
+    """The fraction of examples whose predicted class is y."""
+    labels = list(y)
+    pred = predict(model, X)
+    if len(pred) != len(labels):
+        raise ValueError(f"X has {len(pred)} examples but y has {len(labels)} labels")
+    return sum(p == int(t) for p, t in zip(pred, labels)) / len(labels)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _floats(out: Any) -> list[float]:
+    return [v.data for v in out] if isinstance(out, (list, tuple)) else [out.data]
+
+
+def _label_of(values: list[float], threshold: float) -> int:
+    """argmax, or for one value 1 when above threshold."""
+    if len(values) == 1:
+        return int(values[0] > threshold)
+    return max(range(len(values)), key=values.__getitem__)
+
+
+def _output_activation(model: Module) -> str | None:
+    """The activation of the model's last layer, when the model says (MLP, Layer, Neuron do)."""
+    return getattr(model, "output_activation", getattr(model, "activation", None))
+
+
+def _threshold(model: Module) -> float:
+    return 0.5 if _output_activation(model) == "sigmoid" else 0.0
+
+
+def _n_outputs(model: Module, x: list[float]) -> int:
+    n = getattr(model, "nout", None)
+    if n is None:
+        with no_grad():
+            n = len(_floats(model(x)))
+    return n
+
+
+def _rows(X: Any, nin: int | None, name: str) -> list[list[float]]:
+    """X as a list of float rows, checking that every row has nin features."""
+    if hasattr(X, "ndim") and X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (examples x features), got an array of shape {X.shape}")
+    try:
+        rows = [[float(v) for v in row] for row in X]
+    except TypeError as e:
+        raise TypeError(f"{name} must be a list of feature lists or a 2-D array of numbers ({e})") from None
+    if not rows:
+        raise ValueError(f"{name} is empty")
+    if nin is not None:
+        for i, row in enumerate(rows):
+            if len(row) != nin:
+                raise ValueError(f"{name}[{i}] has {len(row)} features; the model takes {nin}")
+    return rows
+
+
+def _prepare(model: Module, X: Any, y: Any, loss: str | Loss, xname: str, yname: str):
+    """Checked example rows, their target vectors and their labels as ints."""
+    xs = _rows(X, getattr(model, "nin", None), xname)
+    labels = list(y)
+    if len(labels) != len(xs):
+        raise ValueError(f"{xname} has {len(xs)} examples but {yname} has {len(labels)} labels")
+    try:
+        ts = encode_targets(labels, loss, _n_outputs(model, xs[0]))
+    except ValueError as e:
+        raise ValueError(f"{yname}: {e}") from None
+    return xs, ts, [int(c) for c in labels]
+
+
+def _check_loss_fits_model(model: Module, loss: str | Loss) -> None:
+    """Catch the classic mismatches between the output layer and the loss, with the fix."""
+    out = _output_activation(model)
+    name = loss_name(loss)
+    if out == "softmax" and name in ("cross_entropy", "bce_logits", "hinge"):
+        raise ValueError(
+            f"loss {name!r} takes the raw scores (logits) but the model's output layer applies softmax; "
+            "build it with output_activation='linear' (cross_entropy applies the softmax itself, stably)"
+        )
+    if out == "sigmoid" and name in ("bce_logits", "hinge"):
+        raise ValueError(f"loss {name!r} takes raw scores but the model's output layer applies sigmoid; "
+                         "use output_activation='linear', or loss='bce' on the sigmoid output")
+    if name == "bce" and out is not None and out != "sigmoid":
+        raise ValueError(f"loss 'bce' takes probabilities but the model's output is {out!r}; "
+                         "use output_activation='sigmoid', or loss='bce_logits' on a linear output")
