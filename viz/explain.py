@@ -1,0 +1,164 @@
+"""``explain(v)``: the chain-rule sum behind ``v.grad``, written out with its numbers.
+
+Each use of ``v`` (each edge to a child) gives one term; the terms are summed. A term is a product
+of factors between *named* nodes (nodes with a label, and the root): unlabelled intermediate
+nodes are folded into the factor, so for w5 of the worked example one reads
+``dE/do1 · do1/dnet_o1 · dnet_o1/dw5``. The first factor is the gradient of the highest node
+reached (``levels`` factors at most, or up to a node used several times, or the root).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from dataclasses import dataclass
+
+from autograd import Value
+
+from .dot import fmt
+from .graph import Edge, Graph, gradients, trace
+
+
+@dataclass(frozen=True)
+class Factor:
+    top: str  # d top / d bottom
+    bottom: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Term:
+    factors: list[Factor]
+
+    @property
+    def product(self) -> float:
+        return math.prod(f.value for f in self.factors)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The chain rule for d root / d value: ``terms`` summed give ``grad``."""
+
+    name: str
+    root: str
+    grad: float
+    terms: list[Term]
+    precision: int = 4
+
+    @property
+    def total(self) -> float:
+        return math.fsum(t.product for t in self.terms)
+
+    def __str__(self) -> str:
+        n = lambda x: fmt(x, self.precision)  # noqa: E731
+        lhs = f"d{self.root}/d{self.name}"
+        if not self.terms:
+            return f"{lhs} = 1 (the root itself)"
+        symbolic = " + ".join(" · ".join(f"d{f.top}/d{f.bottom}" for f in t.factors) for t in self.terms)
+        numeric = " + ".join(" × ".join(n(f.value) for f in t.factors) for t in self.terms)
+        lines = [f"{lhs} = {symbolic}", f"{' ' * len(lhs)} = {numeric}"]
+        if len(self.terms) > 1:
+            lines.append(f"{' ' * len(lhs)} = {' + '.join(n(t.product) for t in self.terms)}")
+        lines.append(f"{' ' * len(lhs)} = {n(self.total)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_latex_(self) -> str:
+        n = lambda x: fmt(x, self.precision)  # noqa: E731
+
+        def d(top: str, bottom: str) -> str:
+            return rf"\frac{{\partial {_tex(top)}}}{{\partial {_tex(bottom)}}}"
+
+        lhs = d(self.root, self.name)
+        if not self.terms:
+            return f"$${lhs} = 1$$"
+        symbolic = " + ".join(r" \cdot ".join(d(f.top, f.bottom) for f in t.factors) for t in self.terms)
+        numeric = " + ".join(r" \times ".join(n(f.value) for f in t.factors) for t in self.terms)
+        return rf"$$\begin{{aligned}}{lhs} &= {symbolic} \\ &= {numeric} \\ &= {n(self.total)}\end{{aligned}}$$"
+
+
+def _tex(name: str) -> str:
+    """A node name as upright LaTeX text with TeX's special characters escaped."""
+    special = {"\\": r"\backslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "#": r"\#", "$": r"\$",
+               "%": r"\%", "&": r"\&", "^": r"\hat{}", "~": r"\sim{}"}
+    return r"\mathrm{" + "".join(special.get(c, c) for c in name) + "}"
+
+
+def explain(value: Value, root: Value | None = None, levels: int | None = 3, precision: int = 4) -> Explanation:
+    """The chain-rule sum behind ``value.grad`` (d root / d value), with numbers.
+
+    ``root`` defaults to the output ``value`` feeds into, found by following the Values that use
+    it (through Python's garbage collector); pass it when ``value`` feeds several live graphs.
+    ``levels``: at most this many factors per term (None: up to a shared node or the root).
+    """
+    if not isinstance(value, Value):
+        raise TypeError(f"explain(): expected a Value, got {type(value).__name__}")
+    root = root if root is not None else _find_root(value)
+    graph = trace(root, gradients(root))
+    index = {v: i for i, v in enumerate(graph.values)}
+    if value not in index:
+        raise ValueError(f"explain(): {value!r} is not part of the graph of {root!r}")
+    uses = graph.uses()
+
+    def name(i: int) -> str:
+        node = graph.nodes[i]
+        return node.label or ("root" if i == graph.root else f"n{i}")
+
+    def named(i: int) -> bool:
+        return bool(graph.nodes[i].label) or i == graph.root or len(uses[i]) != 1
+
+    def hop(edge: Edge) -> tuple[int, float]:
+        """Follow one use up through unnamed single-use nodes: (first named node, d it / d start)."""
+        node, factor = edge.child, edge.local
+        while not named(node):
+            nxt = uses[node][0]
+            node, factor = nxt.child, factor * nxt.local
+        return node, factor
+
+    start = index[value]
+    terms = []
+    for edge in uses[start]:
+        chain = [(start, *hop(edge))]  # (bottom, top, d top / d bottom)
+        while chain[-1][1] != graph.root and len(uses[chain[-1][1]]) == 1 and (
+                levels is None or len(chain) < levels - 1):
+            top = chain[-1][1]
+            chain.append((top, *hop(uses[top][0])))
+        factors = [Factor(name(top), name(bottom), f) for bottom, top, f in reversed(chain)]
+        top = chain[-1][1]
+        if top != graph.root:
+            factors.insert(0, Factor(name(graph.root), name(top), graph.nodes[top].grad))
+        terms.append(Term(factors))
+    terms.sort(key=lambda t: [(f.top, f.bottom) for f in t.factors])
+    return Explanation(name(start), name(graph.root), graph.nodes[start].grad, terms, precision)
+
+
+def _consumers(v: Value) -> list[Value]:
+    """The Values that use ``v`` as an input, found through the garbage collector's referrers."""
+    found = []
+    for r in gc.get_referrers(v):
+        if type(r) is Value and (r._a is v or r._b is v):
+            found.append(r)
+        elif type(r) is tuple:  # an n-ary node's parents
+            found.extend(r2 for r2 in gc.get_referrers(r) if type(r2) is Value and r2._a is r)
+    return found
+
+
+def _find_root(value: Value) -> Value:
+    """The one output above ``value``; with several, the one backward() was called on (grad 1)."""
+    seen, stack, tops = {id(value)}, [value], []
+    while stack:
+        v = stack.pop()
+        users = _consumers(v)
+        if not users:
+            tops.append(v)
+        for u in users:
+            if id(u) not in seen:
+                seen.add(id(u))
+                stack.append(u)
+    if len(tops) > 1:
+        tops = [t for t in tops if t.grad == 1.0 and not t.is_leaf] or tops
+    if len(tops) != 1:
+        raise ValueError(f"explain(): {value!r} feeds {len(tops)} outputs; say which with explain(value, root=...)")
+    return tops[0]
