@@ -154,7 +154,7 @@ def draw_graph(
                 edge_attr={"fontname": FONT, "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
     if collapsed:  # many edges between layers: straight lines and room between the ranks
         g.graph_attr.update(splines="line", ranksep="1.5", nodesep="0.1")
-    g.body.append(f"\tlabel=<{_title(graph, title, computed, known, current)}>\n")
+    g.body.append(f"\tlabel=<{_title(graph, title, computed, show_grad, known)}>\n")
 
     group = _groups(graph) if collapsed else {}
     bodies: dict[str | None, list[str]] = {None: []}  # cluster key -> its lines
@@ -222,14 +222,15 @@ def draw_graph(
     return g
 
 
-def _title(graph: Graph, title: str | None, computed: bool, known: set[int] | None, current: int | None) -> str:
+def _title(graph: Graph, title: str | None, computed: bool, show_grad: bool, known: set[int] | None) -> str:
     root = graph.nodes[graph.root]
-    name = esc(root.label or "the root")
+    name = esc(root.label or "root")
     lines = [f"<B>{esc(title)}</B>"] if title else []
     if not computed:
         lines.append(f"<FONT COLOR=\"#b2182b\">gradients not computed yet: call {name}.backward()</FONT>")
-    else:
-        lines.append(f"grad = d {name} / d node; each input edge: local derivative and the gradient it carries back")
+    elif show_grad:
+        lines.append(f"grad = d {name} / d node; on each edge into an operation: the local derivative "
+                     "and the gradient it carries back (grad × local)")
     if known is not None:
         lines.append(f"backward step {len(known)} of {len(graph.nodes)}: {len(known)} gradients known")
     return "<BR/>".join(lines)

@@ -1,0 +1,172 @@
+"""viz.render: SVG, PNG, PDF and DOT files, with the system dot and without it."""
+
+import os
+import shutil
+import struct
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from autograd import Value
+from viz import draw, render
+from viz.cli import worked_example
+from viz.render import PDF_HELP, RenderError, find_renderer, graphviz_pure_path
+
+SEED_NUMBERS = [
+    "0.08", "0.11", "0.51998934", "0.5274723", "0.609446", "0.66384491", "0.02193381", "0.00203809",
+    "0.0239719", "0.02592286", "0.0262959", "0.00740844", "0.00751506", "0.00080888", "0.00161775",
+    "0.00071009", "0.00142017",
+]  # the seed table's forward values and weight gradients, 8 decimals, trailing zeros dropped
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def no_dot(monkeypatch, tmp_path):
+    """PATH without any `dot` (nor the venv's bin: graphviz-pure must be found beside Python)."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("CHAINRULE_RENDERER", raising=False)
+    assert shutil.which("dot") is None
+
+
+@pytest.fixture
+def fake_dot(monkeypatch, tmp_path):
+    """A `dot` shim on PATH that logs its calls and forwards to graphviz-pure; for -Tpdf it converts
+    graphviz-pure's PNG with Pillow (graphviz-pure has no PDF). Returns the log file."""
+    pure = graphviz_pure_path()
+    bindir, log = tmp_path / "bin", tmp_path / "dot-calls.log"
+    bindir.mkdir()
+    shim = bindir / "dot"
+    shim.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import io, subprocess, sys
+        open({str(log)!r}, "a").write(" ".join(sys.argv[1:]) + "\\n")
+        src = sys.stdin.buffer.read()
+        if "-Tpdf" in sys.argv:
+            from PIL import Image
+            png = subprocess.run([{pure!r}, "-Tpng"], input=src, capture_output=True, check=True).stdout
+            out = io.BytesIO()
+            Image.open(io.BytesIO(png)).convert("RGB").save(out, "PDF")
+            sys.stdout.buffer.write(out.getvalue())
+        else:
+            sys.exit(subprocess.run([{pure!r}, *sys.argv[1:]], input=src).returncode)
+        """))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("CHAINRULE_RENDERER", raising=False)
+    return log
+
+
+def svg_text(path) -> str:
+    root = ET.parse(path).getroot()  # raises if the SVG is not well-formed XML
+    assert root.tag == f"{SVG}svg"
+    return "\n".join("".join(t.itertext()) for t in root.iter(f"{SVG}text"))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def check_all_formats(tmp_path, root):
+    svg = render(root, tmp_path / "g.svg", precision=8)
+    text = svg_text(svg)
+    for number in SEED_NUMBERS:
+        assert number in text, number
+    width, height = png_size(render(root, tmp_path / "g.png").read_bytes())
+    assert 600 < width < 10_000 and 200 < height < 5_000
+
+
+def test_without_dot_svg_and_png_come_from_graphviz_pure(no_dot, tmp_path):
+    assert find_renderer("svg") == ("graphviz-pure", graphviz_pure_path())
+    check_all_formats(tmp_path, worked_example()["E"])
+
+
+def test_with_dot_on_path_the_system_dot_is_used(fake_dot, tmp_path):
+    assert find_renderer("png")[0] == "dot"
+    check_all_formats(tmp_path, worked_example()["E"])
+    pdf = render(worked_example()["E"], tmp_path / "g.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    assert fake_dot.read_text().split("\n")[:3] == ["-Tsvg", "-Tpng", "-Tpdf"]
+
+
+def test_without_dot_pdf_uses_the_extra_or_says_how_to_get_it(no_dot, tmp_path):
+    root = worked_example()["E"]
+    try:
+        import pygraphviz  # noqa: F401
+    except ImportError:
+        with pytest.raises(RenderError) as err:
+            render(root, tmp_path / "g.pdf")
+        assert "chainrule[pdf]" in str(err.value) and "`dot`" in str(err.value)
+    else:
+        assert render(root, tmp_path / "g.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_without_dot_or_extra_pdf_raises_the_clear_error(no_dot, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "pygraphviz", None)  # as if the pdf extra were not installed
+    with pytest.raises(RenderError, match=r"pip install 'chainrule\[pdf\]'") as err:
+        render(worked_example()["E"], tmp_path / "g.pdf")
+    assert str(err.value) == PDF_HELP
+    assert not (tmp_path / "g.pdf").exists()
+
+
+def test_pdf_through_pygraphviz(no_dot, tmp_path):
+    pytest.importorskip("pygraphviz")
+    pdf = render(worked_example()["E"], tmp_path / "g.pdf", renderer="pygraphviz").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+
+
+def test_renderer_is_chosen_by_argument_or_environment(fake_dot, monkeypatch, tmp_path):
+    root = Value(2.0, label="x") * 3
+    render(root, tmp_path / "a.svg", renderer="graphviz-pure")
+    monkeypatch.setenv("CHAINRULE_RENDERER", "graphviz-pure")
+    render(root, tmp_path / "b.svg")
+    assert not fake_dot.exists()  # the shim was never called
+    monkeypatch.setenv("CHAINRULE_RENDERER", "auto")
+    render(root, tmp_path / "c.svg")
+    assert fake_dot.read_text() == "-Tsvg\n"
+    monkeypatch.setenv("CHAINRULE_RENDERER", "cairo")
+    with pytest.raises(ValueError, match="CHAINRULE_RENDERER"):
+        render(root, tmp_path / "d.svg")
+
+
+def test_asking_for_dot_without_dot_is_an_error(no_dot, tmp_path):
+    with pytest.raises(RenderError, match="no `dot` program is on PATH"):
+        render(Value(1.0), tmp_path / "g.svg", renderer="dot")
+
+
+def test_dot_file_and_bad_suffix(tmp_path):
+    root = worked_example()["E"]
+    path = render(draw(root), tmp_path / "sub" / "g.dot")
+    assert path.read_text(encoding="utf-8") == draw(root).source
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        render(root, tmp_path / "g.jpeg")
+    with pytest.raises(TypeError, match="need a Value"):
+        render(draw(root), tmp_path / "g.svg", precision=8)
+    with pytest.raises(TypeError, match="expected a Value or a drawing"):
+        render("x", tmp_path / "g.svg")
+
+
+HOSTILE = 'a<b>&c "q" {x} \\ ]; digraph { evil } </text></svg>'
+
+
+def test_hostile_labels_render_as_text(no_dot, tmp_path):
+    x = Value(1.0, label=HOSTILE)
+    x.scope = "layers.0.neurons.<0>&"
+    y = x * 2
+    y.label = "first line\nsecond <line>"
+    y.backward()
+    text = svg_text(render(y, tmp_path / "g.svg")).split("\n")
+    assert HOSTILE in text
+    assert "first line" in text and "second <line>" in text
+    assert "neuron <0>&" in text
+
+
+def test_jupyter_display_is_svg(no_dot):
+    bundle = draw(Value(2.0, label="x") * 3)._repr_mimebundle_()
+    root = ET.fromstring(bundle["image/svg+xml"].encode("utf-8"))
+    assert root.tag == f"{SVG}svg"
