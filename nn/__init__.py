@@ -1,9 +1,11 @@
 """nn: neural networks built from autograd Values (Neuron, Layer, MLP, losses, optimizers, training)."""
 
+from . import datasets
 from .layers import MLP, Layer, Neuron
 from .losses import LOSSES, bce, bce_logits, cross_entropy, encode_targets, get_loss, hinge, l2_penalty, mse, sse
 from .module import Module
 from .optim import SGD, Adam, Optimizer
 from .serialize import ModelFileError, load, save
 from .stats import grad_stats
+from .torch_bridge import from_torch, to_torch
 from .train import History, TrainingDiverged, accuracy, evaluate, fit, predict
