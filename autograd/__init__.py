@@ -10,6 +10,7 @@ from .backward import backward, grad, topological_order, zero_grad
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import OPS, Op
+from .tape import Tape
 from .value import Value, max, sum
 
 __all__ = [  # `sum` and `max` are left out: `from autograd import *` must not hide the builtins
@@ -28,4 +29,5 @@ __all__ = [  # `sum` and `max` are left out: `from autograd import *` must not h
     "AnomalyError",
     "OPS",
     "Op",
+    "Tape",
 ]

@@ -91,11 +91,18 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+def _sigmoid_array(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))  # the same two branches as _sigmoid, so the same numbers
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
 # --- local-derivative rules that need a domain check of their own -------------------------------
 
 
 def _pow_local(a: Any, b: Any, out: Any) -> tuple:
     """d(a**b)/da = b * a**(b-1); d(a**b)/db = a**b * log(a) (0 when a == 0)."""
+    if isinstance(out, np.ndarray):
+        return _pow_local_array(a, b, out)
     fa = float(a)
     if fa < 0:
         raise ValueError(
@@ -107,11 +114,25 @@ def _pow_local(a: Any, b: Any, out: Any) -> tuple:
     return d_base, d_exp
 
 
+def _pow_local_array(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple:
+    """The same rule on arrays (the batch tape), without raising: where the scalar rule would raise
+    (negative base, infinite slope) the result is NaN or infinity, and the tape reports it."""
+    with np.errstate(all="ignore"):
+        d_base = np.where(b == 0, 0.0, b * a ** (b - 1))
+        d_exp = np.where(a > 0, out * np.log(np.where(a > 0, a, 1.0)), np.where(a == 0, 0.0, np.nan))
+    return d_base, d_exp
+
+
 def _max_local(*xs_out: Any) -> tuple:
     """d max / d x_i: 1 for the first largest input, 0 for the others."""
     *xs, out = xs_out
     first = next(i for i, x in enumerate(xs) if float(x) == float(out))
     return tuple(1.0 if i == first else 0.0 for i in range(len(xs)))
+
+
+def _max_local_array(xs: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The same rule on inputs stacked along axis 0: a one-hot of the first largest."""
+    return (np.arange(len(xs)).reshape((-1,) + (1,) * (xs.ndim - 1)) == xs.argmax(axis=0)).astype(float)
 
 
 def _infinite_slope(a: float, b: float) -> float:
@@ -122,12 +143,23 @@ def _infinite_slope(a: float, b: float) -> float:
 
 @dataclass(frozen=True)
 class Op:
-    """A primitive: its name, how many inputs it takes (-1: any number), and its two rules."""
+    """A primitive: its name, how many inputs it takes (-1: any number), and its two rules.
+
+    ``array_forward`` is the forward rule on NumPy arrays, for the batch tape, when ``forward``
+    only takes floats (it checks domains with ``if``); ``local`` serves floats, Values and arrays
+    alike. An n-ary op's array rules take its inputs stacked along axis 0 (``array_forward``
+    reduces that axis; ``array_local`` gives the stacked derivatives, or a number for all of them).
+    """
 
     name: str
     arity: int
     forward: Callable[..., float]
     local: Callable[..., tuple]
+    array_forward: Callable[..., Any] | None = None
+    array_local: Callable[..., Any] | None = None
+
+    def forward_on_arrays(self) -> Callable[..., Any]:
+        return self.array_forward or self.forward
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -136,21 +168,23 @@ class Op:
 OPS: dict[str, Op] = {
     op.name: op
     for op in [
-        #  name       arity  forward (floats)             local derivatives d out / d inputs
+        #  name       arity  forward (floats)             local derivatives d out / d inputs           forward on arrays
         Op("+",       2, lambda a, b: a + b,           lambda a, b, out: (1.0, 1.0)),
         Op("-",       2, lambda a, b: a - b,           lambda a, b, out: (1.0, -1.0)),
         Op("*",       2, lambda a, b: a * b,           lambda a, b, out: (b, a)),
-        Op("/",       2, _div,                         lambda a, b, out: (1.0 / b, -out / b)),
-        Op("**",      2, _pow,                         _pow_local),
+        Op("/",       2, _div,                         lambda a, b, out: (1.0 / b, -out / b),      np.divide),
+        Op("**",      2, _pow,                         _pow_local,                                  np.power),
         Op("neg",     1, lambda x: -x,                 lambda x, out: (-1.0,)),
-        Op("exp",     1, _exp,                         lambda x, out: (out,)),
-        Op("log",     1, _log,                         lambda x, out: (1.0 / x,)),
-        Op("tanh",    1, math.tanh,                    lambda x, out: (1.0 - out * out,)),
-        Op("sigmoid", 1, _sigmoid,                     lambda x, out: (out * (1.0 - out),)),
-        Op("relu",    1, lambda x: x if x > 0 else 0.0, lambda x, out: (step(x),)),
+        Op("exp",     1, _exp,                         lambda x, out: (out,),                       np.exp),
+        Op("log",     1, _log,                         lambda x, out: (1.0 / x,),                   np.log),
+        Op("tanh",    1, math.tanh,                    lambda x, out: (1.0 - out * out,),           np.tanh),
+        Op("sigmoid", 1, _sigmoid,                     lambda x, out: (out * (1.0 - out),),         _sigmoid_array),
+        Op("relu",    1, lambda x: x if x > 0 else 0.0, lambda x, out: (step(x),),                  lambda x: np.maximum(x, 0.0)),
         Op("abs",     1, abs,                          lambda x, out: (sign(x),)),
-        Op("sum",    -1, lambda *xs: math.fsum(xs),    lambda *xs_out: (1.0,) * (len(xs_out) - 1)),
-        Op("max",    -1, max,                          _max_local),
+        Op("sum",    -1, lambda *xs: math.fsum(xs),    lambda *xs_out: (1.0,) * (len(xs_out) - 1), lambda xs: xs.sum(axis=0),
+           array_local=lambda xs, out: 1.0),
+        Op("max",    -1, max,                          _max_local,                                  lambda xs: xs.max(axis=0),
+           array_local=_max_local_array),
     ]
 }  # fmt: skip
 
@@ -168,10 +202,9 @@ def power(n: float) -> Op:
     if op is None:
 
         def local(x: Any, out: Any) -> tuple:
-            fx = float(x)
-            if fx == 0 and 0 < n < 1:
-                raise ZeroDivisionError(f"pow(): the derivative of {fx!r} ** {n!r} is infinite")
+            if not isinstance(x, np.ndarray) and float(x) == 0 and 0 < n < 1:
+                raise ZeroDivisionError(f"pow(): the derivative of {float(x)!r} ** {n!r} is infinite")
             return (n * x ** (n - 1),)
 
-        op = _POWERS[n] = Op(f"**{n:g}", 1, lambda x: _pow(x, n), local)
+        op = _POWERS[n] = Op(f"**{n:g}", 1, lambda x: _pow(x, n), local, lambda x: np.power(x, n))
     return op

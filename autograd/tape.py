@@ -1,0 +1,434 @@
+"""The batch tape: trace one example's graph once, then run it for a whole batch with NumPy.
+
+    tape = Tape.trace(lambda x, y: loss(model(x), y), model.parameters(), X[0], Y[0])
+    losses = tape.forward(X, Y)          # (batch, outputs): every example's outputs
+    tape.backward(scale=1 / len(X))      # adds d(mean loss)/dp to each parameter's .grad
+
+Tracing calls the function once on placeholder Values (one example's inputs and targets) and keeps
+the graph it builds: the given parameters stay themselves, any other leaf is a constant. The graph
+is then flattened. Every node gets a row in one of two buffers:
+
+- ``V`` (rows x batch): the placeholders and every node computed from them, one column per example;
+- ``S`` (rows x 1): parameters, constants and nodes computed from those alone (an L2 penalty, say),
+  computed once per batch and broadcast against ``V``.
+
+Nodes of the same op at the same depth form a group, run as one NumPy operation, with rows
+ordered so that a group's inputs are usually a slice of the buffer. A neuron's ``Σ w·a`` (an n-ary
+sum of products of a static weight with a batch row, plus static terms such as the bias) is not
+expanded into its products: the sums of a layer that read the same rows are one matrix product
+(one ``@`` forward, two backward). Forward rules and derivatives come from the table of
+primitives (``Op.forward_on_arrays`` and ``Op.local``), the same rules as the eager engine, so
+both give the same numbers to rounding.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from operator import attrgetter
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .backward import topological_order
+from .mode import enable_grad
+from .ops import OPS, Op
+from .value import Value
+
+__all__ = ["Tape"]
+
+_SUM, _MUL = OPS["sum"], OPS["*"]
+_data = attrgetter("data")
+
+
+def _trace(
+    fn: Callable[..., Any], params: Sequence[Value], x: Sequence[float], y: Sequence[float] | None = None
+) -> Tape:
+    """Record the graph ``fn`` builds for one example and flatten it into a ``Tape``.
+
+    ``fn(xs)`` (or ``fn(xs, ys)`` when targets ``y`` are given) receives lists of Values holding
+    this example's numbers and returns a Value or a sequence of Values; the first one is what
+    ``Tape.backward`` differentiates. The graph must not depend on the numbers (no Python ``if``
+    on ``.data``): the tape replays it for every other example.
+    """
+    xs = [Value(v, label=f"x{i}") for i, v in enumerate(_row(x, "x"))]
+    ys = None if y is None else [Value(v, label=f"y{i}") for i, v in enumerate(_row(y, "y"))]
+    with enable_grad():
+        out = fn(xs) if ys is None else fn(xs, ys)
+    roots = [out] if isinstance(out, Value) else list(out)
+    if not roots or not all(isinstance(r, Value) for r in roots):
+        raise TypeError(f"trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
+    return Tape(roots, xs, ys or [], params)
+
+
+def _row(x: Any, name: str) -> list[float]:
+    row = np.asarray(x, dtype=float).reshape(-1)
+    return row.tolist()
+
+
+class Tape:
+    """A traced graph, flattened into groups of NumPy operations over a batch (see the module doc).
+    Make one with ``Tape.trace(fn, params, x, y=None)``."""
+
+    trace = staticmethod(_trace)
+
+    def __init__(self, roots: list[Value], inputs: list[Value], targets: list[Value], params: Sequence[Value]):
+        self.params = list(dict.fromkeys(params))  # each parameter once, in order
+        self.n_inputs, self.n_targets, self.n_outputs = len(inputs), len(targets), len(roots)
+        nodes = _forward_order(roots)
+        placeholders = inputs + targets
+        self.n_nodes = len(nodes)
+
+        # Which buffer each node lives in; which need a gradient; which products are folded into sums.
+        is_placeholder = set(placeholders)
+        static = {}
+        for v in nodes:
+            static[v] = v not in is_placeholder if v._a is None else all(static[p] for p in v.parents)
+        users: dict[Value, int] = defaultdict(int)
+        for v in nodes:
+            for p in v.parents:
+                users[p] += 1
+        for r in roots:
+            users[r] += 1  # an output is read, so it is never folded away
+        linear = {v: terms for v in nodes if not static[v] and (terms := _linear_terms(v, static, users))}
+        folded = {p for v in linear for p in v.parents if not static[p]}
+        param_set = set(self.params)
+        wants_grad = {}
+        for v in nodes:
+            wants_grad[v] = v in param_set or any(wants_grad[p] for p in v.parents)
+        on_loss_path = set(topological_order(roots[0]))
+
+        # Groups: same level, same kind of operation; levels count only the nodes that get rows.
+        level: dict[Value, int] = {v: 0 for v in nodes if v._a is None}
+        by_key: dict[tuple, list[Value]] = defaultdict(list)
+        for v in nodes:
+            if v._a is None or v in folded:
+                continue
+            if v in linear:
+                ws, xs, bias = linear[v]
+                level[v] = 1 + max(level[u] for u in (*ws, *xs, *bias))
+                key = (level[v], "matmul", tuple(map(id, xs)), len(bias))
+            else:
+                level[v] = 1 + max(level[p] for p in v.parents)
+                key = (level[v], static[v], id(v._op), len(v.parents))
+            by_key[key].append(v)
+
+        # Rows: V holds the placeholders first; S the parameters, then the constants. Parameters
+        # are laid out so that each layer's weight matrix (row-major) and bias vector are slices of S.
+        rows: dict[Value, int] = {}
+        for i, v in enumerate(placeholders):
+            rows[v] = i
+        laid_out: list[Value] = []
+        for key in sorted(by_key, key=lambda k: k[0]):
+            if key[1] == "matmul":
+                terms = [linear[v] for v in by_key[key]]
+                laid_out += [w for ws, _, _ in terms for w in ws] + [c for _, _, cs in terms for c in cs]
+        laid_out = [v for v in dict.fromkeys(laid_out) if v in param_set] + self.params
+        self._by_row = list(dict.fromkeys(laid_out))  # the parameters in row order
+        constants = [v for v in nodes if v._a is None and static[v] and v not in param_set]
+        for i, v in enumerate(self._by_row + constants):
+            rows[v] = i
+        n_rows = {False: len(placeholders), True: len(self.params) + len(constants)}
+
+        def where(v: Value) -> tuple[bool, int]:
+            return static[v], rows[v]
+
+        self.groups: list[_Group] = []
+        for key in sorted(by_key, key=lambda k: k[0]):  # by level; ties in the order first seen
+            members = by_key[key]
+            if key[1] == "matmul":
+                group: _Group = _MatMul([linear[v] for v in members], where, wants_grad)
+            else:
+                # Members sorted by where their first input lives, so chains of groups line up as slices.
+                members.sort(key=lambda v: where(v.parents[0]))
+                group = _Elementwise(members, where, wants_grad)
+            is_static = key[1] is True
+            start = n_rows[is_static]
+            for i, v in enumerate(members):
+                rows[v] = start + i
+            n_rows[is_static] = start + len(members)
+            group.place(is_static, slice(start, start + len(members)))
+            group.on_loss_path = any(v in on_loss_path for v in members) and any(wants_grad[v] for v in members)
+            self.groups.append(group)
+        self._backward_groups = [g for g in reversed(self.groups) if g.on_loss_path]
+        self._roots = [where(r) for r in roots]
+        self._n_batch_rows, self._n_static_rows = n_rows[False], n_rows[True]
+        self._S = np.zeros((self._n_static_rows, 1))
+        self._GS = np.zeros_like(self._S)
+        self._S[len(self.params) : len(self.params) + len(constants), 0] = [v.data for v in constants]
+        self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._V: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        kinds = defaultdict(int)
+        for g in self.groups:
+            kinds[g.name] += 1
+        what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        return (
+            f"Tape({self.n_nodes} nodes in {len(self.groups)} groups ({what}); {self.n_inputs} inputs, "
+            f"{self.n_targets} targets, {self.n_outputs} outputs, {len(self.params)} parameters)"
+        )
+
+    # --- running it ----------------------------------------------------------------------------
+
+    def forward(self, X: Any, Y: Any = None) -> np.ndarray:
+        """Every output for every example: an array (batch, outputs). X is (batch, inputs), Y
+        (batch, targets); a 1-D X is one example per entry when the tape has one input."""
+        X = self._batch(X, self.n_inputs, "inputs")
+        Y = self._batch(Y, self.n_targets, "targets", len(X)) if self.n_targets else None
+        B = len(X)
+        if B not in self._buffers:
+            if len(self._buffers) > 4:  # a few batch sizes (the full one and a ragged last) are kept
+                self._buffers.clear()
+            self._buffers[B] = (np.empty((self._n_batch_rows, B)), np.empty((self._n_batch_rows, B)))
+        V, _ = self._buffers[B]
+        S = self._S
+        V[: self.n_inputs] = X.T
+        if Y is not None:
+            V[self.n_inputs : self.n_inputs + self.n_targets] = Y.T
+        S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
+        with np.errstate(all="ignore"):  # a NaN or infinity is reported below, naming the example
+            for group in self.groups:
+                group.forward(V, S)
+        out = np.empty((B, self.n_outputs))
+        for j, (is_static, row) in enumerate(self._roots):
+            out[:, j] = (S if is_static else V)[row]
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise FloatingPointError(
+                f"tape forward: example {i} of the batch gave outputs {out[i].tolist()} (NaN or infinity); "
+                f"its inputs are {X[i].tolist()}"
+            )
+        self._V = V
+        return out
+
+    def backward(self, scale: float = 1.0) -> None:
+        """Add ``scale`` x (sum over the last forward's examples of d output0 / d p) to each
+        parameter's ``.grad``. With ``scale = 1 / batch`` that is the gradient of the mean loss."""
+        if self._V is None:
+            raise RuntimeError("Tape.backward() needs a forward() first")
+        V = self._V
+        GV = self._buffers[V.shape[1]][1]
+        GV.fill(0.0)
+        GS = self._GS
+        GS.fill(0.0)
+        is_static, row = self._roots[0]
+        if is_static:
+            GS[row] = scale * V.shape[1]
+        else:
+            GV[row] = scale
+        S = self._S
+        with np.errstate(all="ignore"):
+            for group in self._backward_groups:
+                group.backward(V, S, GV, GS)
+        grads = GS[: len(self.params), 0]
+        if not np.isfinite(grads).all():
+            i = int(np.argmax(~np.isfinite(grads)))
+            raise FloatingPointError(
+                f"tape backward: the gradient of parameter {self.params.index(self._by_row[i])} "
+                f"({self._by_row[i]!r}) is {grads[i]!r}"
+            )
+        for p, g in zip(self._by_row, grads.tolist()):
+            p.grad += g
+
+    def _batch(self, X: Any, width: int, name: str, length: int | None = None) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if X.ndim == 1 and width == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != width or (length is not None and len(X) != length):
+            want = f"({length if length is not None else 'batch'}, {width})"
+            raise ValueError(f"tape: {name} must have shape {want} (traced with {width} {name}); got {X.shape}")
+        if len(X) == 0:
+            raise ValueError(f"tape: the batch of {name} is empty")
+        finite = np.isfinite(X).all(axis=1)
+        if not finite.all():
+            i = int(np.argmax(~finite))
+            raise ValueError(f"tape: row {i} of the {name} holds NaN or infinity: {X[i].tolist()}")
+        return X
+
+
+def _forward_order(roots: list[Value]) -> list[Value]:
+    """Every node the roots depend on, each after its parents."""
+    seen: set[Value] = set()
+    order: list[Value] = []
+    for root in roots:
+        for v in reversed(topological_order(root)):
+            if v not in seen:
+                seen.add(v)
+                order.append(v)
+    return order
+
+
+def _linear_terms(v: Value, static: dict, users: dict) -> tuple | None:
+    """For ``v = Σ w_i·a_i + Σ c_j`` (w, c static, a batch rows, each product used only here):
+    (weights, rows a, static terms), the products ordered by a's node; else None."""
+    if v._op is not _SUM:
+        return None
+    products, constants = [], []
+    for p in v.parents:
+        if static[p]:
+            constants.append(p)
+            continue
+        if p._op is not _MUL or users[p] != 1:
+            return None
+        a, b = p.parents
+        if static[a] == static[b]:
+            return None
+        products.append((b, a) if static[a] else (a, b))  # (batch row, weight)
+    if not products:
+        return None
+    return [w for _, w in products], [a for a, _ in products], constants
+
+
+# --- groups: each runs one kind of operation for all its members --------------------------------
+
+
+class _Index:
+    """Some rows of a buffer: a slice when they are consecutive, else an index array. Adding into
+    repeated rows sums the repeats with a sorted ``np.add.reduceat`` plan (``np.add.at`` is slow)."""
+
+    def __init__(self, rows: Sequence[int]):
+        rows = np.asarray(rows, dtype=np.intp)
+        consecutive = len(rows) > 0 and bool((np.diff(rows) == 1).all())
+        self.key: slice | np.ndarray = slice(int(rows[0]), int(rows[-1]) + 1) if consecutive else rows
+        self.repeats = len(np.unique(rows)) < len(rows)
+        if self.repeats:
+            self.order = np.argsort(rows, kind="stable")
+            self.targets, self.starts = np.unique(rows[self.order], return_index=True)
+
+    def take(self, buffer: np.ndarray) -> np.ndarray:
+        return buffer[self.key]
+
+    def add(self, buffer: np.ndarray, values: np.ndarray) -> None:
+        if self.repeats:
+            buffer[self.targets] += np.add.reduceat(values[self.order], self.starts, axis=0)
+        else:
+            buffer[self.key] += values
+
+
+class _Rows:
+    """One input of a group, for each member: a row of V (batch), of S (static), or a mix."""
+
+    def __init__(self, places: Sequence[tuple[bool, int]]):
+        static = np.array([s for s, _ in places], dtype=bool)
+        rows = np.array([r for _, r in places], dtype=np.intp)
+        self.n = len(places)
+        self.batch = _Index(rows[~static]) if not static.all() else None
+        self.static = _Index(rows[static]) if static.any() else None
+        if self.batch is not None and self.static is not None:
+            self.batch_at, self.static_at = np.flatnonzero(~static), np.flatnonzero(static)
+
+    def gather(self, V: np.ndarray, S: np.ndarray) -> np.ndarray:
+        if self.static is None:
+            return self.batch.take(V)
+        if self.batch is None:
+            return self.static.take(S)
+        out = np.empty((self.n, V.shape[1]))
+        out[self.batch_at] = self.batch.take(V)
+        out[self.static_at] = self.static.take(S)
+        return out
+
+    def scatter(self, grad: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
+        """Add each member's gradient contribution to its input's gradient row (summing the batch
+        for static inputs)."""
+        if self.static is None:
+            self.batch.add(GV, grad)
+        elif self.batch is None:
+            self.static.add(GS, _batch_sum(grad))
+        else:
+            self.batch.add(GV, grad[self.batch_at])
+            self.static.add(GS, _batch_sum(grad[self.static_at]))
+
+
+def _batch_sum(grad: np.ndarray) -> np.ndarray:
+    return grad if grad.shape[1] == 1 else grad.sum(axis=1, keepdims=True)
+
+
+class _Group:
+    name = "group"
+    on_loss_path = True
+
+    def place(self, is_static: bool, out: slice) -> None:
+        self.is_static, self.out = is_static, out
+
+    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def backward(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class _Elementwise(_Group):
+    """k nodes of one op with the same number of inputs: one NumPy call on (k, batch) arrays.
+    An n-ary op (sum, max) gets its inputs as one (n, k, batch) block and reduces the first axis."""
+
+    def __init__(self, members: list[Value], where: Callable, wants_grad: dict):
+        op: Op = members[0]._op
+        self.op, self.name = op, op.name
+        self.f = op.forward_on_arrays()
+        self.nary = op.arity == -1
+        self.n = len(members[0].parents)
+        self.k = len(members)
+        inputs = [_Rows([where(v.parents[i]) for v in members]) for i in range(self.n)]
+        self.inputs = [_Rows([where(v.parents[i]) for i in range(self.n) for v in members])] if self.nary else inputs
+        self.wants = [any(wants_grad[v.parents[i]] for v in members) for i in range(self.n)]
+        self.saved: list[np.ndarray] = []
+
+    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
+        if self.nary:
+            self.saved = [self.inputs[0].gather(V, S).reshape(self.n, self.k, -1)]
+        else:
+            self.saved = [x.gather(V, S) for x in self.inputs]
+        (S if self.is_static else V)[self.out] = self.f(*self.saved)
+
+    def backward(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
+        g = (GS if self.is_static else GV)[self.out]
+        out = (S if self.is_static else V)[self.out]
+        if self.nary:
+            d = self.op.array_local(self.saved[0], out)  # (n, k, batch), or one number for all
+            parts = np.broadcast_to(_times(d, g), (self.n, *g.shape))
+            self.inputs[0].scatter(parts.reshape(self.n * self.k, -1), GV, GS)
+            return
+        for x, d, wants in zip(self.inputs, self.op.local(*self.saved, out), self.wants):
+            if wants:
+                x.scatter(_times(d, g), GV, GS)
+
+
+def _times(d: Any, g: np.ndarray) -> np.ndarray:
+    """The chain rule's product local x upstream, skipping a multiplication by 1."""
+    return g if isinstance(d, float) and d == 1.0 else d * g
+
+
+class _MatMul(_Group):
+    """A layer's neurons: k nodes ``Σ_i W[j, i]·a_i + Σ c_j`` that read the same rows a: W @ A."""
+
+    name = "matmul"
+
+    def __init__(self, terms: list[tuple], where: Callable, wants_grad: dict):
+        ws, xs, consts = zip(*terms)
+        self.wants_a = any(wants_grad[x] for x in xs[0])
+        self.k, self.n = len(ws), len(xs[0])
+        self.weights = _Index([where(w)[1] for row in ws for w in row])  # static rows, row-major (k, n)
+        self.a = _Index([where(x)[1] for x in xs[0]])  # batch rows
+        self.nb = len(consts[0])
+        self.bias = _Index([where(c)[1] for row in consts for c in row]) if self.nb else None
+        self.A: np.ndarray | None = None
+        self.W: np.ndarray | None = None
+
+    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
+        self.W = self.weights.take(S).reshape(self.k, self.n)
+        self.A = self.a.take(V)
+        out = V[self.out]
+        np.matmul(self.W, self.A, out=out)
+        if self.nb:
+            b = self.bias.take(S)
+            out += b if self.nb == 1 else b.reshape(self.k, self.nb).sum(axis=1, keepdims=True)
+
+    def backward(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
+        g = GV[self.out]
+        GS1 = GS[:, 0]
+        self.weights.add(GS1, (g @ self.A.T).reshape(-1))
+        if self.nb:
+            self.bias.add(GS1, np.repeat(g.sum(axis=1), self.nb))
+        if self.wants_a:
+            self.a.add(GV, self.W.T @ g)
