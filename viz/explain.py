@@ -47,7 +47,7 @@ class Explanation:
 
     @property
     def total(self) -> float:
-        return math.fsum(t.product for t in self.terms)
+        return math.fsum(t.product for t in self.terms) if self.terms else 1.0  # no term: the root
 
     def __str__(self) -> str:
         n = lambda x: fmt(x, self.precision)  # noqa: E731

@@ -1,0 +1,114 @@
+"""viz.explain: the chain-rule sum behind one gradient, with its numbers."""
+
+import math
+
+import pytest
+
+from autograd import Value
+from viz import explain
+from viz.cli import worked_example
+
+
+def example():
+    ex = worked_example()
+    for o in ex["o"]:
+        o.parents[0].label = f"net_{o.label}"  # the pre-activation, as the article names it
+    return ex
+
+
+def test_w5_is_the_teachers_three_factor_chain():
+    ex = example()
+    w5 = ex["w2"][0][0]
+    e = explain(w5, precision=8)
+    lines = str(e).split("\n")
+    assert lines[0] == "dE_total/dw2[0][0] = dE_total/do1 · do1/dnet_o1 · dnet_o1/dw2[0][0]"
+    o1, h1 = ex["o"][0], ex["h"][0]
+    assert [f.value for f in e.terms[0].factors] == pytest.approx([o1.grad, o1.data * (1 - o1.data), h1.data])
+    assert lines[1].split("= ")[1] == "0.20944600 × 0.23802157 × 0.51998934".replace("0.20944600", "0.209446")
+    assert lines[-1].endswith("= 0.02592286")  # the seed's dE/dw5
+    assert e.total == pytest.approx(w5.grad, rel=1e-12)
+
+
+def test_full_chain_up_to_the_root():
+    ex = example()
+    e = explain(ex["w2"][0][0], levels=None)
+    assert str(e).split("\n")[0] == (
+        "dE_total/dw2[0][0] = dE_total/dE1 · dE1/do1 · do1/dnet_o1 · dnet_o1/dw2[0][0]")
+    assert e.terms[0].factors[0].value == 1.0
+    assert e.total == pytest.approx(ex["w2"][0][0].grad, rel=1e-12)
+
+
+def test_a_node_used_by_two_children_gets_one_term_each_summed():
+    ex = example()
+    h1 = ex["h"][0]
+    e = explain(h1, precision=8)
+    assert len(e.terms) == 2
+    text = str(e)
+    assert text.split("\n")[0] == ("dE_total/dh1 = dE_total/do1 · do1/dnet_o1 · dnet_o1/dh1"
+                                   " + dE_total/do2 · do2/dnet_o2 · dnet_o2/dh1")
+    w5, w7 = ex["w2"][0][0], ex["w2"][1][0]
+    assert [t.factors[-1].value for t in e.terms] == [w5.data, w7.data]  # dnet_o/dh1 is the weight
+    assert e.total == pytest.approx(h1.grad, rel=1e-12)
+    assert text.split("\n")[-1].endswith(f"= {h1.grad:.8f}".rstrip("0"))
+    # the sum of the two products is printed before the total
+    assert " + ".join(f"{t.product:.8f}".rstrip("0") for t in e.terms) in text
+
+
+def test_same_value_used_twice_by_one_op():
+    x = Value(3.0, label="x")
+    y = x * x
+    y.label = "y"
+    y.backward()
+    e = explain(x)
+    assert str(e).split("\n")[0] == "dy/dx = dy/dx + dy/dx"
+    assert [t.product for t in e.terms] == [3.0, 3.0] and e.total == x.grad == 6.0
+
+
+def test_unlabelled_intermediates_are_folded_into_one_factor():
+    a = Value(2.0, label="a")
+    out = ((a * 3.0).exp() + 1.0).log()
+    out.label = "L"
+    out.backward()
+    e = explain(a)
+    assert len(e.terms) == 1 and len(e.terms[0].factors) == 1
+    assert str(e).split("\n")[0] == "dL/da = dL/da"
+    assert e.total == pytest.approx(a.grad, rel=1e-12)
+
+
+def test_root_finds_itself_and_explicit_root_agrees():
+    ex = example()
+    assert str(explain(ex["E"])) == "dE_total/dE_total = 1 (the root itself)"
+    w = ex["w1"][1][0]
+    assert str(explain(w)) == str(explain(w, root=ex["E"]))
+    assert explain(w, root=ex["E"]).total == pytest.approx(0.00071009, abs=5e-9)
+
+
+def test_ambiguous_root_asks_for_it():
+    x = Value(2.0, label="x")
+    a, b = x * 2, x * 3  # two live graphs, neither backpropagated
+    with pytest.raises(ValueError, match="root="):
+        explain(x)
+    assert explain(x, root=b).total == 3.0
+    b.backward()
+    assert explain(x).total == 3.0  # the one backward() was called on
+    assert a.data == 4.0
+
+
+def test_value_outside_the_graph():
+    with pytest.raises(ValueError, match="not part of the graph"):
+        explain(Value(1.0), root=Value(2.0) * 2)
+
+
+def test_latex():
+    ex = example()
+    tex = explain(ex["w2"][0][0])._repr_latex_()
+    assert tex.startswith("$$") and tex.endswith("$$")
+    assert r"\frac{\partial \mathrm{E\_total}}{\partial \mathrm{w2[0][0]}}" in tex
+    assert r"\frac{\partial \mathrm{net\_o1}}{\partial \mathrm{w2[0][0]}}" in tex
+    assert r"0.2094 \times 0.238 \times 0.52" in tex
+    weird = Value(1.0, label="a{b}_c\\$")
+    out = weird * 2
+    out.backward()
+    assert r"\mathrm{a\{b\}\_c\backslash{}\$}" in explain(weird)._repr_latex_()
+    assert math.isclose(explain(weird).total, 2.0)
+    assert explain(out).total == 1.0
