@@ -66,10 +66,21 @@ def bce(output: Any, target: Sequence[Any]) -> Value:
 
 def bce_logits(output: Any, target: Sequence[Any]) -> Value:
     """Binary cross-entropy on logits s (a linear output), stable for any s, averaged over the
-    outputs: relu(s) - s*t + log(1 + exp(-|s|)), which equals bce(sigmoid(s), t)."""
+    outputs: softplus(s) - s*t, which equals bce(sigmoid(s), t).
+
+    softplus(s) = log(1 + exp(s)) is written as the stable log-sum-exp of (0, s). The common form
+    relu(s) + log(1 + exp(-|s|)) has the same value but gives gradient -t instead of
+    sigmoid(0) - t at s = 0 exactly (relu and abs have derivative 0 there), e.g. for zero weights.
+    """
     o, t = _outputs(output, target, "bce_logits")
-    terms = [s.relu() - s * tk + (1 + (-abs(s)).exp()).log() for s, tk in zip(o, t)]
+    terms = [_logsumexp([Value(0.0), s]) - s * tk for s, tk in zip(o, t)]
     return _named(autograd.sum(terms) / len(o), "bce_logits")
+
+
+def _logsumexp(z: list[Value]) -> Value:
+    """log Σ exp(z_k), stable: m + log Σ exp(z_k - m) with m = max(z), so no exp overflows."""
+    m = autograd.max(z)
+    return m + autograd.sum([(zk - m).exp() for zk in z]).log()
 
 
 def cross_entropy(output: Any, target: Sequence[Any]) -> Value:
@@ -79,9 +90,7 @@ def cross_entropy(output: Any, target: Sequence[Any]) -> Value:
     if len(z) < 2:
         raise ValueError("cross_entropy needs a model with 2 or more outputs (one logit per class); "
                          "for one output use 'bce_logits'")
-    m = autograd.max(z)
-    lse = m + autograd.sum([(zk - m).exp() for zk in z]).log()
-    return _named(lse - autograd.sum([zk * tk for zk, tk in zip(z, t)]), "cross_entropy")
+    return _named(_logsumexp(z) - autograd.sum([zk * tk for zk, tk in zip(z, t)]), "cross_entropy")
 
 
 def hinge(output: Any, target: Sequence[Any]) -> Value:

@@ -1,0 +1,169 @@
+"""Losses: their values and gradients against the formulas, stability, a graph shape that does not
+depend on the target (for the batch tape), target encoding, and L2."""
+
+import math
+
+import pytest
+
+import autograd
+from autograd import Value
+from nn import LOSSES, bce, bce_logits, cross_entropy, encode_targets, get_loss, hinge, l2_penalty, mse, sse
+from nn.losses import loss_name
+
+
+def values(*xs):
+    return [Value(x) for x in xs]
+
+
+def shape(v):
+    """The graph's structure: ops in topological order with each node's parent count."""
+    return [(n.op, len(n.parents)) for n in autograd.topological_order(v)]
+
+
+def test_mse_and_sse_values_and_gradients():
+    o = values(0.5, -1.0, 2.0)
+    t = [1.0, 0.0, 2.5]
+    loss = mse(o, t)
+    assert loss.data == pytest.approx((0.25 + 1.0 + 0.25) / 3, abs=1e-15)
+    loss.backward()
+    assert [v.grad for v in o] == pytest.approx([2 * (ok.data - tk) / 3 for ok, tk in zip(o, t)], abs=1e-15)
+    o = values(0.60944600, 0.66384491)
+    e = sse(o, [0.4, 0.6])
+    assert e.data == pytest.approx(0.5 * (0.2094460 ** 2 + 0.06384491 ** 2), abs=1e-12)
+    e.backward()
+    assert [v.grad for v in o] == pytest.approx([0.2094460, 0.06384491], abs=1e-12)  # o - t
+
+
+def test_bce_on_probabilities():
+    p = values(0.8)
+    loss = bce(p, [1.0])
+    assert loss.data == pytest.approx(-math.log(0.8), abs=1e-15)
+    loss.backward()
+    assert p[0].grad == pytest.approx(-1 / 0.8, abs=1e-12)
+    assert bce(values(0.3, 0.6), [0.0, 1.0]).data == pytest.approx(-(math.log(0.7) + math.log(0.6)) / 2)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 1.5, -0.2])
+def test_bce_raises_when_the_output_is_not_strictly_a_probability(p):
+    with pytest.raises(ValueError, match=rf"bce: output 0 is {p!r}, not a probability strictly between 0 and 1.*bce_logits"):
+        bce(Value(p), [1.0])
+
+
+def test_bce_logits_equals_bce_of_sigmoid_and_is_stable():
+    for s in [-3.0, -0.1, 0.0, 0.7, 4.0]:  # 0.0: where relu(s) + log(1 + exp(-|s|)) gets it wrong
+        for t in [0.0, 1.0]:
+            a, b = Value(s), Value(s)
+            la, lb = bce_logits(a, [t]), bce(b.sigmoid(), [t])
+            assert la.data == pytest.approx(lb.data, abs=1e-12)
+            la.backward()
+            lb.backward()
+            assert a.grad == pytest.approx(1 / (1 + math.exp(-s)) - t, abs=1e-12)  # dE/ds = sigmoid(s) - t
+            assert a.grad == pytest.approx(b.grad, abs=1e-12)
+    big = Value(800.0)
+    loss = bce_logits(big, [0.0])
+    assert loss.data == pytest.approx(800.0) and math.isfinite(loss.data)
+    loss.backward()
+    assert big.grad == pytest.approx(1.0)
+    assert bce_logits(Value(-800.0), [0.0]).data == pytest.approx(0.0, abs=1e-300)
+
+
+def test_cross_entropy_is_log_softmax_and_its_gradient_is_softmax_minus_target():
+    z = values(2.0, -1.0, 0.5)
+    loss = cross_entropy(z, [0.0, 0.0, 1.0])
+    denom = sum(math.exp(v.data) for v in z)
+    assert loss.data == pytest.approx(-math.log(math.exp(0.5) / denom), abs=1e-14)
+    loss.backward()
+    softmax = [math.exp(v.data) / denom for v in z]
+    assert [v.grad for v in z] == pytest.approx([softmax[0], softmax[1], softmax[2] - 1], abs=1e-14)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    z = values(1000.0, 0.0, -1000.0)
+    loss = cross_entropy(z, [0.0, 1.0, 0.0])
+    assert loss.data == pytest.approx(1000.0)
+    loss.backward()
+    assert [v.grad for v in z] == pytest.approx([1.0, -1.0, 0.0])
+
+
+def test_hinge_binary_and_multiclass():
+    s = Value(0.3)
+    loss = hinge(s, [1.0])
+    assert loss.data == pytest.approx(0.7)
+    loss.backward()
+    assert s.grad == -1.0
+    assert hinge(Value(0.3), [-1.0]).data == pytest.approx(1.3)
+    assert hinge(Value(2.0), [1.0]).data == 0.0
+    z = values(1.0, 2.5, 0.0)  # true class 0: margins 1 + 2.5 - 1 = 2.5 and 1 + 0 - 1 = 0
+    loss = hinge(z, [1.0, 0.0, 0.0])
+    assert loss.data == pytest.approx(2.5)
+    loss.backward()
+    assert [v.grad for v in z] == [-1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("name, out, targets", [
+    ("mse", [0.3, -0.2], [[1.0, 0.0], [0.0, 1.0]]),
+    ("sse", [0.3, -0.2], [[1.0, 0.0], [0.0, 1.0]]),
+    ("bce", [0.3], [[0.0], [1.0]]),
+    ("bce", [0.3, 0.9], [[1.0, 0.0], [0.0, 1.0]]),
+    ("bce_logits", [0.3], [[0.0], [1.0]]),
+    ("cross_entropy", [0.3, -0.2, 5.0], [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    ("hinge", [0.3], [[-1.0], [1.0]]),
+    ("hinge", [0.3, 2.0, -1.0], [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+])
+def test_graph_shape_does_not_depend_on_the_target(name, out, targets):
+    fn = LOSSES[name]
+    a, b = (fn(values(*out), t) for t in targets)
+    assert shape(a) == shape(b)
+    placeholder = fn(values(*out), [Value(x) for x in targets[0]])  # targets as Values work too
+    assert placeholder.data == pytest.approx(a.data, abs=1e-15)
+
+
+def test_losses_check_lengths_and_names():
+    with pytest.raises(ValueError, match="mse: the model gave 2 outputs but the target has 3 entries"):
+        mse(values(1.0, 2.0), [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="cross_entropy needs a model with 2 or more outputs"):
+        cross_entropy(Value(1.0), [1.0])
+    with pytest.raises(ValueError, match="unknown loss 'nll'; use one of 'mse', 'sse'"):
+        get_loss("nll")
+    assert get_loss("hinge") is hinge
+    my = lambda o, t: (o - t[0]) ** 2  # noqa: E731
+    assert get_loss(my) is my
+    assert loss_name(mse) == "mse"
+
+
+def test_encode_targets():
+    assert encode_targets([0, 1, 1], "bce_logits", 1) == [[0.0], [1.0], [1.0]]
+    assert encode_targets([0, 1], "hinge", 1) == [[-1.0], [1.0]]
+    assert encode_targets([0, 1], "mse", 1) == [[0.0], [1.0]]
+    assert encode_targets([2, 0], "cross_entropy", 3) == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    assert encode_targets([1], "hinge", 3) == [[0.0, 1.0, 0.0]]
+    assert encode_targets([1.0], lambda o, t: o, 2) == [[0.0, 1.0]]  # whole floats are fine
+
+
+@pytest.mark.parametrize("y, loss, n, message", [
+    ([0, 2], "bce", 1, r"y\[1\] = 2 is out of range: a model with one output takes labels 0 and 1"),
+    ([3], "cross_entropy", 3, r"y\[0\] = 3 is out of range: a model with 3 outputs take labels 0..2"),
+    ([-1], "mse", 2, r"y\[0\] = -1 is out of range"),
+    ([0.5], "mse", 2, r"y\[0\] = 0.5: class labels must be integers"),
+    (["1"], "mse", 2, r"class labels must be integers"),
+    ([1], "cross_entropy", 1, "cross_entropy needs a model with 2 or more outputs"),
+])
+def test_encode_targets_rejects_bad_labels(y, loss, n, message):
+    with pytest.raises(ValueError, match=message):
+        encode_targets(y, loss, n)
+
+
+def test_l2_penalty():
+    ps = values(1.0, -2.0, 3.0)
+    reg = l2_penalty(ps, 1e-2)
+    assert reg.data == pytest.approx(0.14)
+    reg.backward()
+    assert [p.grad for p in ps] == pytest.approx([0.02, -0.04, 0.06])
+
+
+def test_every_loss_passes_gradcheck():
+    cases = {"mse": ([0.3, -0.4], [1.0, 0.0]), "sse": ([0.3, -0.4], [1.0, 0.0]),
+             "bce": ([0.3, 0.8], [1.0, 0.0]), "bce_logits": ([0.3, -2.0], [1.0, 0.0]),
+             "cross_entropy": ([0.3, -0.4, 1.2], [0.0, 1.0, 0.0]), "hinge": ([0.3, -0.4, 0.1], [0.0, 1.0, 0.0])}
+    for name, (out, t) in cases.items():
+        assert autograd.gradcheck(lambda *o: LOSSES[name](list(o), t), values(*out)), name

@@ -1,0 +1,69 @@
+"""The worked example of seeds/000 built with nn: MLP(2, [2, 2]) with sigmoid layers, no biases, the
+article's weights, loss "sse" (0.5 * sum). Every number of the seed table to 8 decimals, and one SGD
+step with lr 0.5."""
+
+import pytest
+
+from nn import MLP, SGD, fit, sse
+
+W1 = [[0.3, 0.25], [0.4, 0.35]]  # row i = weights into hidden unit i
+W2 = [[0.45, 0.4], [0.7, 0.6]]
+X, T = [0.1, 0.2], [0.4, 0.6]
+
+
+def model():
+    return MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False, weights=[W1, W2])
+
+
+def rounded(values):
+    return [round(v, 8) for v in values]
+
+
+def weights(m, layer):
+    return [w.data for n in m.layers[layer].neurons for w in n.w]
+
+
+def grads(m, layer):
+    return [w.grad for n in m.layers[layer].neurons for w in n.w]
+
+
+def test_forward_numbers_of_the_table():
+    m = model()
+    o = m(X)
+    h = [oi.parents[0].parents[k].parents[0] for k, oi in zip(range(2), o)]  # x·w -> its input h_k
+    z = [n.parents[0] for n in h]
+    assert [v.label for v in h] == ["sigmoid", "sigmoid"] and [v.label for v in z] == ["Σ", "Σ"]
+    assert rounded([v.data for v in z]) == [0.08, 0.11]
+    assert rounded([v.data for v in h]) == [0.51998934, 0.52747230]
+    assert rounded([v.data for v in o]) == [0.60944600, 0.66384491]
+    assert rounded([0.5 * (t - oi.data) ** 2 for t, oi in zip(T, o)]) == [0.02193381, 0.00203809]
+    assert rounded([sse(o, T).data]) == [0.02397190]
+
+
+def test_gradients_and_one_sgd_step():
+    m = model()
+    assert [p.data for p in m.parameters()] == [0.3, 0.25, 0.4, 0.35, 0.45, 0.4, 0.7, 0.6]
+    sse(m(X), T).backward()
+    assert rounded(grads(m, 1)) == [0.02592286, 0.02629590, 0.00740844, 0.00751506]
+    assert rounded(grads(m, 0)) == [0.00080888, 0.00161775, 0.00071009, 0.00142017]
+    SGD(m.parameters(), lr=0.5).step()
+    assert rounded(weights(m, 1)) == [0.43703857, 0.38685205, 0.69629578, 0.59624247]
+    assert rounded(weights(m, 0)) == [0.29959556, 0.24919112, 0.39964496, 0.34928991]
+
+
+def test_one_epoch_of_fit_is_the_same_step():
+    """fit with loss="sse" on the one example: its batch loss is the table's E, and its step the table's."""
+    m = model()
+    # the targets (0.4, 0.6) are not class labels, so pass them through a callable loss
+    history = fit(m, [X], [0], loss=lambda o, t: sse(o, T), optimizer=SGD(m.parameters(), lr=0.5),
+                  epochs=1, progress=False)
+    assert rounded([history.last["train_loss"]]) == [0.02397190]
+    assert rounded(weights(m, 1)) == [0.43703857, 0.38685205, 0.69629578, 0.59624247]
+    assert rounded(weights(m, 0)) == [0.29959556, 0.24919112, 0.39964496, 0.34928991]
+    assert history.engine == "eager"
+
+
+def test_the_article_misprint():
+    """The article's prose says o2 = 0.66484491; its own code (and this engine) give 0.66384491."""
+    assert round(model()(X)[1].data, 8) == 0.66384491 != 0.66484491
+    assert pytest.approx(model()(X)[1].data, abs=1e-8) == 0.66384491

@@ -1,0 +1,242 @@
+"""fit / evaluate / predict: XOR (one layer cannot, one hidden layer can), two moons as in micrograd's
+demo, mini-batches from a seed, History, the engine switch, divergence and input errors."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+import autograd
+from nn import (MLP, SGD, Adam, History, Layer, TrainingDiverged, accuracy, evaluate, fit, get_loss,
+                mse, predict)
+from nn.train import _eager_batch
+
+XOR_X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+XOR_Y = [0, 1, 1, 0]
+
+
+def moons():
+    from nn import datasets
+
+    return datasets.moons(n=100, noise=0.1, seed=0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_xor_is_beyond_a_single_layer(seed):
+    """A single sigmoid unit is a linear boundary: at best 3 of the 4 points, and its cross-entropy
+    cannot go below log 2 (the symmetric optimum w = 0)."""
+    model = MLP(2, [1], output_activation="sigmoid", seed=seed)
+    h = fit(model, XOR_X, XOR_Y, loss="bce", optimizer=Adam(model.parameters(), lr=0.1), epochs=300,
+            progress=False)
+    assert accuracy(model, XOR_X, XOR_Y) <= 0.75
+    assert h.last["train_loss"] > math.log(2) - 1e-3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_xor_is_solved_by_one_hidden_layer(seed):
+    model = MLP(2, [4, 1], activation="tanh", seed=seed)
+    h = fit(model, XOR_X, XOR_Y, loss="bce_logits", optimizer=Adam(model.parameters(), lr=0.1), epochs=200,
+            progress=False)
+    assert predict(model, XOR_X) == XOR_Y
+    assert h.last["train_acc"] == 1.0 and h.last["train_loss"] < 0.05
+
+
+def test_two_moons_with_hinge_loss_as_in_micrograds_demo():
+    """micrograd's demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 * sum(p^2) (here SGD weight_decay 2e-4,
+    the same gradient), full batch, 100 steps with lr 1.0 - 0.9 * k / 100."""
+    X, y = moons()
+    model = MLP(2, [16, 16, 1], seed=0)
+    opt = SGD(model.parameters(), lr=lambda k: 1.0 - 0.9 * k / 100, weight_decay=2e-4)
+    h = fit(model, X, y, loss="hinge", optimizer=opt, epochs=100, progress=False)
+    assert evaluate(model, X, y, "hinge")["acc"] >= 0.97
+    assert h.epochs[0]["train_acc"] < 0.97 <= h.last["train_acc"]  # it learned; it was not handed the answer
+
+
+def test_two_moons_with_binary_cross_entropy():
+    """Sigmoid output and bce; Adam for 40 epochs instead of SGD for 100, to keep the test fast."""
+    X, y = moons()
+    model = MLP(2, [16, 16, 1], output_activation="sigmoid", seed=0)
+    h = fit(model, X, y, loss="bce", optimizer=Adam(model.parameters(), lr=0.05), epochs=40, progress=False)
+    assert evaluate(model, X, y, "bce")["acc"] >= 0.97
+    assert h.last["train_loss"] < h.epochs[0]["train_loss"] / 5
+
+
+def test_batch_loss_is_the_mean_and_gradients_are_the_mean_gradient():
+    model = MLP(2, [3, 2], seed=1)
+    X, y = [[0.5, -1.0], [2.0, 0.3], [-0.4, 0.8]], [0, 1, 1]
+    ts = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    expected_grads = [0.0] * model.num_parameters()
+    losses = []
+    for x, t in zip(X, ts):
+        model.zero_grad()
+        loss = get_loss("cross_entropy")(model(x), t)
+        loss.backward()
+        losses.append(loss.data)
+        expected_grads = [g + p.grad / 3 for g, p in zip(expected_grads, model.parameters())]
+    model.zero_grad()
+    batch_loss, outs = _eager_batch(model, get_loss("cross_entropy"), X, ts)
+    assert batch_loss == pytest.approx(sum(losses) / 3, abs=1e-15)
+    assert [p.grad for p in model.parameters()] == pytest.approx(expected_grads, abs=1e-15)
+    assert outs == [[v.data for v in model(x)] for x in X]
+    before = evaluate(model, X, y, "cross_entropy")["loss"]
+    h = fit(model, X, y, loss="cross_entropy", optimizer=SGD(model.parameters(), lr=0.0), epochs=1, progress=False)
+    assert h.last["train_loss"] == pytest.approx(before, abs=1e-15)
+
+
+def test_history_with_validation_and_mini_batches():
+    X, y = moons()
+    Xt, yt, Xv, yv = X[:80], y[:80], X[80:], y[80:]
+    model = MLP(2, [8, 2], seed=0)
+    h = fit(model, Xt, yt, loss="cross_entropy", optimizer=Adam(model.parameters(), lr=0.05), epochs=3,
+            batch_size=16, validation=(Xv, yv), progress=False)
+    assert isinstance(h, History) and len(h) == 3 and h.engine == "eager" and h.loss == "cross_entropy"
+    assert list(h.epochs[0]) == ["train_loss", "train_acc", "val_loss", "val_acc"]
+    assert h["val_acc"] == [e["val_acc"] for e in h.epochs]
+    assert h.last["val_loss"] == pytest.approx(evaluate(model, Xv, yv, "cross_entropy")["loss"], abs=1e-15)
+    assert len(h.seconds) == 3 and all(s > 0 for s in h.seconds)
+    assert optimizer_steps(model, Xt, yt, batch_size=16) == 3 * 5  # 80 examples in batches of 16
+    assert optimizer_steps(model, Xt, yt, batch_size=30) == 3 * 3  # the last batch is smaller
+
+
+def optimizer_steps(model, X, y, batch_size):
+    opt = SGD(model.parameters(), lr=0.0)
+    fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=batch_size, progress=False)
+    return opt.steps
+
+
+def test_shuffling_is_reproducible_from_the_seed():
+    X, y = moons()
+
+    def run(seed):
+        model = MLP(2, [4, 1], seed=0)
+        h = fit(model, X, y, loss="bce_logits", optimizer=SGD(model.parameters(), lr=0.1), epochs=2,
+                batch_size=10, seed=seed, progress=False)
+        return h.epochs, model.state_dict()
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_numpy_input_and_float_labels_are_accepted():
+    X, y = moons()
+    model = MLP(2, [4, 1], seed=0)
+    fit(model, np.asarray(X), np.asarray(y, dtype=float), loss="hinge", epochs=1, progress=False)
+    assert predict(model, np.asarray(X)) == predict(model, [list(map(float, row)) for row in X])
+
+
+def test_predict_thresholds_and_argmax():
+    linear = MLP(1, [1], weights=[[[1.0, 0.0]]])
+    assert predict(linear, [[-0.1], [0.1]]) == [0, 1]
+    sigmoid = MLP(1, [1], output_activation="sigmoid", weights=[[[1.0, 0.0]]])
+    assert predict(sigmoid, [[-0.1], [0.1]]) == [0, 1]  # sigmoid(0.1) > 0.5
+    rows = [[[1.0, 0.0], [-1.0, 0.0], [0.0, 0.5]]]
+    assert predict(MLP(1, [3], weights=rows), [[2.0], [-2.0], [0.1]]) == [0, 1, 2]
+    assert predict(MLP(1, [3], output_activation="softmax", weights=rows), [[2.0], [-2.0], [0.1]]) == [0, 1, 2]
+
+
+def test_softmax_output_trains_with_mse():
+    model = MLP(2, [4, 2], output_activation="softmax", seed=0)
+    h = fit(model, XOR_X, [0, 1, 1, 0], loss="mse", optimizer=Adam(model.parameters(), lr=0.05), epochs=5,
+            progress=False)
+    assert h.last["train_loss"] < h.epochs[0]["train_loss"]
+
+
+def test_a_layer_can_be_fitted_too():
+    layer = Layer(2, 2, activation="linear", seed=0)
+    h = fit(layer, [[1.0, 0.0], [0.0, 1.0]], [0, 1], loss="cross_entropy",
+            optimizer=SGD(layer.parameters(), lr=0.5), epochs=30, progress=False)
+    assert h.last["train_acc"] == 1.0
+
+
+def test_engine_switch():
+    model = MLP(2, [2, 1], seed=0)
+    assert fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="eager", progress=False).engine == "eager"
+    assert fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="auto", progress=False).engine == "eager"
+    with pytest.raises(NotImplementedError, match="batch tape is not wired into fit yet"):
+        fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="tape", progress=False)
+    with pytest.raises(ValueError, match="engine must be one of 'auto', 'eager', 'tape'; got 'numpy'"):
+        fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="numpy", progress=False)
+
+
+def test_an_infinite_loss_names_the_epoch_and_the_batch():
+    calls = []
+
+    def loss(out, target):  # finite until the 7th example: epoch 2, batch 2 (batches of 2)
+        calls.append(1)
+        return out * 0.0 + (math.inf if len(calls) == 7 else 1.0)
+
+    model = MLP(2, [2, 1], seed=0)
+    with pytest.raises(TrainingDiverged, match=r"the loss is inf at epoch 2 of 3, batch 2 of 2"):
+        fit(model, XOR_X, XOR_Y, loss=loss, epochs=3, batch_size=2, progress=False)
+
+
+def test_an_arithmetic_error_in_a_batch_is_annotated_with_epoch_and_batch():
+    model = MLP(1, [1], weights=[[[1.0, 0.0]]])
+    with pytest.raises(OverflowError) as info:
+        fit(model, [[1.0], [2.0]], [0, 1], loss="mse", optimizer=SGD(model.parameters(), lr=1e80), epochs=5,
+            progress=False)
+    assert any("epoch" in note and "batch 1 of 1" in note for note in info.value.__notes__)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda m: fit(m, [[1.0, 2.0, 3.0]], [0], loss="mse"), ValueError, r"X\[0\] has 3 features; the model takes 2"),
+    (lambda m: fit(m, XOR_X, [0, 1], loss="mse"), ValueError, "X has 4 examples but y has 2 labels"),
+    (lambda m: fit(m, XOR_X, [0, 1, 2, 0], loss="mse"), ValueError, r"y: y\[2\] = 2 is out of range"),
+    (lambda m: fit(m, [], [], loss="mse"), ValueError, "X is empty"),
+    (lambda m: fit(m, np.zeros(4), XOR_Y, loss="mse"), ValueError, "X must be 2-D"),
+    (lambda m: fit(m, [1.0, 2.0], [0, 1], loss="mse"), TypeError, "X must be a list of feature lists"),
+    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", batch_size=0), ValueError, "batch_size must be a positive int"),
+    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", epochs=-1), ValueError, "epochs must be an int >= 0"),
+    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", validation=XOR_X), ValueError, "validation must be a pair"),
+    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", validation=(XOR_X, [0])), ValueError,
+     "validation X has 4 examples but validation y has 1 labels"),
+    (lambda m: fit(m, XOR_X, XOR_Y, loss="bce"), ValueError, "loss 'bce' takes probabilities"),
+    (lambda m: fit(m, XOR_X, XOR_Y, loss="xent"), ValueError, "unknown loss 'xent'"),
+    (lambda m: evaluate(m, XOR_X, [0, 1, 1, 5], "mse"), ValueError, r"y\[3\] = 5 is out of range"),
+    (lambda m: predict(m, [[1.0]]), ValueError, r"X\[0\] has 1 features; the model takes 2"),
+])
+def test_bad_inputs_raise_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call(MLP(2, [3, 1], seed=0))
+
+
+def test_loss_and_output_mismatches_are_caught():
+    softmax = MLP(2, [3, 2], output_activation="softmax", seed=0)
+    with pytest.raises(ValueError, match="output layer applies softmax; build it with output_activation='linear'"):
+        fit(softmax, XOR_X, XOR_Y, loss="cross_entropy")
+    sigmoid = MLP(2, [3, 1], output_activation="sigmoid", seed=0)
+    with pytest.raises(ValueError, match="applies sigmoid"):
+        fit(sigmoid, XOR_X, XOR_Y, loss="bce_logits")
+    with pytest.raises(ValueError, match="cross_entropy needs a model with 2 or more outputs"):
+        fit(MLP(2, [3, 1], seed=0), XOR_X, XOR_Y, loss="cross_entropy")
+
+
+def test_progress_bar_on_off_and_automatic(capsys):
+    model = MLP(2, [2, 1], seed=0)
+    fit(model, XOR_X, XOR_Y, loss="mse", epochs=2, progress=True)
+    assert "fit" in capsys.readouterr().err
+    fit(model, XOR_X, XOR_Y, loss="mse", epochs=2, progress=False)
+    assert capsys.readouterr().err == ""
+    fit(model, XOR_X, XOR_Y, loss="mse", epochs=2)  # stderr is captured, not a terminal: no bar
+    assert capsys.readouterr().err == ""
+
+
+def test_evaluate_is_the_mean_loss_and_records_no_graph():
+    model = MLP(2, [3, 1], seed=0)
+    result = evaluate(model, XOR_X, XOR_Y, "mse")
+    assert result["loss"] == pytest.approx(sum(mse(model(x), [t]).data for x, t in zip(XOR_X, XOR_Y)) / 4)
+    assert result["acc"] == accuracy(model, XOR_X, XOR_Y)
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_fit_time_per_epoch_on_moons_is_reported(record_property):
+    """Not a benchmark assertion, just a figure in the test report: eager engine, 100 examples."""
+    X, y = moons()
+    model = MLP(2, [16, 16, 1], seed=0)
+    start = time.perf_counter()
+    h = fit(model, X, y, loss="hinge", epochs=3, progress=False)
+    record_property("seconds_per_epoch", (time.perf_counter() - start) / 3)
+    nodes = len(autograd.topological_order(autograd.sum([model(x) for x in X])))
+    record_property("nodes_per_full_batch_forward", nodes)
+    assert len(h) == 3 and nodes > 30_000
