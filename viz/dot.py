@@ -157,6 +157,7 @@ def draw_graph(
     g.body.append(f"\tlabel=<{_title(graph, title, computed, show_grad, known)}>\n")
 
     group = _groups(graph) if collapsed else {}
+    biased = {m.scope for m in graph.nodes if m.scope and m.label == "b" and m.is_leaf} if collapsed else set()
     bodies: dict[str | None, list[str]] = {None: []}  # cluster key -> its lines
 
     def place(scope: str | None, line: str, level: int = -1) -> None:
@@ -173,7 +174,7 @@ def draw_graph(
             continue  # collapsed into its neuron's box
         k = grad_known(node.id)
         if node.id in group:
-            rows, fill, text, border, edge_color = _neuron_rows(graph, node, n, k)
+            rows, fill, text, border, edge_color = _neuron_rows(node, biased, n, k)
         else:
             rows, border, edge_color = _value_rows(node, n, k, computed, show_grad), 1, "#444444"
             fill, text = grad_colors(node.grad) if (k and color) else (UNKNOWN_FILL, "#000000")
@@ -255,9 +256,8 @@ def _groups(graph: Graph) -> dict[int, int]:
     return {node.id: last[node.scope] for node in graph.nodes if node.scope}
 
 
-def _neuron_rows(graph: Graph, out: Node, n, known: bool) -> tuple[list[str], str, str, int, str]:
-    members = [m for m in graph.nodes if m.scope == out.scope]
-    has_bias = any(m.label == "b" and m.is_leaf for m in members)
+def _neuron_rows(out: Node, biased: set[str], n, known: bool) -> tuple[list[str], str, str, int, str]:
+    has_bias = out.scope in biased
     act = out.op if out.op in ("relu", "tanh", "sigmoid") else "linear"
     formula = "Σ w·x" + (" + b" if has_bias else "") + f" → {act}"
     if not out.scope.split(".")[-2:-1] == ["neurons"]:

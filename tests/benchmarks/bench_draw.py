@@ -1,0 +1,70 @@
+"""Drawing benchmark: seconds to trace a 50,000-node graph and build its DOT source, full and
+collapsed (building the source only: laying out 50,000 nodes is Graphviz's job, and slow).
+
+    python tests/benchmarks/bench_draw.py [--neurons 1000] [--repeats 3]
+
+The graph: ``neurons`` tanh neurons of 12 inputs each, with nn-style scopes, their outputs summed
+in one long chain (about 50 nodes per neuron, so 1786 neurons give 50,019 nodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from autograd import Value
+from autograd import sum as vsum
+from viz import draw, trace
+
+
+def _scoped(v: Value, scope: str, label: str) -> Value:
+    v.scope, v.label = scope, label
+    return v
+
+
+def build(neurons: int) -> Value:
+    xs = [Value(0.01 * i, label=f"x{i}") for i in range(12)]
+    outs = []
+    for j in range(neurons):
+        scope = f"layers.{j // 100}.neurons.{j % 100}"
+        ws = [_scoped(Value(0.001 * (i + j)), scope, f"w{i}") for i in range(12)]
+        terms = [_scoped(w * x, scope, "x·w") for w, x in zip(ws, xs)]
+        total = _scoped(vsum(terms + [_scoped(Value(0.0), scope, "b")]), scope, "Σ")
+        outs.append(_scoped(total.tanh(), scope, "tanh"))
+    acc = outs[0]
+    for o in outs[1:]:
+        acc = acc + o
+    acc.backward()
+    return acc
+
+
+def timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--neurons", type=int, default=1786)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    root = build(args.neurons)
+    graph = trace(root)
+    n_nodes, n_edges = len(graph.nodes), len(graph.edges)
+    t_trace = timed(lambda: trace(root), args.repeats)
+    t_full = timed(lambda: draw(root).source, args.repeats)
+    t_collapsed = timed(lambda: draw(root, collapsed=True).source, args.repeats)
+    full_len, collapsed_len = len(draw(root).source), len(draw(root, collapsed=True).source)
+    print(f"graph: {n_nodes:,} nodes, {n_edges:,} edges ({args.neurons} neurons); median of {args.repeats}")
+    print(f"  trace                    {t_trace:7.3f} s")
+    print(f"  DOT source, full         {t_full:7.3f} s   ({full_len / 1e6:.1f} MB)")
+    print(f"  DOT source, collapsed    {t_collapsed:7.3f} s   ({collapsed_len / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
