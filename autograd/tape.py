@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .backward import topological_order
-from .mode import enable_grad
+from .mode import enable_grad, no_grad
 from .ops import OPS, Op
 from .value import Value
 
@@ -57,7 +57,7 @@ def _trace(
     roots = [out] if isinstance(out, Value) else list(out)
     if not roots or not all(isinstance(r, Value) for r in roots):
         raise TypeError(f"trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
-    return Tape(roots, xs, ys or [], params)
+    return Tape(roots, xs, ys or [], params, replay=fn)
 
 
 def _row(x: Any, name: str) -> list[float]:
@@ -71,7 +71,15 @@ class Tape:
 
     trace = staticmethod(_trace)
 
-    def __init__(self, roots: list[Value], inputs: list[Value], targets: list[Value], params: Sequence[Value]):
+    def __init__(
+        self,
+        roots: list[Value],
+        inputs: list[Value],
+        targets: list[Value],
+        params: Sequence[Value],
+        replay: Callable[..., Any] | None = None,
+    ):
+        self._replay = replay  # the traced function, to rerun one example eagerly when it goes wrong
         self.params = list(dict.fromkeys(params))  # each parameter once, in order
         self.n_inputs, self.n_targets, self.n_outputs = len(inputs), len(targets), len(roots)
         nodes = _forward_order(roots)
@@ -192,15 +200,24 @@ class Tape:
         out = np.empty((B, self.n_outputs))
         for j, (is_static, row) in enumerate(self._roots):
             out[:, j] = (S if is_static else V)[row]
+        self._V = V
         bad = ~np.isfinite(out).all(axis=1)
         if bad.any():
-            i = int(np.argmax(bad))
-            raise FloatingPointError(
-                f"tape forward: example {i} of the batch gave outputs {out[i].tolist()} (NaN or infinity); "
-                f"its inputs are {X[i].tolist()}"
-            )
-        self._V = V
+            self._explain(int(np.argmax(bad)), X, Y, out)
         return out
+
+    def _explain(self, i: int, X: np.ndarray, Y: np.ndarray | None, out: np.ndarray) -> None:
+        """Example i gave a NaN or infinity: rerun it on the eager engine, which raises the error
+        naming the op (exp overflow, log of a negative, ...). NumPy only says "nan"."""
+        if self._replay is None:
+            raise FloatingPointError(f"tape forward: example {i} of the batch gave {out[i].tolist()}")
+        xs = [Value(v) for v in X[i].tolist()]
+        with no_grad():
+            if Y is None:
+                self._replay(xs)
+            else:
+                self._replay(xs, [Value(v) for v in Y[i].tolist()])
+        # The eager engine took it: an infinity that is the true value (say, a constant inf).
 
     def backward(self, scale: float = 1.0) -> None:
         """Add ``scale`` x (sum over the last forward's examples of d output0 / d p) to each
@@ -222,12 +239,6 @@ class Tape:
             for group in self._backward_groups:
                 group.backward(V, S, GV, GS)
         grads = GS[: len(self.params), 0]
-        if not np.isfinite(grads).all():
-            i = int(np.argmax(~np.isfinite(grads)))
-            raise FloatingPointError(
-                f"tape backward: the gradient of parameter {self.params.index(self._by_row[i])} "
-                f"({self._by_row[i]!r}) is {grads[i]!r}"
-            )
         for p, g in zip(self._by_row, grads.tolist()):
             p.grad += g
 

@@ -72,15 +72,57 @@ def _eager_batch(model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[l
     return batch_loss.data, [_floats(o) for o in outputs]
 
 
-def _select_engine(engine: str, model: Module, loss_fn: Loss) -> tuple[str, BatchRunner]:
-    """The engine that runs each batch, and its name for ``History.engine``."""
+class _TapeBatch:
+    """Runs each batch on the batch tape (``autograd.Tape``): the graph of one example (model, then
+    loss) is traced once, then every batch is one NumPy forward and backward over its examples."""
+
+    def __init__(self, model: Module, loss_fn: Loss, x: list[float], t: list[float]) -> None:
+        def example(x: list[Value], t: list[Value]) -> list[Value]:
+            out = model(x)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            return [loss_fn(out, t), *outs]
+
+        self.tape = autograd.Tape.trace(example, model.parameters(), x, t)
+
+    def __call__(self, xs: list[list[float]], ts: list[list[float]]) -> tuple[float, list[list[float]]]:
+        out = self.tape.forward(xs, ts)
+        self.tape.backward(scale=1.0 / len(xs))
+        return math.fsum(out[:, 0]) / len(xs), out[:, 1:].tolist()
+
+
+def _select_engine(
+    engine: str, model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]
+) -> tuple[str, BatchRunner]:
+    """The engine that runs each batch, and its name for ``History.engine``.
+
+    "auto" takes the tape when the model and loss trace, and the traced graph gives the eager
+    engine's numbers on a second example (a graph that branches on the data would not); else eager.
+    """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
-    if engine == "tape":
-        raise NotImplementedError(
-            "engine='tape': the batch tape is not wired into fit yet; use engine='eager' (or 'auto')"
-        )
-    return "eager", functools.partial(_eager_batch, model, loss_fn)
+    eager = ("eager", functools.partial(_eager_batch, model, loss_fn))
+    if engine == "eager":
+        return eager
+    try:
+        runner = _TapeBatch(model, loss_fn, xs[0], ts[0])
+        _check_tape(runner, model, loss_fn, xs, ts)
+    except Exception as e:  # noqa: BLE001 - any failure to trace means: not traceable
+        if engine == "tape":
+            raise ValueError(f"engine='tape': this model and loss cannot run on the batch tape: {e}") from e
+        return eager
+    return "tape", runner
+
+
+def _check_tape(runner: _TapeBatch, model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]) -> None:
+    """Raise unless the tape gives the eager loss and outputs on the last example (traced on the first)."""
+    x, t = xs[-1], ts[-1]
+    got = runner.tape.forward([x], [t])[0]
+    with no_grad():
+        out = model(x)
+        want = [loss_fn(out, t).data, *_floats(out)]
+    if not all(math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12) for g, w in zip(got, want)):
+        raise ValueError(f"the traced graph gives {got.tolist()} on the last example, the eager engine {want}: "
+                         "the graph depends on the data")
 
 
 # --- the training loop ------------------------------------------------------------------------------
@@ -125,7 +167,7 @@ def fit(
     if progress is None:
         progress = sys.stderr.isatty()
 
-    engine_name, run_batch = _select_engine(engine, model, loss_fn)
+    engine_name, run_batch = _select_engine(engine, model, loss_fn, xs, ts)
     history = History(engine=engine_name, loss=loss_name(loss))
     threshold = _threshold(model)
     rng = random.Random(seed)
