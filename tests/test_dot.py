@@ -149,7 +149,8 @@ def test_collapsed_draws_one_box_per_neuron():
 
 
 def test_collapsed_mlp_has_one_node_per_neuron():
-    nn = pytest.importorskip("nn")
+    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
+    import nn
     model = nn.MLP(2, [16, 16, 1], seed=0)
     loss = (model([0.5, -0.3]) - 1.0) ** 2
     loss.backward()
@@ -162,7 +163,8 @@ def test_collapsed_mlp_has_one_node_per_neuron():
 
 
 def test_worked_example_as_an_mlp_draws_its_modules():
-    nn = pytest.importorskip("nn")
+    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
+    import nn
     model = nn.MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False,
                    weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]])
     o = model([0.1, 0.2])

@@ -32,7 +32,8 @@ def test_plot_history_draws_loss_and_accuracy():
 
 
 def test_plot_history_from_fit():
-    nn = pytest.importorskip("nn")
+    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
+    import nn
     X, y = nn.datasets.xor()
     model = nn.MLP(2, [4, 1], activation="tanh", seed=1)
     history = nn.fit(model, X, y, loss="bce_logits", optimizer=nn.Adam(model.parameters(), lr=0.05),
@@ -59,7 +60,8 @@ def test_decision_boundary_splits_where_the_model_does():
 
 
 def test_decision_boundary_of_an_mlp():
-    nn = pytest.importorskip("nn")
+    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
+    import nn
     X, y = nn.datasets.xor()
     model = nn.MLP(2, [4, 1], seed=0)
     fig = plot_decision_boundary(model, X, y, resolution=15)
@@ -67,7 +69,8 @@ def test_decision_boundary_of_an_mlp():
 
 
 def test_gradient_size_per_layer():
-    nn = pytest.importorskip("nn")
+    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
+    import nn
     model = nn.MLP(2, [3, 1], seed=0)
     records = []
     for step in range(3):

@@ -154,7 +154,7 @@ def draw_graph(
                 edge_attr={"fontname": FONT, "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
     if collapsed:  # many edges between layers: straight lines and room between the ranks
         g.graph_attr.update(splines="line", ranksep="1.5", nodesep="0.1")
-    g.body.append(f"\tlabel=<{_title(graph, title, computed, show_grad, known)}>\n")
+    g.body.append(f"\tlabel=<{_title(graph, title, computed, show_grad, known, current)}>\n")
 
     group = _groups(graph) if collapsed else {}
     biased = {m.scope for m in graph.nodes if m.scope and m.label == "b" and m.is_leaf} if collapsed else set()
@@ -223,7 +223,8 @@ def draw_graph(
     return g
 
 
-def _title(graph: Graph, title: str | None, computed: bool, show_grad: bool, known: set[int] | None) -> str:
+def _title(graph: Graph, title: str | None, computed: bool, show_grad: bool, known: set[int] | None,
+           current: int | None) -> str:
     root = graph.nodes[graph.root]
     name = esc(root.label or "root")
     lines = [f"<B>{esc(title)}</B>"] if title else []
@@ -233,7 +234,12 @@ def _title(graph: Graph, title: str | None, computed: bool, show_grad: bool, kno
         lines.append(f"grad = d {name} / d node; on each edge into an operation: the local derivative "
                      "and the gradient it carries back (grad × local)")
     if known is not None:
-        lines.append(f"backward step {len(known)} of {len(graph.nodes)}: {len(known)} gradients known")
+        step = f"backward step {len(known)} of {len(graph.nodes)}: {len(known)} gradients known"
+        if current is not None:
+            node = graph.nodes[current]
+            what = esc(node.label) if node.label else f"the {esc(node.op or 'input')} node"
+            step += f"; the gradient of {what} (blue) is now final: all its uses have passed theirs back"
+        lines.append(step)
     return "<BR/>".join(lines)
 
 

@@ -57,7 +57,7 @@ class Explanation:
         symbolic = " + ".join(" · ".join(f"d{f.top}/d{f.bottom}" for f in t.factors) for t in self.terms)
         numeric = " + ".join(" × ".join(n(f.value) for f in t.factors) for t in self.terms)
         lines = [f"{lhs} = {symbolic}", f"{' ' * len(lhs)} = {numeric}"]
-        if len(self.terms) > 1:
+        if len(self.terms) > 1 and any(len(t.factors) > 1 for t in self.terms):
             lines.append(f"{' ' * len(lhs)} = {' + '.join(n(t.product) for t in self.terms)}")
         lines.append(f"{' ' * len(lhs)} = {n(self.total)}")
         return "\n".join(lines)
