@@ -44,11 +44,12 @@ def test_xor_is_solved_by_one_hidden_layer(seed):
 
 def test_two_moons_with_hinge_loss_as_in_micrograds_demo():
     """micrograd's demo: MLP(2, [16, 16, 1]), hinge loss + 1e-4 * sum(p^2) (here SGD weight_decay 2e-4,
-    the same gradient), full batch, 100 steps with lr 1.0 - 0.9 * k / 100."""
+    the same gradient), full batch, lr falling linearly from 1.0 to 0.1. micrograd takes 100 steps;
+    50 steps of the same schedule already reach 99-100% (seeds 0-3) at half the time on the eager engine."""
     X, y = moons()
     model = MLP(2, [16, 16, 1], seed=0)
-    opt = SGD(model.parameters(), lr=lambda k: 1.0 - 0.9 * k / 100, weight_decay=2e-4)
-    h = fit(model, X, y, loss="hinge", optimizer=opt, epochs=100, progress=False, engine="eager")
+    opt = SGD(model.parameters(), lr=lambda k: 1.0 - 0.9 * k / 50, weight_decay=2e-4)
+    h = fit(model, X, y, loss="hinge", optimizer=opt, epochs=50, progress=False, engine="eager")
     assert evaluate(model, X, y, "hinge")["acc"] >= 0.97
     assert h.epochs[0]["train_acc"] < 0.97 <= h.last["train_acc"]  # it learned; it was not handed the answer
 
