@@ -12,8 +12,9 @@ from .mode import ANOMALY, AnomalyError, enable_grad, mode
 from .value import Value
 
 
-def topological_order(root: Value) -> list[Value]:
+def topological_order(root: Value | Iterable[Value]) -> list[Value]:
     """Every node ``root`` depends on, root first, each node after all of its consumers.
+    (Several roots may be given: every node any of them depends on, in the same kind of order.)
 
     This is the order in which gradients become final. It is a depth-first search with an
     explicit stack (no recursion): a node is pushed, then a ``None`` marker, then its parents;
@@ -22,7 +23,7 @@ def topological_order(root: Value) -> list[Value]:
     """
     expanded: set[Value] = set()
     post: list[Value] = []
-    stack: list[Value | None] = [root]
+    stack: list[Value | None] = [root] if isinstance(root, Value) else list(root)
     pop, push, expand, emit = stack.pop, stack.append, expanded.add, post.append
     while stack:
         v = pop()

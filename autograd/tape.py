@@ -82,7 +82,7 @@ class Tape:
         self._replay = replay  # the traced function, to rerun one example eagerly when it goes wrong
         self.params = list(dict.fromkeys(params))  # each parameter once, in order
         self.n_inputs, self.n_targets, self.n_outputs = len(inputs), len(targets), len(roots)
-        nodes = _forward_order(roots)
+        nodes = topological_order(roots)[::-1]  # each node after its parents
         placeholders = inputs + targets
         self.n_nodes = len(nodes)
 
@@ -256,18 +256,6 @@ class Tape:
             i = int(np.argmax(~finite))
             raise ValueError(f"tape: row {i} of the {name} holds NaN or infinity: {X[i].tolist()}")
         return X
-
-
-def _forward_order(roots: list[Value]) -> list[Value]:
-    """Every node the roots depend on, each after its parents."""
-    seen: set[Value] = set()
-    order: list[Value] = []
-    for root in roots:
-        for v in reversed(topological_order(root)):
-            if v not in seen:
-                seen.add(v)
-                order.append(v)
-    return order
 
 
 def _linear_terms(v: Value, static: dict, users: dict) -> tuple | None:

@@ -1,0 +1,285 @@
+"""The batch tape against the eager engine: same outputs, losses and parameter gradients (1e-12
+relative) on MLPs and losses of every kind and on random expression graphs; same training history;
+clear errors for bad batches; and a digits classifier trained on the tape."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd
+from autograd import Tape, Value
+from nn import MLP, SGD, Adam, datasets, encode_targets, evaluate, fit, get_loss
+
+RTOL = 1e-12
+
+
+def close(got, want, scale=1.0) -> None:
+    """Equal to 1e-12 relative (absolute 1e-12 of the typical size, for values that cancel to ~0)."""
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * scale)
+
+
+def eager_batch(fn, params, X, Y=None, scale=1.0):
+    """The eager engine's answer: every example's outputs, and scale * Σ d output0 / d p."""
+    for p in params:
+        p.grad = 0.0
+    outs = []
+    for i, x in enumerate(X):
+        args = [[Value(v) for v in x]] + ([] if Y is None else [[Value(v) for v in Y[i]]])
+        out = fn(*args)
+        outs.append(out if isinstance(out, list) else [out])
+    total = autograd.sum([o[0] for o in outs]) * scale
+    total.backward()
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    return np.array([[v.data for v in o] for o in outs]), np.array(grads)
+
+
+def tape_batch(tape, params, X, Y=None, scale=1.0):
+    for p in params:
+        p.grad = 0.0
+    out = tape.forward(X, Y)
+    tape.backward(scale)
+    grads = np.array([p.grad for p in params])
+    for p in params:
+        p.grad = 0.0
+    return out, grads
+
+
+def assert_tape_matches_eager(fn, params, X, Y=None, scale=1.0):
+    tape = Tape.trace(fn, params, X[0], None if Y is None else Y[0])
+    want_out, want_grad = eager_batch(fn, params, X, Y, scale)
+    got_out, got_grad = tape_batch(tape, params, X, Y, scale)
+    close(got_out, want_out, scale=np.abs(want_out).max())
+    close(got_grad, want_grad, scale=np.abs(want_grad).max() + 1e-300)
+    return tape
+
+
+# --- MLPs and losses ---------------------------------------------------------------------------------
+
+LOSS_CASES = [  # (loss, output activation, number of outputs)
+    ("mse", "linear", 3),
+    ("sse", "tanh", 2),
+    ("bce", "sigmoid", 1),
+    ("bce_logits", "linear", 1),
+    ("cross_entropy", "linear", 4),
+    ("hinge", "linear", 1),
+    ("hinge", "linear", 3),
+    ("mse", "softmax", 3),
+]
+
+
+def model_and_loss(nin, hidden, activation, loss, output_activation, nout, seed=0):
+    model = MLP(nin, [*hidden, nout], activation=activation, output_activation=output_activation, seed=seed)
+    loss_fn = get_loss(loss)
+
+    def example(x, t):
+        out = model(x)
+        outs = out if isinstance(out, list) else [out]
+        return [loss_fn(out, t), *outs]
+
+    return model, example
+
+
+def data(n, nin, nout, loss, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, nin))
+    labels = rng.integers(0, max(nout, 2), size=n)
+    return X, np.array(encode_targets(labels.tolist(), loss, nout))
+
+
+@pytest.mark.parametrize("loss, output_activation, nout", LOSS_CASES)
+@pytest.mark.parametrize("hidden, activation", [([5], "relu"), ([4, 3], "tanh"), ([6, 5], "sigmoid"), ([], "relu")])
+def test_mlp_and_loss_match_eager(loss, output_activation, nout, hidden, activation):
+    model, example = model_and_loss(3, hidden, activation, loss, output_activation, nout)
+    X, T = data(20, 3, nout, loss)
+    assert_tape_matches_eager(example, model.parameters(), X, T, scale=1 / 20)
+
+
+def test_a_batch_of_one_and_a_ragged_last_batch():
+    model, example = model_and_loss(2, [8, 8], "relu", "cross_entropy", "linear", 3)
+    X, T = data(23, 2, 3, "cross_entropy")
+    tape = Tape.trace(example, model.parameters(), X[0], T[0])
+    for batch in (slice(0, 1), slice(0, 10), slice(10, 20), slice(20, 23), slice(5, 6)):
+        want_out, want_grad = eager_batch(example, model.parameters(), X[batch], T[batch], 0.1)
+        got_out, got_grad = tape_batch(tape, model.parameters(), X[batch], T[batch], 0.1)
+        close(got_out, want_out, np.abs(want_out).max())
+        close(got_grad, want_grad, np.abs(want_grad).max())
+
+
+def test_the_micrograd_demo_loss_with_l2_on_parameters_only():
+    """hinge + alpha * Σ p²: the penalty reads only parameters, so it is computed once per batch."""
+    model = MLP(2, [16, 16, 1], seed=1)
+    params = model.parameters()
+
+    def example(x, t):
+        return (1 + -t[0] * model(x)).relu() + 1e-4 * autograd.sum([p * p for p in params])
+
+    X, y = datasets.moons(40)
+    T = (2.0 * y - 1.0)[:, None]
+    tape = assert_tape_matches_eager(example, params, X, T, scale=1 / 40)
+    assert "matmul" in repr(tape)
+
+
+def test_backward_accumulates_into_grad_like_eager():
+    model, example = model_and_loss(2, [3], "relu", "mse", "linear", 1)
+    X, T = data(5, 2, 1, "mse")
+    tape = Tape.trace(example, model.parameters(), X[0], T[0])
+    tape.forward(X, T)
+    tape.backward()
+    once = [p.grad for p in model.parameters()]
+    tape.backward()
+    assert [p.grad for p in model.parameters()] == [2 * g for g in once]
+
+
+def test_constants_parameter_exponents_and_shared_weights():
+    w, c = Value(0.7), Value(1.3)
+
+    def example(x):
+        a = x[0] * w + x[1] * w  # the same weight twice
+        b = autograd.sum([x[0] * w, x[1] * c, w])  # a matmul row with a bias that is also a weight
+        return [(a.sigmoid() + 0.5) ** c + b * 2.0 - x[0] ** 3 + 2 ** x[1] + abs(b) / (1 + c * c), a, b]
+
+    X = np.random.default_rng(3).normal(size=(9, 2))
+    assert_tape_matches_eager(example, [w, c], X)
+
+
+def test_outputs_that_are_placeholders_or_parameters():
+    w = Value(2.0)
+    X = np.arange(6.0).reshape(3, 2)
+    tape = Tape.trace(lambda x: [x[0] * w, x[1], w], [w], X[0])
+    close(tape.forward(X), [[0.0, 1.0, 2.0], [4.0, 3.0, 2.0], [8.0, 5.0, 2.0]])
+    tape.backward()
+    assert w.grad == 0.0 + 2.0 + 4.0
+
+
+# --- random expression graphs ------------------------------------------------------------------------
+
+UNARY = {
+    "neg": lambda a: -a,
+    "exp": lambda a: a.tanh().exp(),
+    "log": lambda a: (abs(a) + 1).log(),
+    "tanh": lambda a: a.tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "relu": lambda a: a.relu(),
+    "abs": lambda a: abs(a),
+    "square": lambda a: a**2,
+    "sqrt": lambda a: (a * a + 1) ** 0.5,
+    "const": lambda a: 2.5 - a * 0.5,
+}
+BINARY = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / (abs(b) + 0.5),
+    "**": lambda a, b: (a.sigmoid() + 0.5) ** b.tanh(),
+    "sum": lambda a, b: autograd.sum([a, b, a * b]),
+    "max": lambda a, b: autograd.max([a, b, a - b]),
+}
+
+steps = st.lists(
+    st.tuples(st.sampled_from(sorted(UNARY) + sorted(BINARY)), st.integers(0, 10**6), st.integers(0, 10**6)),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=steps, seed=st.integers(0, 1000))
+def test_random_expression_graphs_match_eager(steps, seed):
+    rng = np.random.default_rng(seed)
+    params = [Value(v) for v in rng.uniform(-1, 1, size=3)]
+
+    def example(x):
+        pool = [*x, *params]
+        for name, i, j in steps:
+            a, b = pool[i % len(pool)], pool[j % len(pool)]
+            pool.append(UNARY[name](a) if name in UNARY else BINARY[name](a, b))
+        return [autograd.sum(pool[-3:]), pool[-1]]
+
+    X = rng.normal(size=(6, 2))
+    assert_tape_matches_eager(example, params, X, scale=0.5)
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss, nout, optimizer", [("hinge", 1, "sgd"), ("cross_entropy", 2, "adam")])
+def test_training_on_the_tape_gives_the_eager_history(loss, nout, optimizer):
+    X, y = datasets.moons(60, seed=2)
+    histories, weights = [], []
+    for engine in ("eager", "tape"):
+        model = MLP(2, [8, 8, nout], seed=4)
+        opt = SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer == "sgd" else Adam(model.parameters(), 0.02)
+        h = fit(model, X, y, loss=loss, optimizer=opt, epochs=4, batch_size=16, seed=5, progress=False, engine=engine)
+        assert h.engine == engine
+        histories.append(h.epochs)
+        weights.append([p.data for p in model.parameters()])
+    for eager, tape in zip(*histories):
+        assert tape.keys() == eager.keys()
+        for key in eager:
+            assert tape[key] == pytest.approx(eager[key], rel=1e-9, abs=1e-12)
+    close(weights[1], weights[0], 1.0)
+
+
+def test_fit_takes_the_tape_by_default_and_eager_when_the_graph_depends_on_the_data():
+    X, y = datasets.moons(20)
+    assert fit(MLP(2, [4, 1], seed=0), X, y, loss="hinge", epochs=1, progress=False).engine == "tape"
+
+    def branching(out, t):  # a Python `if` on the data: each example builds a different graph
+        return out * 2.0 if out.data > 0 else out * 3.0
+
+    assert fit(MLP(2, [4, 1], seed=0), X, y, loss=branching, epochs=1, progress=False).engine == "eager"
+    with pytest.raises(ValueError, match="cannot run on the batch tape"):
+        fit(MLP(2, [4, 1], seed=0), X, y, loss=branching, epochs=1, progress=False, engine="tape")
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def test_bad_batches_raise_clear_errors():
+    model, example = model_and_loss(3, [4], "relu", "mse", "linear", 2)
+    X, T = data(5, 3, 2, "mse")
+    tape = Tape.trace(example, model.parameters(), X[0], T[0])
+    with pytest.raises(ValueError, match=r"inputs must have shape \(batch, 3\) .* got \(5, 4\)"):
+        tape.forward(np.ones((5, 4)), T)
+    with pytest.raises(ValueError, match=r"targets must have shape \(5, 2\) .* got \(4, 2\)"):
+        tape.forward(X, T[:4])
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"row 3 of the inputs holds NaN"):
+        tape.forward(bad, T)
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        Tape.trace(example, model.parameters(), X[0], T[0]).backward()
+
+
+def test_a_domain_error_is_the_eager_engines_error_for_that_example():
+    tape = Tape.trace(lambda x: x[0].log() + x[1].exp(), [], [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"log\(\) of -2.0 is undefined"):
+        tape.forward([[1.0, 0.0], [-2.0, 0.0]])
+    with pytest.raises(OverflowError, match=r"exp\(\) of 1000.0 overflows"):
+        tape.forward([[1.0, 1000.0]])
+
+
+# --- the digits classifier ---------------------------------------------------------------------------
+
+
+def test_digits_reach_95_percent_test_accuracy_on_the_tape():
+    start = time.perf_counter()
+    X, y = datasets.digits(normalize=True)
+    (Xtr, ytr), (Xva, yva), (Xte, yte) = datasets.split(X, y, seed=0)
+    model = MLP(64, [32, 32, 10], seed=0, init="he")
+    h = fit(model, Xtr, ytr, loss="cross_entropy", optimizer=Adam(model.parameters(), lr=0.01), epochs=20,
+            batch_size=32, seed=0, progress=False)
+    assert h.engine == "tape"
+    valid_acc = evaluate(model, Xva, yva, "cross_entropy")["acc"]  # (evaluate runs eagerly: once, at the end)
+    test_acc = evaluate(model, Xte, yte, "cross_entropy")["acc"]
+    assert valid_acc >= 0.93 and test_acc >= 0.95, (valid_acc, test_acc, h.last)
+    assert time.perf_counter() - start < 60
+    assert math.isfinite(h.last["train_loss"])
