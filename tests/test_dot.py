@@ -228,3 +228,14 @@ def test_50000_node_graph_draws_without_recursion():
 def test_bad_rankdir():
     with pytest.raises(ValueError, match="rankdir"):
         draw(Value(1.0), rankdir="sideways")
+
+
+def test_collapsed_keeps_layer_level_nodes_in_full():
+    """Only scopes ending in neurons.<j> collapse; a softmax layer's own nodes are drawn as they are."""
+    h = _scoped(Value(0.5), "layers.0.neurons.0", "relu")
+    z = [_scoped(h * w, "layers.1.neurons.0", "x·w") for w in (1.0, 2.0)]
+    e = [_scoped(zi.exp(), "layers.1", "exp") for zi in z]
+    out = e[0] + e[1]
+    out.backward()
+    src = draw(out, collapsed=True).source
+    assert src.count("<B>exp</B>") == 2 and src.count("<B>neuron 0</B>") == 2

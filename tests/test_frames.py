@@ -80,3 +80,36 @@ def test_html_page_is_self_contained(tmp_path):
     # no network: no external resource is referenced (xmlns / DOCTYPE URIs are identifiers, not loads)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page
+
+
+def test_jupyter_slider(monkeypatch):
+    """show_frames: an ipywidgets slider whose value picks the frame's SVG (a stand-in module here)."""
+    import sys
+    import types
+
+    from viz import show_frames
+
+    class Widget:
+        def __init__(self, *children, **kw):
+            self.children, self.__dict__["_observers"] = children, []
+            self.__dict__.update(kw)
+
+        def observe(self, fn, names):
+            self._observers.append(fn)
+
+        def __setattr__(self, name, value):
+            self.__dict__[name] = value
+            for fn in self.__dict__.get("_observers", []):
+                fn({"new": value})
+
+    fake = types.SimpleNamespace(HTML=Widget, IntSlider=Widget, VBox=lambda children: Widget(*children))
+    monkeypatch.setitem(sys.modules, "ipywidgets", fake)
+    x, w, y = small()
+    box = show_frames(backprop_frames(y))
+    slider, out = box.children
+    assert slider.max == 3 and "<svg" in out.value and "step 1 of 4" in out.value
+    slider.value = 3
+    assert "step 4 of 4" in out.value
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    with pytest.raises(ImportError, match="pip install ipywidgets"):
+        show_frames(backprop_frames(y))

@@ -253,21 +253,25 @@ def _value_rows(node: Node, n, known: bool, computed: bool, show_grad: bool) -> 
     return rows
 
 
+def _is_neuron(scope: str | None) -> bool:
+    """A neuron's scope ends in "neurons.<j>"; other scopes (a softmax layer's nodes) stay drawn in full."""
+    parts = scope.split(".") if scope else []
+    return len(parts) >= 2 and parts[-2] == "neurons"
+
+
 def _groups(graph: Graph) -> dict[int, int]:
     """Collapsed view: node id -> id of its neuron's output (the last node with the same scope)."""
     last: dict[str, int] = {}
     for node in graph.nodes:
-        if node.scope:
+        if _is_neuron(node.scope):
             last[node.scope] = node.id  # forward order: the activation comes last
-    return {node.id: last[node.scope] for node in graph.nodes if node.scope}
+    return {node.id: last[node.scope] for node in graph.nodes if _is_neuron(node.scope)}
 
 
 def _neuron_rows(out: Node, biased: set[str], n, known: bool) -> tuple[list[str], str, str, int, str]:
     has_bias = out.scope in biased
     act = out.op if out.op in ("relu", "tanh", "sigmoid") else "linear"
     formula = "Σ w·x" + (" + b" if has_bias else "") + f" → {act}"
-    if not out.scope.split(".")[-2:-1] == ["neurons"]:
-        formula = out.label or out.op  # a layer-level group, e.g. softmax
     rows = [f"<B>{esc(_cluster_title(out.scope))}</B>: {esc(formula)}",
             f"out {n(out.data)}" + (f" · grad {n(out.grad)}" if known else "")]
     fill, text = grad_colors(out.grad) if known else (UNKNOWN_FILL, "#000000")
