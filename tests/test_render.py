@@ -151,7 +151,7 @@ def test_dot_file_and_bad_suffix(tmp_path):
         render("x", tmp_path / "g.svg")
 
 
-HOSTILE = 'a<b>&c "q" {x} \\ ]; digraph { evil } </text></svg>'
+HOSTILE = 'it\'s a<b>&c "q" {x} \\ ]; digraph { evil } </text></svg> é 日本'
 
 
 def test_hostile_labels_render_as_text(no_dot, tmp_path):
