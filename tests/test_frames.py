@@ -113,3 +113,10 @@ def test_jupyter_slider(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(ImportError, match="pip install ipywidgets"):
         show_frames(backprop_frames(y))
+
+
+def test_html_refuses_a_graph_too_big_for_one_frame_per_node(tmp_path):
+    x, w, y = small()
+    with pytest.raises(ValueError, match="4 nodes.*max_frames=3"):
+        backprop_html(y, tmp_path / "page.html", max_frames=3)
+    assert not (tmp_path / "page.html").exists()

@@ -170,3 +170,9 @@ def test_jupyter_display_is_svg(no_dot):
     bundle = draw(Value(2.0, label="x") * 3)._repr_mimebundle_()
     root = ET.fromstring(bundle["image/svg+xml"].encode("utf-8"))
     assert root.tag == f"{SVG}svg"
+
+
+def test_drawing_pipe_uses_chainrules_renderer(no_dot):
+    d = draw(Value(2.0, label="x") * 3)
+    assert d.pipe("png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert d.pipe("svg", encoding="utf-8").lstrip().startswith("<?xml")

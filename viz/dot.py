@@ -49,6 +49,13 @@ class Drawing(graphviz.Digraph):
     def _repr_svg_(self) -> str:
         return self._repr_mimebundle_()["image/svg+xml"]
 
+    def pipe(self, format: str | None = None, *_: Any, encoding: str | None = None, **__: Any) -> bytes | str:
+        """The rendered bytes (or text, given ``encoding``) with chainrule's renderer, as graphviz's ``pipe``."""
+        from .render import pipe
+
+        data = pipe(self.source, format or self.format)
+        return data.decode(encoding) if encoding else data
+
 
 def fmt(x: float, precision: int = 4) -> str:
     """``precision`` significant digits; a number below 1 gets ``precision`` decimals instead

@@ -85,8 +85,13 @@ def _inline_svg(svg: bytes) -> str:
 
 
 def backprop_html(root: Value, path: str | os.PathLike, title: str = "Backpropagation, step by step",
-                  renderer: str | None = None, **draw_options: Any) -> Path:
-    """Write one self-contained page (inline SVG frames, a slider, play and step buttons; no network)."""
+                  renderer: str | None = None, max_frames: int | None = 300, **draw_options: Any) -> Path:
+    """Write one self-contained page (inline SVG frames, a slider, play and step buttons; no network).
+    Each frame draws the whole graph: more than ``max_frames`` nodes is refused (None: no limit)."""
+    n = len(trace(root).nodes)
+    if max_frames is not None and n > max_frames:
+        raise ValueError(f"backprop_html(): the graph has {n} nodes, one frame each (over max_frames={max_frames}); "
+                         "draw a smaller graph or pass max_frames=None")
     frames = [_inline_svg(pipe(f.source, "svg", renderer)) for f in backprop_frames(root, **draw_options)]
     divs = "\n".join(f'<div class="frame" id="f{i}"{"" if i == 0 else " hidden"}>{svg}</div>'
                      for i, svg in enumerate(frames))
