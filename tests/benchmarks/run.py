@@ -1,0 +1,366 @@
+"""The benchmark suite: one table of ratios, every figure measured in this one process as the median
+of repeated, interleaved runs, with Python's garbage collector on (as users run).
+
+    python tests/benchmarks/run.py            # the full suite (a few minutes; micrograd is slow)
+    python tests/benchmarks/run.py --quick    # fewer repeats and a partial eager digits epoch
+
+Rows: (1) ns per op forward and backward on a 100,000-op expression, against micrograd 0.1.0;
+(2) a 100,000-deep chain; (3) micrograd's moons demo step (100 points, MLP(2, [16, 16, 1]), hinge
+loss + 1e-4 L2, SGD update): eager, tape, micrograd and hand-written NumPy; a whole fit epoch on
+moons; (4) one epoch of the digits classifier (MLP(64, [32, 32, 10]), batches of 32, Adam), eager
+vs tape; MLP(64, [32, 32, 10]) softmax cross-entropy over 256 samples, tape vs NumPy; (5) peak
+memory per Value (tracemalloc) against micrograd. Run as a script (``chainrule bench`` runs this
+file by its path); nothing imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from typing import Callable
+
+import numpy as np
+
+import autograd
+import nn
+from autograd import Tape, Value
+
+try:
+    import micrograd.engine
+    import micrograd.nn
+except ImportError:  # the dev extra installs it; without it the micrograd rows say so
+    micrograd = None
+
+
+# --- timing ------------------------------------------------------------------------------------------
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, min_time: float = 0.02) -> dict[str, float]:
+    """Median seconds per call of each function, the functions taking turns in every round so that all
+    see the same machine load. A fast function is called in a loop long enough to time it."""
+    loops = {}
+    for name, fn in fns.items():
+        n, t = 1, _time(fn, 1)
+        while t < min_time:
+            n *= 10 if t < min_time / 10 else 2
+            t = _time(fn, n)
+        loops[name] = n
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            samples[name].append(_time(fn, loops[name]) / loops[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def _time(fn: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return time.perf_counter() - start
+
+
+# --- (1) and (2): the eager engine per op ------------------------------------------------------------
+
+
+def expression(value_cls, terms: int, seed: int = 0):
+    """Σ relu(a_i * b_i + c_i), reduced as a balanced tree: 4 * terms - 1 ops, wide and shallow
+    (micrograd's recursive topological sort cannot take a deep graph)."""
+    rng = random.Random(seed)
+    leaves = [value_cls(rng.uniform(-1, 1)) for _ in range(3 * terms)]
+    start = time.perf_counter()
+    level = [(leaves[3 * i] * leaves[3 * i + 1] + leaves[3 * i + 2]).relu() for i in range(terms)]
+    while len(level) > 1:
+        pairs = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
+        level = pairs + level[len(pairs) * 2 :]
+    return level[0], time.perf_counter() - start
+
+
+def per_op(value_cls, terms: int) -> tuple[float, float]:
+    """ns per op, forward and backward, on the expression."""
+    root, forward = expression(value_cls, terms)
+    start = time.perf_counter()
+    root.backward()
+    backward = time.perf_counter() - start
+    del root
+    gc.collect()
+    ops = 4 * terms - 1
+    return forward / ops * 1e9, backward / ops * 1e9
+
+
+def chain(n: int) -> tuple[float, float]:
+    """ns per op forward and backward on a chain n ops deep: x * a + b, again and again."""
+    a, b = Value(0.999), Value(0.001)
+    v = Value(1.0)
+    start = time.perf_counter()
+    for i in range(n // 2):
+        v = v * a + b
+    forward = time.perf_counter() - start
+    start = time.perf_counter()
+    v.backward()
+    backward = time.perf_counter() - start
+    del v
+    gc.collect()
+    return forward / n * 1e9, backward / n * 1e9
+
+
+def medians(fn: Callable[[], tuple[float, float]], runs: list[tuple[float, float]]) -> tuple[float, float]:
+    runs.append(fn())
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def memory_per_value(value_cls, terms: int) -> float:
+    """Peak bytes traced while building the expression (leaves included), per Value made."""
+    gc.collect()
+    tracemalloc.start()
+    root, _ = expression(value_cls, terms)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del root
+    gc.collect()
+    return peak / (3 * terms + 4 * terms - 1)
+
+
+# --- (3): micrograd's moons demo step -----------------------------------------------------------------
+
+ALPHA, LR = 1e-4, 1e-3
+
+
+def moons_steps(X: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object]]:
+    """One training step of micrograd's demo (zero grads, forward, backward, SGD update) four ways."""
+    signs = 2.0 * y - 1.0
+    model = nn.MLP(2, [16, 16, 1], seed=1337)
+    params = model.parameters()
+    rows = X.tolist()
+
+    def eager() -> None:
+        for p in params:
+            p.grad = 0.0
+        losses = [(1 + -s * model(x)).relu() for x, s in zip(rows, signs.tolist())]
+        total = autograd.sum(losses) * (1.0 / len(losses)) + ALPHA * autograd.sum([p * p for p in params])
+        total.backward()
+        for p in params:
+            p.data -= LR * p.grad
+
+    def example(x: list[Value], t: list[Value]) -> Value:  # mean over the batch = data loss + penalty
+        return (1 + -t[0] * model(x)).relu() + ALPHA * autograd.sum([p * p for p in params])
+
+    tape = Tape.trace(example, params, X[0], signs[:1])
+    T = signs[:, None]
+
+    def on_tape() -> None:
+        for p in params:
+            p.grad = 0.0
+        tape.forward(X, T)
+        tape.backward(1.0 / len(X))
+        for p in params:
+            p.data -= LR * p.grad
+
+    weights = numpy_weights(model)
+
+    def numpy() -> None:
+        grads = numpy_moons_gradients(weights, X, signs)
+        for (W, b), (gW, gb) in zip(weights, grads):
+            W -= LR * gW
+            b -= LR * gb
+
+    steps = {"eager": eager, "tape": on_tape, "numpy": numpy}
+    if micrograd is not None:
+        random.seed(1337)
+        mg = micrograd.nn.MLP(2, [16, 16, 1])
+        mg_rows = X.tolist()
+
+        def micrograd_step() -> None:
+            inputs = [list(map(micrograd.engine.Value, row)) for row in mg_rows]
+            scores = list(map(mg, inputs))
+            losses = [(1 + -s * score).relu() for s, score in zip(signs.tolist(), scores)]
+            total = sum(losses) * (1.0 / len(losses)) + ALPHA * sum(p * p for p in mg.parameters())
+            mg.zero_grad()
+            total.backward()
+            for p in mg.parameters():
+                p.data -= LR * p.grad
+
+        steps["micrograd"] = micrograd_step
+    return steps
+
+
+def numpy_weights(model: nn.MLP) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The model's layers as (W, b) arrays: W[j] holds neuron j's weights."""
+    return [
+        (np.array([[w.data for w in n.w] for n in layer.neurons]), np.array([n.b.data for n in layer.neurons]))
+        for layer in model.layers
+    ]
+
+
+def numpy_moons_gradients(weights, X: np.ndarray, s: np.ndarray):
+    """Hand-written forward and backward of mean relu(1 - s * f(x)) + alpha * Σ p², f = MLP with ReLUs."""
+    (W1, b1), (W2, b2), (W3, b3) = weights
+    z1 = X @ W1.T + b1
+    a1 = np.maximum(z1, 0.0)
+    z2 = a1 @ W2.T + b2
+    a2 = np.maximum(z2, 0.0)
+    score = a2 @ W3.T + b3
+    margin = 1.0 - s[:, None] * score
+    dscore = np.where(margin > 0.0, -s[:, None], 0.0) / len(X)
+    dz2 = (dscore @ W3) * (z2 > 0.0)
+    dz1 = (dz2 @ W2) * (z1 > 0.0)
+    grads = [(dz1.T @ X, dz1.sum(0)), (dz2.T @ a1, dz2.sum(0)), (dscore.T @ a2, dscore.sum(0))]
+    return [(gW + 2 * ALPHA * W, gb + 2 * ALPHA * b) for (gW, gb), (W, b) in zip(grads, weights)]
+
+
+def fit_epoch_on_moons(X: np.ndarray, y: np.ndarray, epochs: int) -> float:
+    """Median wall time of one epoch of nn.fit (full batch, hinge, metrics) on the tape."""
+    model = nn.MLP(2, [16, 16, 1], seed=1337)
+    h = nn.fit(model, X, y, loss="hinge", optimizer=nn.SGD(model.parameters(), lr=LR), epochs=epochs,
+               progress=False)
+    assert h.engine == "tape", h.engine
+    return statistics.median(h.seconds)
+
+
+# --- (4): digits, and MLP(64, [32, 32, 10]) against NumPy ---------------------------------------------
+
+
+def digits_epoch(engine: str, limit: int | None) -> tuple[float, str]:
+    """Seconds for one epoch of fit on the digits training split (batches of 32, Adam); with a limit,
+    the epoch over the first ``limit`` examples, scaled up to the whole split."""
+    X, y = nn.datasets.digits(normalize=True)
+    (Xtr, ytr), _, _ = nn.datasets.split(X, y, seed=0)
+    n = len(Xtr)
+    if limit is not None:
+        Xtr, ytr = Xtr[:limit], ytr[:limit]
+    model = nn.MLP(64, [32, 32, 10], seed=0, init="he")
+    opt = nn.Adam(model.parameters(), lr=0.01)
+    h = nn.fit(model, Xtr, ytr, loss="cross_entropy", optimizer=opt, epochs=1 if engine == "eager" else 3,
+               batch_size=32, progress=False, engine=engine)
+    return statistics.median(h.seconds) * n / len(Xtr), h.engine
+
+
+def mlp64_gradients(batch: int = 256) -> dict[str, Callable[[], object]]:
+    """Forward and backward of mean softmax cross-entropy of MLP(64, [32, 32, 10]): tape and NumPy."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(batch, 64))
+    labels = rng.integers(0, 10, size=batch)
+    T = np.eye(10)[labels]
+    model = nn.MLP(64, [32, 32, 10], seed=0, init="he")
+    params = model.parameters()
+    tape = Tape.trace(lambda x, t: nn.cross_entropy(model(x), t), params, X[0], T[0])
+
+    def on_tape() -> None:
+        for p in params:
+            p.grad = 0.0
+        tape.forward(X, T)
+        tape.backward(1.0 / batch)
+
+    weights = numpy_weights(model)
+
+    def numpy() -> None:
+        (W1, b1), (W2, b2), (W3, b3) = weights
+        z1 = X @ W1.T + b1
+        a1 = np.maximum(z1, 0.0)
+        z2 = a1 @ W2.T + b2
+        a2 = np.maximum(z2, 0.0)
+        z = a2 @ W3.T + b3
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        dz = (p - T) / batch
+        dz2 = (dz @ W3) * (z2 > 0.0)
+        dz1 = (dz2 @ W2) * (z1 > 0.0)
+        return [(dz1.T @ X, dz1.sum(0)), (dz2.T @ a1, dz2.sum(0)), (dz.T @ a2, dz.sum(0))]
+
+    return {"tape": on_tape, "numpy": numpy}
+
+
+# --- the table -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="chainrule benchmark suite: a table of ratios (see the module doc)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, a partial eager digits epoch")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds per figure (default 5; 3 quick)")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 5)
+    rows: list[tuple[str, str, str, bool | None]] = []  # (what, figures, target, met)
+
+    def row(what: str, figures: str, target: str = "", met: bool | None = None) -> None:
+        rows.append((what, figures, target, met))
+        print(f"  {what}: {figures}", file=sys.stderr)
+
+    print(f"chainrule benchmarks: medians of {repeats} interleaved runs, GC on, one process", file=sys.stderr)
+
+    # (1) per op on a 100,000-op expression, chainrule and micrograd taking turns
+    terms = 25_000
+    ours: list[tuple[float, float]] = []
+    theirs: list[tuple[float, float]] = []
+    for _ in range(repeats):
+        f, b = medians(lambda: per_op(Value, terms), ours)
+        if micrograd is not None:
+            mf, mb = medians(lambda: per_op(micrograd.engine.Value, terms), theirs)
+    row("expression 100k ops, chainrule ns/op fwd / bwd", f"{f:,.0f} / {b:,.0f}")
+    if micrograd is not None:
+        row("expression 100k ops, micrograd ns/op fwd / bwd", f"{mf:,.0f} / {mb:,.0f}")
+        row("eager forward per op vs micrograd", f"{mf / f:.1f}x faster", ">= 10x", mf / f >= 10)
+        row("eager backward per op vs micrograd", f"{mb / b:.2f}x as fast", ">= 1x", mb / b >= 1)
+
+    # (2) a 100,000-deep chain (micrograd's recursive sort cannot take it)
+    deep: list[tuple[float, float]] = []
+    for _ in range(repeats):
+        f, b = medians(lambda: chain(100_000), deep)
+    row("chain 100k deep, chainrule ns/op fwd / bwd", f"{f:,.0f} / {b:,.0f}  (micrograd: RecursionError)")
+
+    # (3) the moons demo step
+    X, y = nn.datasets.moons(100, noise=0.1, seed=0)
+    steps = moons_steps(X, y)
+    fast = interleaved({k: v for k, v in steps.items() if k in ("tape", "numpy")}, repeats * 3)
+    slow = interleaved({k: v for k, v in steps.items() if k in ("eager", "micrograd")}, max(1, repeats - 2), 0.0)
+    t = {**fast, **slow}
+    row("moons step: eager / tape / numpy (ms)", f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}")
+    row("moons step: tape vs numpy", f"{t['tape'] / t['numpy']:.2f}x the time", "<= 2x (aim 1.5x)",
+        t["tape"] / t["numpy"] <= 2)
+    if "micrograd" in t:
+        row("moons step: micrograd (ms)", f"{t['micrograd'] * 1e3:.0f}")
+        row("moons step: tape vs micrograd", f"{t['micrograd'] / t['tape']:,.0f}x faster", ">= 5,000x",
+            t["micrograd"] / t["tape"] >= 5000)
+        row("moons step: eager vs micrograd", f"{t['micrograd'] / t['eager']:.1f}x faster", ">= 20x",
+            t["micrograd"] / t["eager"] >= 20)
+    epoch = fit_epoch_on_moons(X, y, epochs=10 * repeats)
+    numpy_again = interleaved({"numpy": steps["numpy"]}, repeats)["numpy"]
+    row("moons fit epoch (full batch, metrics, tape) vs numpy step",
+        f"{epoch * 1e3:.3f} ms = {epoch / numpy_again:.2f}x", "<= 3x", epoch / numpy_again <= 3)
+
+    # (4) digits; MLP(64, [32, 32, 10]) against NumPy
+    tape_epoch, engine = digits_epoch("tape", None)
+    eager_epoch, _ = digits_epoch("eager", 160 if args.quick else None)
+    row("digits epoch (1,257 examples, batches of 32): tape", f"{tape_epoch:.3f} s ({engine})", "< 1 s",
+        tape_epoch < 1 and engine == "tape")
+    row("digits epoch: eager" + (" (from 160 examples, scaled)" if args.quick else ""),
+        f"{eager_epoch:.1f} s = {eager_epoch / tape_epoch:.0f}x the tape's")
+    t = interleaved(mlp64_gradients(), repeats * 3)
+    row("MLP(64,[32,32,10]) softmax CE, 256 samples, fwd+bwd: tape / numpy (ms)",
+        f"{t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f} = {t['tape'] / t['numpy']:.2f}x", "<= 2x",
+        t["tape"] / t["numpy"] <= 2)
+
+    # (5) memory per Value
+    ours_b = memory_per_value(Value, terms)
+    if micrograd is not None:
+        theirs_b = memory_per_value(micrograd.engine.Value, terms)
+        row("peak memory per Value: chainrule / micrograd (bytes)", f"{ours_b:.0f} / {theirs_b:.0f}", "<= micrograd",
+            ours_b <= theirs_b)
+    else:
+        row("peak memory per Value: chainrule (bytes)", f"{ours_b:.0f}")
+
+    print()
+    print(f"| benchmark (`python tests/benchmarks/run.py{' --quick' if args.quick else ''}`) | result | target | met |")
+    print("|---|---|---|---|")
+    for what, figures, target, met in rows:
+        print(f"| {what} | {figures} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
+    if micrograd is None:
+        print("\nmicrograd is not installed (pip install -e '.[dev]'): no micrograd ratios")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
