@@ -119,6 +119,9 @@ input[type=range] {{ width: 40em; max-width: 60vw; }}
 <input id="slider" type="range" min="0" max="{last}" value="0">
 <span id="counter">step 1 of {count}</span>
 </div>
+<p>Each step finalises one gradient (outlined in blue): a node's gradient is known once every node
+that uses it has passed its share back. Unknown gradients show <code>grad ?</code>.
+Arrow keys step too.</p>
 {frames}
 <script>
 (function () {{
@@ -134,6 +137,10 @@ input[type=range] {{ width: 40em; max-width: 60vw; }}
   slider.addEventListener("input", function () {{ stop(); show(+slider.value); }});
   document.getElementById("prev").addEventListener("click", function () {{ stop(); show(current - 1); }});
   document.getElementById("next").addEventListener("click", function () {{ stop(); show(current + 1); }});
+  document.addEventListener("keydown", function (e) {{
+    if (e.key === "ArrowLeft") {{ stop(); show(current - 1); }}
+    if (e.key === "ArrowRight") {{ stop(); show(current + 1); }}
+  }});
   play.addEventListener("click", function () {{
     if (timer) {{ stop(); return; }}
     if (current === frames.length - 1) show(0);
