@@ -249,9 +249,7 @@ def mlp64_gradients(batch: int = 256) -> dict[str, Callable[[], object]]:
     params = model.parameters()
     tape = Tape.trace(lambda x, t: nn.cross_entropy(model(x), t), params, X[0], T[0])
 
-    def on_tape() -> None:
-        for p in params:
-            p.grad = 0.0
+    def on_tape() -> None:  # gradients land in .grad (zeroing them is the optimizer's part, as for NumPy)
         tape.forward(X, T)
         tape.backward(1.0 / batch)
 
