@@ -210,7 +210,7 @@ def draw_graph(
         p, c = group.get(e.parent, e.parent), group.get(e.child, e.child)
         if p == c:
             continue  # inside a collapsed neuron
-        if c in group or p in group:
+        if c in group:  # into a collapsed neuron: one plain line per pair of boxes
             if (p, c) not in seen:
                 seen.add((p, c))
                 bodies[None].append(_edge(f"v{p}", f"v{c}", color="#99999999", penwidth="0.6"))
