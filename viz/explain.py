@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from autograd import Value
 
 from .dot import fmt
-from .graph import Edge, Graph, gradients, trace
+from .graph import Edge, gradients, trace
 
 
 @dataclass(frozen=True)
