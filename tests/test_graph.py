@@ -111,3 +111,21 @@ def test_deep_graph_without_recursion():
 def test_trace_rejects_non_values():
     with pytest.raises(TypeError, match="root must be a Value"):
         trace(1.0)
+
+
+def test_successive_training_steps_line_up():
+    pytest.importorskip("nn.train")
+    import nn
+
+    model = nn.MLP(2, [3, 1], seed=0)
+    graphs = []
+    for _ in range(2):
+        model.zero_grad()
+        loss = (model([0.5, -1.0]) - 1.0) ** 2
+        loss.backward()
+        graphs.append(trace(loss))
+        for p in model.parameters():
+            p.data -= 0.1 * p.grad
+    first, second = graphs
+    assert [(n.id, n.label, n.op, n.scope) for n in first.nodes] == [(n.id, n.label, n.op, n.scope) for n in second.nodes]
+    assert [n.data for n in first.nodes] != [n.data for n in second.nodes]  # same places, new numbers
