@@ -428,6 +428,7 @@ class _MatMul(_Group):
         GS1 = GS[:, 0]
         self.weights.add(GS1, (g @ self.A.T).reshape(-1))
         if self.nb:
-            self.bias.add(GS1, np.repeat(g.sum(axis=1), self.nb))
+            gb = g.sum(axis=1)
+            self.bias.add(GS1, gb if self.nb == 1 else np.repeat(gb, self.nb))
         if self.wants_a:
             self.a.add(GV, self.W.T @ g)
