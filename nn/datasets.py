@@ -48,7 +48,9 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, 
     return _shuffled(X, y, rng)
 
 
-def spirals(n: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def spirals(
+    n: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``classes`` interleaved spiral arms (as in CS231n), ``n`` points in all, shuffled.
 
     Arm k has radii evenly spaced from 0 to 1 and angles from 4k to 4(k + 1) radians, plus Gaussian
@@ -123,9 +125,13 @@ def digits(normalize: bool = False) -> tuple[np.ndarray, np.ndarray]:
         rows = [[int(field) for field in row] for row in csv.reader(io.StringIO(text)) if row]
         data = np.array(rows, dtype=np.int64)
     except ValueError as e:
-        raise ValueError(f"the bundled digits file {where} is corrupt (not a table of integers: {e})") from None
+        raise ValueError(
+            f"the bundled digits file {where} is corrupt (not a table of integers: {e})"
+        ) from None
     if data.shape != (1797, 65):
-        raise ValueError(f"the bundled digits file {where} is corrupt: shape {data.shape}, expected (1797, 65)")
+        raise ValueError(
+            f"the bundled digits file {where} is corrupt: shape {data.shape}, expected (1797, 65)"
+        )
     X, y = data[:, :64].astype(np.float64), data[:, 64]
     if X.min() < 0 or X.max() > 16 or y.min() < 0 or y.max() > 9:
         raise ValueError(f"the bundled digits file {where} is corrupt: pixels must be 0..16 and labels 0..9")
@@ -143,7 +149,8 @@ def split(
     """
     X, y = _as_arrays(X, y, "split")
     fractions = [float(f) for f in fractions]
-    if not fractions or any(not f >= 0 for f in fractions) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
+    valid = fractions and all(f >= 0 for f in fractions) and math.isclose(sum(fractions), 1.0, abs_tol=1e-9)
+    if not valid:
         raise ValueError(f"split: fractions must be non-negative and sum to 1, got {fractions}")
     order = np.random.default_rng(seed).permutation(len(y))
     cuts = np.round(np.cumsum(fractions[:-1]) * len(y)).astype(int)
@@ -177,7 +184,9 @@ def _as_arrays(X: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     if X.ndim != 2:
         raise ValueError(f"{where}: X must be 2-D (one example per row), got shape {X.shape}")
     if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(f"{where}: y must be 1-D with one label per row of X; X has {len(X)} rows, y shape {y.shape}")
+        raise ValueError(
+            f"{where}: y must be 1-D with one label per row of X; X has {len(X)} rows, y has shape {y.shape}"
+        )
     return X, y
 
 

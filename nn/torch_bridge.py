@@ -83,7 +83,9 @@ def from_torch(seq: Any) -> MLP:
             if i != len(modules) - 1:
                 raise ValueError(f"from_torch: Softmax (module {i}) is only supported as the last module")
             if m.dim not in (-1, 1):
-                raise ValueError(f"from_torch: Softmax (module {i}) must act on the features (dim=-1), got dim={m.dim}")
+                raise ValueError(
+                    f"from_torch: Softmax (module {i}) must act on the features (dim=-1), got dim={m.dim}"
+                )
             layers[-1][1] = "softmax"
         elif kind in _FROM_TORCH and isinstance(m, getattr(torch.nn, kind)):
             layers[-1][1] = _FROM_TORCH[kind]
@@ -98,10 +100,14 @@ def from_torch(seq: Any) -> MLP:
         layer[1] = layer[1] or "linear"
     hidden = {act for _, act in layers[:-1]}
     if len(hidden) > 1:
-        raise ValueError(f"from_torch: an MLP has one hidden activation, but the hidden layers use {sorted(hidden)}")
+        raise ValueError(
+            f"from_torch: an MLP has one hidden activation, but the hidden layers use {sorted(hidden)}"
+        )
     biases = {lin.bias is not None for lin, _ in layers}
     if len(biases) > 1:
-        raise ValueError("from_torch: some Linear layers have a bias and some do not; an MLP needs all or none")
+        raise ValueError(
+            "from_torch: some Linear layers have a bias and some do not; an MLP needs all or none"
+        )
     bias = biases.pop()
     weights = []
     for lin, _ in layers:
