@@ -322,7 +322,6 @@ def main(argv: list[str] | None = None) -> int:
     row("moons step: eager / tape / numpy (ms)", f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}")
     row("moons step: tape vs numpy", f"{t['tape'] / t['numpy']:.2f}x the time", "<= 2x (aim 1.5x)",
         t["tape"] / t["numpy"] <= 2)
-    row("tracing MLP(64,[32,32,10]) + cross-entropy once (7,106 nodes)", f"{TRACE_SECONDS[-1] * 1e3:.0f} ms")
     if "micrograd" in t:
         row("moons step: micrograd (ms)", f"{t['micrograd'] * 1e3:.0f}")
         row("moons step: tape vs micrograd", f"{t['micrograd'] / t['tape']:,.0f}x faster", ">= 5,000x",
