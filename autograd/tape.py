@@ -340,7 +340,7 @@ class _Rows:
 
 
 def _batch_sum(grad: np.ndarray) -> np.ndarray:
-    return grad if grad.shape[1] == 1 else grad.sum(axis=1, keepdims=True)
+    return grad if grad.shape[1] == 1 else np.add.reduce(grad, axis=1, keepdims=True)
 
 
 class _Group:
@@ -385,7 +385,7 @@ class _Elementwise(_Group):
         out = (S if self.is_static else V)[self.out]
         if self.nary:
             d = self.op.array_local(self.saved[0], out)  # (n, k, batch), or one number for all
-            parts = np.broadcast_to(_times(d, g), (self.n, *g.shape))
+            parts = d * g if isinstance(d, np.ndarray) else _times(d, g)[None].repeat(self.n, axis=0)
             self.inputs[0].scatter(parts.reshape(self.n * self.k, -1), GV, GS)
             return
         for x, d, wants in zip(self.inputs, self.op.local(*self.saved, out), self.wants):
