@@ -201,9 +201,8 @@ class Tape:
         for j, (is_static, row) in enumerate(self._roots):
             out[:, j] = (S if is_static else V)[row]
         self._V = V
-        bad = ~np.isfinite(out).all(axis=1)
-        if bad.any():
-            self._explain(int(np.argmax(bad)), X, Y, out)
+        if not np.isfinite(out).all():
+            self._explain(int(np.argmax(~np.isfinite(out).all(axis=1))), X, Y, out)
         return out
 
     def _explain(self, i: int, X: np.ndarray, Y: np.ndarray | None, out: np.ndarray) -> None:
@@ -251,9 +250,8 @@ class Tape:
             raise ValueError(f"tape: {name} must have shape {want} (traced with {width} {name}); got {X.shape}")
         if len(X) == 0:
             raise ValueError(f"tape: the batch of {name} is empty")
-        finite = np.isfinite(X).all(axis=1)
-        if not finite.all():
-            i = int(np.argmax(~finite))
+        if not np.isfinite(X).all():
+            i = int(np.argmax(~np.isfinite(X).all(axis=1)))
             raise ValueError(f"tape: row {i} of the {name} holds NaN or infinity: {X[i].tolist()}")
         return X
 
@@ -428,7 +426,7 @@ class _MatMul(_Group):
         GS1 = GS[:, 0]
         self.weights.add(GS1, (g @ self.A.T).reshape(-1))
         if self.nb:
-            gb = g.sum(axis=1)
+            gb = np.add.reduce(g, axis=1)
             self.bias.add(GS1, gb if self.nb == 1 else np.repeat(gb, self.nb))
         if self.wants_a:
             self.a.add(GV, self.W.T @ g)
