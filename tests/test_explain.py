@@ -112,3 +112,14 @@ def test_latex():
     assert r"\mathrm{a\{b\}\_c\backslash{}\$}" in explain(weird)._repr_latex_()
     assert math.isclose(explain(weird).total, 2.0)
     assert explain(out).total == 1.0
+
+
+def test_an_unlabelled_graph_is_explained_through_its_ops():
+    # with no labels in between, folding would leave "droot/da = droot/da"; name the ops instead
+    a = Value(2.0, label="a")
+    y = a * a + a.tanh()
+    y.backward()
+    e = explain(a)
+    first = str(e).split("\n")[0]
+    assert first.count("dmul") == 4 and "dtanh" in first and "droot/da = droot/da" not in first
+    assert e.total == pytest.approx(a.grad, rel=1e-15) == pytest.approx(4 + (1 - math.tanh(2) ** 2))

@@ -79,6 +79,9 @@ class Explanation:
         return rf"$$\begin{{aligned}}{lhs} &= {symbolic} \\ &= {numeric} \\ &= {n(self.total)}\end{{aligned}}$$"
 
 
+_OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
+
+
 def _tex(name: str) -> str:
     """A node name as upright LaTeX text with TeX's special characters escaped."""
     special = {"\\": r"\backslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "#": r"\#", "$": r"\$",
@@ -104,33 +107,40 @@ def explain(value: Value, root: Value | None = None, levels: int | None = 3, pre
 
     def name(i: int) -> str:
         node = graph.nodes[i]
-        return node.label or ("root" if i == graph.root else f"n{i}")
+        return node.label or ("root" if i == graph.root else f"{_OP_WORDS.get(node.op, node.op)}{i}")
 
-    def named(i: int) -> bool:
+    def labelled(i: int) -> bool:
         return bool(graph.nodes[i].label) or i == graph.root or len(uses[i]) != 1
 
-    def hop(edge: Edge) -> tuple[int, float]:
-        """Follow one use up through unnamed single-use nodes: (first named node, d it / d start)."""
-        node, factor = edge.child, edge.local
-        while not named(node):
-            nxt = uses[node][0]
-            node, factor = nxt.child, factor * nxt.local
-        return node, factor
+    def chain_rule(named) -> list[Term]:
+        def hop(edge: Edge) -> tuple[int, float]:
+            """Follow one use up through unnamed single-use nodes: (first named node, d it / d start)."""
+            node, factor = edge.child, edge.local
+            while not named(node):
+                nxt = uses[node][0]
+                node, factor = nxt.child, factor * nxt.local
+            return node, factor
+
+        terms = []
+        for edge in uses[start]:
+            chain = [(start, *hop(edge))]  # (bottom, top, d top / d bottom)
+            while chain[-1][1] != graph.root and len(uses[chain[-1][1]]) == 1 and (
+                    levels is None or len(chain) < levels - 1):
+                top = chain[-1][1]
+                chain.append((top, *hop(uses[top][0])))
+            factors = [Factor(name(top), name(bottom), f) for bottom, top, f in reversed(chain)]
+            top = chain[-1][1]
+            if top != graph.root:
+                factors.insert(0, Factor(name(graph.root), name(top), graph.nodes[top].grad))
+            terms.append(Term(factors))
+        return sorted(terms, key=lambda t: [(f.top, f.bottom) for f in t.factors])
 
     start = index[value]
-    terms = []
-    for edge in uses[start]:
-        chain = [(start, *hop(edge))]  # (bottom, top, d top / d bottom)
-        while chain[-1][1] != graph.root and len(uses[chain[-1][1]]) == 1 and (
-                levels is None or len(chain) < levels - 1):
-            top = chain[-1][1]
-            chain.append((top, *hop(uses[top][0])))
-        factors = [Factor(name(top), name(bottom), f) for bottom, top, f in reversed(chain)]
-        top = chain[-1][1]
-        if top != graph.root:
-            factors.insert(0, Factor(name(graph.root), name(top), graph.nodes[top].grad))
-        terms.append(Term(factors))
-    terms.sort(key=lambda t: [(f.top, f.bottom) for f in t.factors])
+    terms = chain_rule(labelled)
+    if all(len(t.factors) == 1 for t in terms) and any(e.child != graph.root for e in uses[start]):
+        # Folding the unlabelled nodes left d root / d value = d root / d value: say more by
+        # naming every node after its op (mul5, tanh7, ...).
+        terms = chain_rule(lambda i: True)
     return Explanation(name(start), name(graph.root), graph.nodes[start].grad, terms, precision)
 
 
