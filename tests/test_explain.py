@@ -64,14 +64,14 @@ def test_same_value_used_twice_by_one_op():
     assert [t.product for t in e.terms] == [3.0, 3.0] and e.total == x.grad == 6.0
 
 
-def test_unlabelled_intermediates_are_folded_into_one_factor():
+def test_unlabelled_intermediates_are_named_after_their_ops_rather_than_folded_away():
     a = Value(2.0, label="a")
     out = ((a * 3.0).exp() + 1.0).log()
     out.label = "L"
     out.backward()
-    e = explain(a)
-    assert len(e.terms) == 1 and len(e.terms[0].factors) == 1
-    assert str(e).split("\n")[0] == "dL/da = dL/da"
+    e = explain(a)  # folding every unlabelled node would say only dL/da = dL/da
+    assert str(e).split("\n")[0] == "dL/da = dL/dexp4 · dexp4/dmul3 · dmul3/da"
+    assert [f.value for f in e.terms[0].factors] == pytest.approx([1 / (math.exp(6) + 1), math.exp(6), 3.0])
     assert e.total == pytest.approx(a.grad, rel=1e-12)
 
 
