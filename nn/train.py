@@ -7,6 +7,7 @@ for a one-output model). A batch's loss is the mean of the per-example losses of
 from __future__ import annotations
 
 import functools
+import importlib.util
 import math
 import random
 import sys
@@ -14,14 +15,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from tqdm.auto import tqdm
-
 import autograd
 from autograd import Value, no_grad
 
 from .losses import Loss, encode_targets, get_loss, loss_name
 from .module import Module
 from .optim import SGD, Optimizer
+
+if importlib.util.find_spec("ipywidgets"):  # tqdm's notebook bar needs it; without it tqdm.auto warns
+    from tqdm.auto import tqdm
+else:
+    from tqdm import tqdm
 
 ENGINES = ("auto", "eager", "tape")
 
