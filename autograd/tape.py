@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from operator import attrgetter
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -163,8 +163,8 @@ class Tape:
         self._S = np.zeros((self._n_static_rows, 1))
         self._GS = np.zeros_like(self._S)
         self._S[len(self.params) : len(self.params) + len(constants), 0] = [v.data for v in constants]
-        self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._V: np.ndarray | None = None
+        self._runs: dict[int, _Run] = {}
+        self._last: _Run | None = None
 
     def __repr__(self) -> str:
         kinds = defaultdict(int)
@@ -184,23 +184,19 @@ class Tape:
         X = self._batch(X, self.n_inputs, "inputs")
         Y = self._batch(Y, self.n_targets, "targets", len(X)) if self.n_targets else None
         B = len(X)
-        if B not in self._buffers:
-            if len(self._buffers) > 4:  # a few batch sizes (the full one and a ragged last) are kept
-                self._buffers.clear()
-            self._buffers[B] = (np.empty((self._n_batch_rows, B)), np.empty((self._n_batch_rows, B)))
-        V, _ = self._buffers[B]
-        S = self._S
+        run = self._runs.get(B) or self._bind(B)
+        V, S = run.V, self._S
         V[: self.n_inputs] = X.T
         if Y is not None:
             V[self.n_inputs : self.n_inputs + self.n_targets] = Y.T
         S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
         with np.errstate(all="ignore"):  # a NaN or infinity is reported below, naming the example
-            for group in self.groups:
-                group.forward(V, S)
+            for step in run.forward:
+                step()
         out = np.empty((B, self.n_outputs))
         for j, (is_static, row) in enumerate(self._roots):
             out[:, j] = (S if is_static else V)[row]
-        self._V = V
+        self._last = run
         if not np.isfinite(out).all():
             self._explain(int(np.argmax(~np.isfinite(out).all(axis=1))), X, Y, out)
         return out
@@ -221,25 +217,33 @@ class Tape:
     def backward(self, scale: float = 1.0) -> None:
         """Add ``scale`` x (sum over the last forward's examples of d output0 / d p) to each
         parameter's ``.grad``. With ``scale = 1 / batch`` that is the gradient of the mean loss."""
-        if self._V is None:
+        run = self._last
+        if run is None:
             raise RuntimeError("Tape.backward() needs a forward() first")
-        V = self._V
-        GV = self._buffers[V.shape[1]][1]
+        GV, GS = run.GV, self._GS
         GV.fill(0.0)
-        GS = self._GS
         GS.fill(0.0)
         is_static, row = self._roots[0]
         if is_static:
-            GS[row] = scale * V.shape[1]
+            GS[row] = scale * GV.shape[1]
         else:
             GV[row] = scale
-        S = self._S
         with np.errstate(all="ignore"):
-            for group in self._backward_groups:
-                group.backward(V, S, GV, GS)
+            for step in run.backward:
+                step()
         grads = GS[: len(self.params), 0]
         for p, g in zip(self._by_row, grads.tolist()):
             p.grad += g
+
+    def _bind(self, B: int) -> _Run:
+        """Buffers for batches of B examples, and every group's steps bound to views of them."""
+        if len(self._runs) >= 4:  # a few batch sizes (say the full one and a ragged last) are kept
+            self._runs.clear()
+        V, GV = np.zeros((self._n_batch_rows, B)), np.zeros((self._n_batch_rows, B))
+        steps = [g.bind(V, self._S, GV, self._GS) for g in self.groups]
+        backward = [b for (_, b), g in zip(steps, self.groups) if g.on_loss_path][::-1]
+        run = self._runs[B] = _Run(V, GV, [f for f, _ in steps], backward)
+        return run
 
     def _batch(self, X: Any, width: int, name: str, length: int | None = None) -> np.ndarray:
         X = np.asarray(X, dtype=float)
@@ -280,6 +284,15 @@ def _linear_terms(v: Value, static: dict, users: dict) -> tuple | None:
 # --- groups: each runs one kind of operation for all its members --------------------------------
 
 
+class _Run(NamedTuple):
+    """A tape bound to one batch size: its batch buffers and the steps that read and write them."""
+
+    V: np.ndarray
+    GV: np.ndarray
+    forward: list[Callable[[], None]]
+    backward: list[Callable[[], None]]
+
+
 class _Index:
     """Some rows of a buffer: a slice when they are consecutive, else an index array. Adding into
     repeated rows sums the repeats with a sorted ``np.add.reduceat`` plan (``np.add.at`` is slow)."""
@@ -293,14 +306,35 @@ class _Index:
             self.order = np.argsort(rows, kind="stable")
             self.targets, self.starts = np.unique(rows[self.order], return_index=True)
 
-    def take(self, buffer: np.ndarray) -> np.ndarray:
-        return buffer[self.key]
+    def reader(self, buffer: np.ndarray) -> Callable[[], np.ndarray]:
+        """A function giving these rows of buffer: a view made once, or a fresh gather."""
+        if isinstance(self.key, slice):
+            view = buffer[self.key]
+            return lambda: view
+        key = self.key
+        return lambda: buffer[key]
 
-    def add(self, buffer: np.ndarray, values: np.ndarray) -> None:
+    def adder(self, buffer: np.ndarray) -> Callable[[np.ndarray], None]:
+        """A function adding values (one per row) into these rows of buffer."""
         if self.repeats:
-            buffer[self.targets] += np.add.reduceat(values[self.order], self.starts, axis=0)
+            targets, order, starts = self.targets, self.order, self.starts
+
+            def add(values: np.ndarray) -> None:
+                buffer[targets] += np.add.reduceat(values[order], starts, axis=0)
+
+        elif isinstance(self.key, slice):
+            view = buffer[self.key]
+
+            def add(values: np.ndarray) -> None:
+                np.add(view, values, out=view)
+
         else:
-            buffer[self.key] += values
+            key = self.key
+
+            def add(values: np.ndarray) -> None:
+                buffer[key] += values
+
+        return add
 
 
 class _Rows:
@@ -315,30 +349,48 @@ class _Rows:
         if self.batch is not None and self.static is not None:
             self.batch_at, self.static_at = np.flatnonzero(~static), np.flatnonzero(static)
 
-    def gather(self, V: np.ndarray, S: np.ndarray) -> np.ndarray:
+    def reader(self, V: np.ndarray, S: np.ndarray) -> Callable[[], np.ndarray]:
         if self.static is None:
-            return self.batch.take(V)
+            return self.batch.reader(V)
         if self.batch is None:
-            return self.static.take(S)
-        out = np.empty((self.n, V.shape[1]))
-        out[self.batch_at] = self.batch.take(V)
-        out[self.static_at] = self.static.take(S)
-        return out
+            return self.static.reader(S)
+        from_batch, from_static = self.batch.reader(V), self.static.reader(S)
+        out, batch_at, static_at = np.empty((self.n, V.shape[1])), self.batch_at, self.static_at
 
-    def scatter(self, grad: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
-        """Add each member's gradient contribution to its input's gradient row (summing the batch
-        for static inputs)."""
+        def read() -> np.ndarray:
+            out[batch_at] = from_batch()
+            out[static_at] = from_static()
+            return out
+
+        return read
+
+    def adder(self, GV: np.ndarray, GS: np.ndarray) -> Callable[[np.ndarray], None]:
+        """A function adding each member's gradient contribution to its input's gradient row
+        (summed over the batch for static inputs)."""
         if self.static is None:
-            self.batch.add(GV, grad)
-        elif self.batch is None:
-            self.static.add(GS, _batch_sum(grad))
-        else:
-            self.batch.add(GV, grad[self.batch_at])
-            self.static.add(GS, _batch_sum(grad[self.static_at]))
+            return self.batch.adder(GV)
+        to_static = self.static.adder(GS)
+        if self.batch is None:
+            return lambda grad: to_static(_batch_sum(grad))
+        to_batch, batch_at, static_at = self.batch.adder(GV), self.batch_at, self.static_at
+
+        def add(grad: np.ndarray) -> None:
+            to_batch(grad[batch_at])
+            to_static(_batch_sum(grad[static_at]))
+
+        return add
 
 
 def _batch_sum(grad: np.ndarray) -> np.ndarray:
     return grad if grad.shape[1] == 1 else np.add.reduce(grad, axis=1, keepdims=True)
+
+
+def _times(d: Any, g: np.ndarray) -> np.ndarray:
+    """The chain rule's product local x upstream, skipping a multiplication by 1."""
+    return g if isinstance(d, float) and d == 1.0 else d * g
+
+
+Steps = tuple[Callable[[], None], Callable[[], None]]
 
 
 class _Group:
@@ -348,10 +400,8 @@ class _Group:
     def place(self, is_static: bool, out: slice) -> None:
         self.is_static, self.out = is_static, out
 
-    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def backward(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
+        """The group's forward and backward steps, reading and writing views of these buffers."""
         raise NotImplementedError
 
 
@@ -362,38 +412,48 @@ class _Elementwise(_Group):
     def __init__(self, members: list[Value], where: Callable, wants_grad: dict):
         op: Op = members[0]._op
         self.op, self.name = op, op.name
-        self.f = op.forward_on_arrays()
         self.nary = op.arity == -1
         self.n = len(members[0].parents)
         self.k = len(members)
-        inputs = [_Rows([where(v.parents[i]) for v in members]) for i in range(self.n)]
-        self.inputs = [_Rows([where(v.parents[i]) for i in range(self.n) for v in members])] if self.nary else inputs
-        self.wants = [any(wants_grad[v.parents[i]] for v in members) for i in range(self.n)]
-        self.saved: list[np.ndarray] = []
-
-    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
-        if self.nary:
-            self.saved = [self.inputs[0].gather(V, S).reshape(self.n, self.k, -1)]
+        if self.nary:  # edge i * k + m is input i of member m
+            self.inputs = [_Rows([where(v.parents[i]) for i in range(self.n) for v in members])]
         else:
-            self.saved = [x.gather(V, S) for x in self.inputs]
-        (S if self.is_static else V)[self.out] = self.f(*self.saved)
+            self.inputs = [_Rows([where(v.parents[i]) for v in members]) for i in range(self.n)]
+        self.wants = [any(wants_grad[v.parents[i]] for v in members) for i in range(self.n)]
 
-    def backward(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
-        g = (GS if self.is_static else GV)[self.out]
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
         out = (S if self.is_static else V)[self.out]
+        g = (GS if self.is_static else GV)[self.out]
+        f, local, n, k = self.op.forward_on_arrays(), self.op.local, self.n, self.k
+        reads = [x.reader(V, S) for x in self.inputs]
+        saved: list[np.ndarray] = []  # the inputs of the last forward, for the local derivatives
+
         if self.nary:
-            d = self.op.array_local(self.saved[0], out)  # (n, k, batch), or one number for all
-            parts = d * g if isinstance(d, np.ndarray) else _times(d, g)[None].repeat(self.n, axis=0)
-            self.inputs[0].scatter(parts.reshape(self.n * self.k, -1), GV, GS)
-            return
-        for x, d, wants in zip(self.inputs, self.op.local(*self.saved, out), self.wants):
-            if wants:
-                x.scatter(_times(d, g), GV, GS)
+            read, array_local, add = reads[0], self.op.array_local, self.inputs[0].adder(GV, GS)
 
+            def forward() -> None:
+                saved[:] = [read().reshape(n, k, -1)]
+                out[...] = f(saved[0])
 
-def _times(d: Any, g: np.ndarray) -> np.ndarray:
-    """The chain rule's product local x upstream, skipping a multiplication by 1."""
-    return g if isinstance(d, float) and d == 1.0 else d * g
+            def backward() -> None:
+                d = array_local(saved[0], out)  # (n, k, batch), or one number for all inputs
+                parts = d * g if isinstance(d, np.ndarray) else _times(d, g)[None].repeat(n, axis=0)
+                add(parts.reshape(n * k, -1))
+
+            return forward, backward
+
+        adds = [(i, x.adder(GV, GS)) for i, (x, wants) in enumerate(zip(self.inputs, self.wants)) if wants]
+
+        def forward() -> None:
+            saved[:] = [r() for r in reads]
+            out[...] = f(*saved)
+
+        def backward() -> None:
+            d = local(*saved, out)
+            for i, add in adds:
+                add(_times(d[i], g))
+
+        return forward, backward
 
 
 class _MatMul(_Group):
@@ -409,24 +469,32 @@ class _MatMul(_Group):
         self.a = _Index([where(x)[1] for x in xs[0]])  # batch rows
         self.nb = len(consts[0])
         self.bias = _Index([where(c)[1] for row in consts for c in row]) if self.nb else None
-        self.A: np.ndarray | None = None
-        self.W: np.ndarray | None = None
 
-    def forward(self, V: np.ndarray, S: np.ndarray) -> None:
-        self.W = self.weights.take(S).reshape(self.k, self.n)
-        self.A = self.a.take(V)
-        out = V[self.out]
-        np.matmul(self.W, self.A, out=out)
-        if self.nb:
-            b = self.bias.take(S)
-            out += b if self.nb == 1 else b.reshape(self.k, self.nb).sum(axis=1, keepdims=True)
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
+        k, n, nb = self.k, self.n, self.nb
+        out, g = V[self.out], GV[self.out]
+        read_w, read_a = self.weights.reader(S[:, 0]), self.a.reader(V)
+        read_b = self.bias.reader(S) if nb else None
+        add_w = self.weights.adder(GS[:, 0])
+        add_b = self.bias.adder(GS[:, 0]) if nb else None
+        add_a = self.a.adder(GV) if self.wants_a else None
+        saved: list[np.ndarray] = []
 
-    def backward(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> None:
-        g = GV[self.out]
-        GS1 = GS[:, 0]
-        self.weights.add(GS1, (g @ self.A.T).reshape(-1))
-        if self.nb:
-            gb = np.add.reduce(g, axis=1)
-            self.bias.add(GS1, gb if self.nb == 1 else np.repeat(gb, self.nb))
-        if self.wants_a:
-            self.a.add(GV, self.W.T @ g)
+        def forward() -> None:
+            W, A = read_w().reshape(k, n), read_a()
+            saved[:] = [W, A]
+            np.matmul(W, A, out=out)
+            if nb:
+                b = read_b()
+                np.add(out, b if nb == 1 else b.reshape(k, nb).sum(axis=1, keepdims=True), out=out)
+
+        def backward() -> None:
+            W, A = saved
+            add_w((g @ A.T).reshape(-1))
+            if nb:
+                gb = np.add.reduce(g, axis=1)
+                add_b(gb if nb == 1 else np.repeat(gb, nb))
+            if add_a is not None:
+                add_a(W.T @ g)
+
+        return forward, backward
