@@ -228,8 +228,18 @@ def max(values: Iterable[Any]) -> Value:  # noqa: A001 - exported as autograd.ma
 
 
 def _nary(op: Op, values: Iterable[Any]) -> Value:
-    xs = tuple(v if isinstance(v, Value) else _lift(v, op) for v in values)
+    xs = tuple(values)
+    if not all(type(x) is Value for x in xs):
+        xs = tuple(x if isinstance(x, Value) else _lift(x, op) for x in xs)
     if not xs:
         raise ValueError(f"{op.name}() of no values: give at least one Value")
-    out = op.forward(*(x.data for x in xs))
-    return _record(op, xs, out, lambda: op.local(*xs, out), nary=True)
+    data = [x.data for x in xs]
+    out = op.forward(*data)
+    if _get_mode():
+        return _record(op, xs, out, lambda: op.local(*data, out), nary=True)
+    v = _new(Value)  # the fast path, as in _binary: no_grad and detect_anomaly are off
+    v.data = out
+    v.grad = 0.0
+    v.label = v.scope = v._b = v._gb = None
+    v._op, v._a, v._ga = op, xs, op.local(*data, out)
+    return v

@@ -40,9 +40,15 @@ except ImportError:  # the dev extra installs it; without it the micrograd rows 
 # --- timing ------------------------------------------------------------------------------------------
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int, min_time: float = 0.02) -> dict[str, float]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, min_time: float = 0.02, collect: bool = False
+) -> dict[str, float]:
     """Median seconds per call of each function, the functions taking turns in every round so that all
-    see the same machine load. A fast function is called in a loop long enough to time it."""
+    see the same machine load. A fast function is called in a loop long enough to time it.
+
+    With ``collect`` each sample is taken in a steady state of its own: a full collection, one
+    untimed call, then the timed call, which (as in a training loop) also pays for collecting the
+    garbage its previous call left (micrograd leaves reference cycles), and never another's."""
     loops = {}
     for name, fn in fns.items():
         n, t = 1, _time(fn, 1)
@@ -53,6 +59,9 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, min_time: fl
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            if collect:
+                gc.collect()
+                fn()
             samples[name].append(_time(fn, loops[name]) / loops[name])
     return {name: statistics.median(s) for name, s in samples.items()}
 
@@ -317,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     X, y = nn.datasets.moons(100, noise=0.1, seed=0)
     steps = moons_steps(X, y)
     fast = interleaved({k: v for k, v in steps.items() if k in ("tape", "numpy")}, repeats * 3)
-    slow = interleaved({k: v for k, v in steps.items() if k in ("eager", "micrograd")}, max(1, repeats - 2), 0.0)
+    slow = interleaved({k: v for k, v in steps.items() if k in ("eager", "micrograd")}, max(1, repeats - 2), 0.0,
+                       collect=True)
     t = {**fast, **slow}
     row("moons step: eager / tape / numpy (ms)", f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}")
     row("moons step: tape vs numpy", f"{t['tape'] / t['numpy']:.2f}x the time", "<= 2x (aim 1.5x)",
