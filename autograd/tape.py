@@ -126,8 +126,12 @@ class Tape:
         for i, v in enumerate(placeholders):
             rows[v] = i
         laid_out: list[Value] = []
+        param_order = {p: i for i, p in enumerate(self.params)}
         for key in sorted(by_key, key=lambda k: k[0]):
             if key[1] == "matmul":
+                # Neurons in the order of their weights among the parameters (layer by layer, neuron
+                # by neuron), which is how the next layer reads their outputs: then it reads a slice.
+                by_key[key].sort(key=lambda v: param_order.get(linear[v][0][0], len(param_order)))
                 terms = [linear[v] for v in by_key[key]]
                 laid_out += [w for ws, _, _ in terms for w in ws] + [c for _, _, cs in terms for c in cs]
         laid_out = [v for v in dict.fromkeys(laid_out) if v in param_set] + self.params
