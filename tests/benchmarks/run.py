@@ -221,13 +221,18 @@ def numpy_moons_gradients(weights, X: np.ndarray, s: np.ndarray):
     return [(gW + 2 * ALPHA * W, gb + 2 * ALPHA * b) for (gW, gb), (W, b) in zip(grads, weights)]
 
 
-def fit_epoch_on_moons(X: np.ndarray, y: np.ndarray, epochs: int) -> float:
-    """Median wall time of one epoch of nn.fit (full batch, hinge, metrics) on the tape."""
+def fit_epoch_vs_numpy(X: np.ndarray, y: np.ndarray, numpy_step: Callable[[], object], repeats: int):
+    """Median wall time of one epoch of nn.fit (full batch, hinge, metrics; on the tape), and of the
+    bare NumPy step, sampled in turns."""
     model = nn.MLP(2, [16, 16, 1], seed=1337)
-    h = nn.fit(model, X, y, loss="hinge", optimizer=nn.SGD(model.parameters(), lr=LR), epochs=epochs,
-               progress=False)
-    assert h.engine == "tape", h.engine
-    return statistics.median(h.seconds)
+    epochs, steps = [], []
+    for _ in range(repeats):
+        h = nn.fit(model, X, y, loss="hinge", optimizer=nn.SGD(model.parameters(), lr=LR), epochs=10,
+                   progress=False)
+        assert h.engine == "tape", h.engine
+        epochs += h.seconds
+        steps.append(interleaved({"numpy": numpy_step}, 1)["numpy"])
+    return statistics.median(epochs), statistics.median(steps)
 
 
 # --- (4): digits, and MLP(64, [32, 32, 10]) against NumPy ---------------------------------------------
@@ -338,10 +343,10 @@ def main(argv: list[str] | None = None) -> int:
             t["micrograd"] / t["tape"] >= 5000)
         row("moons step: eager vs micrograd", f"{t['micrograd'] / t['eager']:.1f}x faster", ">= 20x",
             t["micrograd"] / t["eager"] >= 20)
-    epoch = fit_epoch_on_moons(X, y, epochs=10 * repeats)
-    numpy_again = interleaved({"numpy": steps["numpy"]}, repeats)["numpy"]
+    epoch, numpy_again = fit_epoch_vs_numpy(X, y, steps["numpy"], repeats)
     row("moons fit epoch (full batch, metrics, tape) vs numpy step",
-        f"{epoch * 1e3:.3f} ms = {epoch / numpy_again:.2f}x", "<= 3x", epoch / numpy_again <= 3)
+        f"{epoch * 1e3:.3f} / {numpy_again * 1e3:.3f} ms = {epoch / numpy_again:.2f}x", "<= 3x",
+        epoch / numpy_again <= 3)
 
     # (4) digits; MLP(64, [32, 32, 10]) against NumPy
     tape_epoch, engine = digits_epoch("tape", None)
