@@ -91,6 +91,18 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+def _relu_array(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+def _sum_array(xs: np.ndarray) -> np.ndarray:
+    return xs.sum(axis=0)
+
+
+def _max_array(xs: np.ndarray) -> np.ndarray:
+    return xs.max(axis=0)
+
+
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))  # the same two branches as _sigmoid, so the same numbers
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -168,23 +180,23 @@ class Op:
 OPS: dict[str, Op] = {
     op.name: op
     for op in [
-        #  name       arity  forward (floats)             local derivatives d out / d inputs           forward on arrays
-        Op("+",       2, lambda a, b: a + b,           lambda a, b, out: (1.0, 1.0)),
-        Op("-",       2, lambda a, b: a - b,           lambda a, b, out: (1.0, -1.0)),
-        Op("*",       2, lambda a, b: a * b,           lambda a, b, out: (b, a)),
-        Op("/",       2, _div,                         lambda a, b, out: (1.0 / b, -out / b),      np.divide),
-        Op("**",      2, _pow,                         _pow_local,                                  np.power),
-        Op("neg",     1, lambda x: -x,                 lambda x, out: (-1.0,)),
-        Op("exp",     1, _exp,                         lambda x, out: (out,),                       np.exp),
-        Op("log",     1, _log,                         lambda x, out: (1.0 / x,),                   np.log),
-        Op("tanh",    1, math.tanh,                    lambda x, out: (1.0 - out * out,),           np.tanh),
-        Op("sigmoid", 1, _sigmoid,                     lambda x, out: (out * (1.0 - out),),         _sigmoid_array),
-        Op("relu",    1, lambda x: x if x > 0 else 0.0, lambda x, out: (step(x),),                  lambda x: np.maximum(x, 0.0)),
-        Op("abs",     1, abs,                          lambda x, out: (sign(x),)),
-        Op("sum",    -1, lambda *xs: math.fsum(xs),    lambda *xs_out: (1.0,) * (len(xs_out) - 1), lambda xs: xs.sum(axis=0),
-           array_local=lambda xs, out: 1.0),
-        Op("max",    -1, max,                          _max_local,                                  lambda xs: xs.max(axis=0),
-           array_local=_max_local_array),
+        #  name       arity  forward (floats)              local derivatives d out / d inputs   on arrays
+        Op("+",       2, lambda a, b: a + b,            lambda a, b, out: (1.0, 1.0)),
+        Op("-",       2, lambda a, b: a - b,            lambda a, b, out: (1.0, -1.0)),
+        Op("*",       2, lambda a, b: a * b,            lambda a, b, out: (b, a)),
+        Op("/",       2, _div,                          lambda a, b, out: (1.0 / b, -out / b), np.divide),
+        Op("**",      2, _pow,                          _pow_local,                          np.power),
+        Op("neg",     1, lambda x: -x,                  lambda x, out: (-1.0,)),
+        Op("exp",     1, _exp,                          lambda x, out: (out,),               np.exp),
+        Op("log",     1, _log,                          lambda x, out: (1.0 / x,),           np.log),
+        Op("tanh",    1, math.tanh,                     lambda x, out: (1.0 - out * out,),   np.tanh),
+        Op("sigmoid", 1, _sigmoid,                      lambda x, out: (out * (1.0 - out),), _sigmoid_array),
+        Op("relu",    1, lambda x: x if x > 0 else 0.0, lambda x, out: (step(x),),           _relu_array),
+        Op("abs",     1, abs,                           lambda x, out: (sign(x),)),
+        Op("sum",    -1, lambda *xs: math.fsum(xs),     lambda *xs_out: (1.0,) * (len(xs_out) - 1),
+           array_forward=_sum_array, array_local=lambda xs, out: 1.0),
+        Op("max",    -1, max,                           _max_local,
+           array_forward=_max_array, array_local=_max_local_array),
     ]
 }  # fmt: skip
 

@@ -159,7 +159,7 @@ class Tape:
                 rows[v] = start + i
             n_rows[is_static] = start + len(members)
             group.place(is_static, slice(start, start + len(members)))
-            group.on_loss_path = any(v in on_loss_path for v in members) and any(wants_grad[v] for v in members)
+            group.on_loss_path = any(v in on_loss_path for v in members) and any(map(wants_grad.get, members))
             self.groups.append(group)
         self._backward_groups = [g for g in reversed(self.groups) if g.on_loss_path]
         self._roots = [where(r) for r in roots]
@@ -250,12 +250,19 @@ class Tape:
         return run
 
     def _batch(self, X: Any, width: int, name: str, length: int | None = None) -> np.ndarray:
-        X = np.asarray(X, dtype=float)
+        try:
+            X = np.asarray(X, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"tape: {name} must be a 2-D batch of numbers, one row of {width} per example ({e})"
+            ) from None
         if X.ndim == 1 and width == 1:
             X = X[:, None]
         if X.ndim != 2 or X.shape[1] != width or (length is not None and len(X) != length):
             want = f"({length if length is not None else 'batch'}, {width})"
-            raise ValueError(f"tape: {name} must have shape {want} (traced with {width} {name}); got {X.shape}")
+            raise ValueError(
+                f"tape: {name} must have shape {want} (traced with {width} {name}); got {X.shape}"
+            )
         if len(X) == 0:
             raise ValueError(f"tape: the batch of {name} is empty")
         if not np.isfinite(X).all():

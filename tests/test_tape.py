@@ -95,7 +95,9 @@ def data(n, nin, nout, loss, seed=0):
 
 
 @pytest.mark.parametrize("loss, output_activation, nout", LOSS_CASES)
-@pytest.mark.parametrize("hidden, activation", [([5], "relu"), ([4, 3], "tanh"), ([6, 5], "sigmoid"), ([], "relu")])
+@pytest.mark.parametrize(
+    "hidden, activation", [([5], "relu"), ([4, 3], "tanh"), ([6, 5], "sigmoid"), ([], "relu")]
+)
 def test_mlp_and_loss_match_eager(loss, output_activation, nout, hidden, activation):
     model, example = model_and_loss(3, hidden, activation, loss, output_activation, nout)
     X, T = data(20, 3, nout, loss)
@@ -216,8 +218,10 @@ def test_training_on_the_tape_gives_the_eager_history(loss, nout, optimizer):
     histories, weights = [], []
     for engine in ("eager", "tape"):
         model = MLP(2, [8, 8, nout], seed=4)
-        opt = SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer == "sgd" else Adam(model.parameters(), 0.02)
-        h = fit(model, X, y, loss=loss, optimizer=opt, epochs=4, batch_size=16, seed=5, progress=False, engine=engine)
+        params = model.parameters()
+        opt = SGD(params, lr=0.1, momentum=0.9) if optimizer == "sgd" else Adam(params, 0.02)
+        h = fit(model, X, y, loss=loss, optimizer=opt, epochs=4, batch_size=16, seed=5, progress=False,
+                engine=engine)
         assert h.engine == engine
         histories.append(h.epochs)
         weights.append([p.data for p in model.parameters()])
@@ -249,6 +253,8 @@ def test_bad_batches_raise_clear_errors():
     tape = Tape.trace(example, model.parameters(), X[0], T[0])
     with pytest.raises(ValueError, match=r"inputs must have shape \(batch, 3\) .* got \(5, 4\)"):
         tape.forward(np.ones((5, 4)), T)
+    with pytest.raises(ValueError, match=r"inputs must be a 2-D batch of numbers, one row of 3 per example"):
+        tape.forward([[1.0, 2.0, 3.0], [1.0, 2.0]], T[:2])
     with pytest.raises(ValueError, match=r"targets must have shape \(5, 2\) .* got \(4, 2\)"):
         tape.forward(X, T[:4])
     bad = X.copy()

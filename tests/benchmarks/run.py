@@ -200,7 +200,10 @@ def moons_steps(X: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object]]
 def numpy_weights(model: nn.MLP) -> list[tuple[np.ndarray, np.ndarray]]:
     """The model's layers as (W, b) arrays: W[j] holds neuron j's weights."""
     return [
-        (np.array([[w.data for w in n.w] for n in layer.neurons]), np.array([n.b.data for n in layer.neurons]))
+        (
+            np.array([[w.data for w in n.w] for n in layer.neurons]),
+            np.array([n.b.data for n in layer.neurons]),
+        )
         for layer in model.layers
     ]
 
@@ -294,9 +297,9 @@ def mlp64_gradients(batch: int = 256) -> dict[str, Callable[[], object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="chainrule benchmark suite: a table of ratios (see the module doc)")
+    parser = argparse.ArgumentParser(description="chainrule benchmark suite: a table of ratios (module doc)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a partial eager digits epoch")
-    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds per figure (default 5; 3 quick)")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds per figure (default 5; 3 quick)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 5)
     rows: list[tuple[str, str, str, bool | None]] = []  # (what, figures, target, met)
@@ -331,10 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     X, y = nn.datasets.moons(100, noise=0.1, seed=0)
     steps = moons_steps(X, y)
     fast = interleaved({k: v for k, v in steps.items() if k in ("tape", "numpy")}, repeats * 3)
-    slow = interleaved({k: v for k, v in steps.items() if k in ("eager", "micrograd")}, max(1, repeats - 2), 0.0,
-                       collect=True)
+    slow_steps = {k: v for k, v in steps.items() if k in ("eager", "micrograd")}
+    slow = interleaved(slow_steps, max(1, repeats - 2), 0.0, collect=True)
     t = {**fast, **slow}
-    row("moons step: eager / tape / numpy (ms)", f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}")
+    row("moons step: eager / tape / numpy (ms)",
+        f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}")
     row("moons step: tape vs numpy", f"{t['tape'] / t['numpy']:.2f}x the time", "<= 2x (aim 1.5x)",
         t["tape"] / t["numpy"] <= 2)
     if "micrograd" in t:
@@ -365,13 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     ours_b = memory_per_value(Value, terms)
     if micrograd is not None:
         theirs_b = memory_per_value(micrograd.engine.Value, terms)
-        row("peak memory per Value: chainrule / micrograd (bytes)", f"{ours_b:.0f} / {theirs_b:.0f}", "<= micrograd",
-            ours_b <= theirs_b)
+        row("peak memory per Value: chainrule / micrograd (bytes)", f"{ours_b:.0f} / {theirs_b:.0f}",
+            "<= micrograd", ours_b <= theirs_b)
     else:
         row("peak memory per Value: chainrule (bytes)", f"{ours_b:.0f}")
 
     print()
-    print(f"| benchmark (`python tests/benchmarks/run.py{' --quick' if args.quick else ''}`) | result | target | met |")
+    command = "python tests/benchmarks/run.py" + (" --quick" if args.quick else "")
+    print(f"| benchmark (`{command}`) | result | target | met |")
     print("|---|---|---|---|")
     for what, figures, target, met in rows:
         print(f"| {what} | {figures} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
