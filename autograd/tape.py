@@ -50,19 +50,18 @@ def _trace(
     ``Tape.backward`` differentiates. The graph must not depend on the numbers (no Python ``if``
     on ``.data``): the tape replays it for every other example.
     """
-    xs = [Value(v, label=f"x{i}") for i, v in enumerate(_row(x, "x"))]
-    ys = None if y is None else [Value(v, label=f"y{i}") for i, v in enumerate(_row(y, "y"))]
+    xs = [Value(v, label=f"x{i}") for i, v in enumerate(_numbers(x))]
+    ys = None if y is None else [Value(v, label=f"y{i}") for i, v in enumerate(_numbers(y))]
     with enable_grad():
         out = fn(xs) if ys is None else fn(xs, ys)
-    roots = [out] if isinstance(out, Value) else list(out)
+    roots = [out] if isinstance(out, Value) else list(out) if isinstance(out, (list, tuple)) else []
     if not roots or not all(isinstance(r, Value) for r in roots):
-        raise TypeError(f"trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
+        raise TypeError(f"Tape.trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
     return Tape(roots, xs, ys or [], params, replay=fn)
 
 
-def _row(x: Any, name: str) -> list[float]:
-    row = np.asarray(x, dtype=float).reshape(-1)
-    return row.tolist()
+def _numbers(x: Any) -> list[float]:
+    return np.asarray(x, dtype=float).reshape(-1).tolist()
 
 
 class Tape:
@@ -161,7 +160,6 @@ class Tape:
             group.place(is_static, slice(start, start + len(members)))
             group.on_loss_path = any(v in on_loss_path for v in members) and any(map(wants_grad.get, members))
             self.groups.append(group)
-        self._backward_groups = [g for g in reversed(self.groups) if g.on_loss_path]
         self._roots = [where(r) for r in roots]
         self._n_batch_rows, self._n_static_rows = n_rows[False], n_rows[True]
         self._S = np.zeros((self._n_static_rows, 1))

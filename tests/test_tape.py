@@ -152,6 +152,20 @@ def test_constants_parameter_exponents_and_shared_weights():
     assert_tape_matches_eager(example, [w, c], X)
 
 
+def test_a_neuron_that_reads_one_input_twice_and_neurons_that_read_inputs_in_other_orders():
+    ws = [Value(v) for v in (0.5, -1.5, 2.0, 0.25, 1.0)]
+
+    def example(x):
+        a = autograd.sum([x[0] * ws[0], x[0] * ws[1], ws[2] * x[1], ws[4]])
+        b = autograd.sum([x[1] * ws[3], x[0] * ws[2]])
+        return [(a * b).tanh(), a, b]
+
+    tape = assert_tape_matches_eager(example, ws, np.random.default_rng(5).normal(size=(7, 2)))
+    assert "matmul" in repr(tape)
+    with pytest.raises(TypeError, match="fn must return a Value"):
+        Tape.trace(lambda x: 3.0, ws, [1.0, 2.0])
+
+
 def test_outputs_that_are_placeholders_or_parameters():
     w = Value(2.0)
     X = np.arange(6.0).reshape(3, 2)
