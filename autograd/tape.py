@@ -271,7 +271,7 @@ class Tape:
 
 def _linear_terms(v: Value, static: dict, users: dict) -> tuple | None:
     """For ``v = Σ w_i·a_i + Σ c_j`` (w, c static, a batch rows, each product used only here):
-    (weights, rows a, static terms), the products ordered by a's node; else None."""
+    (weights, rows a, static terms), the products in the order of v's parents; else None."""
     if v._op is not _SUM:
         return None
     products, constants = [], []
