@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 import autograd
 from autograd import Value, no_grad
 
@@ -78,13 +80,14 @@ def _eager_batch(model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[l
 
 class _TapeBatch:
     """Runs each batch on the batch tape (``autograd.Tape``): the graph of one example (model, then
-    loss) is traced once, then every batch is one NumPy forward and backward over its examples."""
+    loss) is traced once, then every batch is one NumPy forward and backward over its examples.
+    Without a loss (``loss_fn=None``) it traces the model alone, for ``predict``."""
 
-    def __init__(self, model: Module, loss_fn: Loss, x: list[float], t: list[float]) -> None:
-        def example(x: list[Value], t: list[Value]) -> list[Value]:
+    def __init__(self, model: Module, loss_fn: Loss | None, x: list[float], t: list[float] | None) -> None:
+        def example(x: list[Value], t: list[Value] | None = None) -> list[Value]:
             out = model(x)
             outs = list(out) if isinstance(out, (list, tuple)) else [out]
-            return [loss_fn(out, t), *outs]
+            return outs if loss_fn is None else [loss_fn(out, t), *outs]
 
         self.tape = autograd.Tape.trace(example, model.parameters(), x, t)
 
@@ -93,9 +96,16 @@ class _TapeBatch:
         self.tape.backward(scale=1.0 / len(xs))
         return math.fsum(out[:, 0]) / len(xs), out[:, 1:].tolist()
 
+    def forward(self, xs: list[list[float]], ts: list[list[float]] | None, chunk: int = 2048) -> np.ndarray:
+        """Every example's row of (loss, outputs...) (or outputs alone), in chunks to bound memory."""
+        return np.concatenate([
+            self.tape.forward(xs[i : i + chunk], None if ts is None else ts[i : i + chunk])
+            for i in range(0, len(xs), chunk)
+        ])
+
 
 def _select_engine(
-    engine: str, model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]
+    engine: str, model: Module, loss_fn: Loss | None, xs: list[list[float]], ts: list[list[float]] | None
 ) -> tuple[str, BatchRunner]:
     """The engine that runs each batch, and its name for ``History.engine``.
 
@@ -108,7 +118,7 @@ def _select_engine(
     if engine == "eager":
         return eager
     try:
-        runner = _TapeBatch(model, loss_fn, xs[0], ts[0])
+        runner = _TapeBatch(model, loss_fn, xs[0], None if ts is None else ts[0])
         _check_tape(runner, model, loss_fn, xs, ts)
     except Exception as e:  # noqa: BLE001 - any failure to trace means: not traceable
         if engine == "tape":
@@ -117,16 +127,37 @@ def _select_engine(
     return "tape", runner
 
 
-def _check_tape(runner: _TapeBatch, model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]) -> None:
+def _check_tape(
+    runner: _TapeBatch, model: Module, loss_fn: Loss | None, xs: list[list[float]], ts: list[list[float]] | None
+) -> None:
     """Raise unless the tape gives the eager loss and outputs on the last example (traced on the first)."""
-    x, t = xs[-1], ts[-1]
-    got = runner.tape.forward([x], [t])[0]
+    x, t = xs[-1], None if ts is None else ts[-1]
+    got = runner.tape.forward([x], None if t is None else [t])[0]
     with no_grad():
         out = model(x)
-        want = [loss_fn(out, t).data, *_floats(out)]
+        want = ([] if loss_fn is None else [loss_fn(out, t).data]) + _floats(out)
     if not all(math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12) for g, w in zip(got, want)):
         raise ValueError(f"the traced graph gives {got.tolist()} on the last example, the eager engine {want}: "
                          "the graph depends on the data")
+
+
+def _losses_and_outputs(
+    runner: BatchRunner, model: Module, loss_fn: Loss | None, xs: list[list[float]], ts: list[list[float]] | None
+) -> tuple[list[float], list[list[float]]]:
+    """Every example's loss (none without a loss_fn) and outputs, without touching any .grad:
+    on the tape when ``runner`` is one, else eagerly without recording a graph."""
+    if isinstance(runner, _TapeBatch):
+        out = runner.forward(xs, ts)
+        k = 0 if loss_fn is None else 1
+        return out[:, 0].tolist() if k else [], out[:, k:].tolist()
+    losses, outputs = [], []
+    with no_grad():
+        for i, x in enumerate(xs):
+            out = model(x)
+            outputs.append(_floats(out))
+            if loss_fn is not None:
+                losses.append(loss_fn(out, ts[i]).data)
+    return losses, outputs
 
 
 # --- the training loop ------------------------------------------------------------------------------
@@ -158,7 +189,7 @@ def fit(
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ValueError("validation must be a pair (X_valid, y_valid)")
-        _prepare(model, validation[0], validation[1], loss, "validation X", "validation y")
+        valid = _prepare(model, validation[0], validation[1], loss, "validation X", "validation y")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     n = len(xs)
@@ -200,8 +231,8 @@ def fit(
             total_loss += batch_loss * len(idx)
             correct += sum(_label_of(o, threshold) == labels[i] for o, i in zip(outs, idx))
         record = {"train_loss": total_loss / n, "train_acc": correct / n}
-        if validation is not None:
-            v = evaluate(model, validation[0], validation[1], loss)
+        if validation is not None:  # on the training tape when there is one: no second trace
+            v = _scores(run_batch, model, loss_fn, *valid)
             record.update(val_loss=v["loss"], val_acc=v["acc"])
         history.epochs.append(record)
         history.seconds.append(time.perf_counter() - start)
@@ -210,28 +241,32 @@ def fit(
     return history
 
 
-def evaluate(model: Module, X: Any, y: Sequence[int], loss: str | Loss) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` on (X, y), computed without recording a graph."""
+def evaluate(model: Module, X: Any, y: Sequence[int], loss: str | Loss, engine: str = "auto") -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` on (X, y), without recording a graph for backward.
+    ``engine`` as in ``fit``: "auto" runs the whole set on the batch tape when the model traces."""
     loss_fn = get_loss(loss)
     _check_loss_fits_model(model, loss)
     xs, ts, labels = _prepare(model, X, y, loss, "X", "y")
+    _, runner = _select_engine(engine, model, loss_fn, xs, ts)
+    return _scores(runner, model, loss_fn, xs, ts, labels)
+
+
+def _scores(runner: BatchRunner, model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]],
+            labels: list[int]) -> dict[str, float]:
+    losses, outputs = _losses_and_outputs(runner, model, loss_fn, xs, ts)
     threshold = _threshold(model)
-    total = correct = 0.0
-    with no_grad():
-        for x, t, label in zip(xs, ts, labels):
-            out = model(x)
-            total += loss_fn(out, t).data
-            correct += _label_of(_floats(out), threshold) == label
-    return {"loss": total / len(xs), "acc": correct / len(xs)}
+    correct = sum(_label_of(o, threshold) == label for o, label in zip(outputs, labels))
+    return {"loss": math.fsum(losses) / len(xs), "acc": correct / len(xs)}
 
 
-def predict(model: Module, X: Any) -> list[int]:
+def predict(model: Module, X: Any, engine: str = "auto") -> list[int]:
     """The predicted class of each example: argmax of the outputs, or for one output 1 when it is
-    above 0 (above 0.5 after a sigmoid output), else 0."""
+    above 0 (above 0.5 after a sigmoid output), else 0. ``engine`` as in ``fit``."""
     xs = _rows(X, getattr(model, "nin", None), "X")
+    _, runner = _select_engine(engine, model, None, xs, None)
+    _, outputs = _losses_and_outputs(runner, model, None, xs, None)
     threshold = _threshold(model)
-    with no_grad():
-        return [_label_of(_floats(model(x)), threshold) for x in xs]
+    return [_label_of(o, threshold) for o in outputs]
 
 
 def accuracy(model: Module, X: Any, y: Sequence[int]) -> float:

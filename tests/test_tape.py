@@ -298,7 +298,7 @@ def test_digits_reach_95_percent_test_accuracy_on_the_tape():
     h = fit(model, Xtr, ytr, loss="cross_entropy", optimizer=Adam(model.parameters(), lr=0.01), epochs=20,
             batch_size=32, seed=0, progress=False)
     assert h.engine == "tape"
-    valid_acc = evaluate(model, Xva, yva, "cross_entropy")["acc"]  # (evaluate runs eagerly: once, at the end)
+    valid_acc = evaluate(model, Xva, yva, "cross_entropy")["acc"]
     test_acc = evaluate(model, Xte, yte, "cross_entropy")["acc"]
     assert valid_acc >= 0.93 and test_acc >= 0.95, (valid_acc, test_acc, h.last)
     assert time.perf_counter() - start < 60

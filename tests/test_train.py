@@ -245,3 +245,21 @@ def test_fit_time_per_epoch_on_moons_is_reported(record_property):
     nodes = len(autograd.topological_order(autograd.sum([model(x) for x in X])))
     record_property("nodes_per_full_batch_forward", nodes)
     assert len(h) == 3 and nodes > 30_000
+
+
+def test_evaluate_predict_and_validation_give_the_same_numbers_on_the_tape_and_eagerly():
+    from nn import datasets
+
+    X, y = datasets.spirals(n=90, classes=3, seed=1)
+    model = MLP(2, [8, 3], activation="tanh", seed=3)
+    tape, eager = (evaluate(model, X, y, "cross_entropy", engine=e) for e in ("tape", "eager"))
+    assert tape["loss"] == pytest.approx(eager["loss"], rel=1e-12) and tape["acc"] == eager["acc"]
+    assert predict(model, X, engine="tape") == predict(model, X, engine="eager")
+    histories = []
+    for engine in ("tape", "eager"):
+        m = MLP(2, [8, 3], activation="tanh", seed=3)
+        histories.append(fit(m, X[:60], y[:60], loss="cross_entropy", optimizer=SGD(m.parameters(), lr=0.3),
+                             epochs=3, validation=(X[60:], y[60:]), progress=False, engine=engine))
+    assert histories[0].engine == "tape" and histories[1].engine == "eager"
+    for a, b in zip(histories[0].epochs, histories[1].epochs):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-12) and a["val_acc"] == b["val_acc"]
