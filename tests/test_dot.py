@@ -1,7 +1,6 @@
 """viz.dot: the graphviz drawing (DOT source; rendering is tested in test_render)."""
 
 import re
-import time
 
 import graphviz
 import pytest
@@ -216,13 +215,10 @@ def test_50000_node_graph_draws_without_recursion():
     root = big_graph()
     n = len(trace(root).nodes)
     assert n >= 50_000
-    t0 = time.perf_counter()
-    src = draw(root).source
-    full = time.perf_counter() - t0
+    src = draw(root).source  # its time is printed by tests/benchmarks/bench_draw.py, not asserted
     assert src.count(" -> ") >= n
     collapsed = draw(root, collapsed=True).source
     assert collapsed.count("Σ w·x + b → tanh") == 1786
-    assert full < 30
 
 
 def test_bad_rankdir():

@@ -5,7 +5,6 @@ clear errors for bad batches; and a digits classifier trained on the tape."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -291,7 +290,6 @@ def test_a_domain_error_is_the_eager_engines_error_for_that_example():
 
 
 def test_digits_reach_95_percent_test_accuracy_on_the_tape():
-    start = time.perf_counter()
     X, y = datasets.digits(normalize=True)
     (Xtr, ytr), (Xva, yva), (Xte, yte) = datasets.split(X, y, seed=0)
     model = MLP(64, [32, 32, 10], seed=0, init="he")
@@ -301,5 +299,4 @@ def test_digits_reach_95_percent_test_accuracy_on_the_tape():
     valid_acc = evaluate(model, Xva, yva, "cross_entropy")["acc"]
     test_acc = evaluate(model, Xte, yte, "cross_entropy")["acc"]
     assert valid_acc >= 0.93 and test_acc >= 0.95, (valid_acc, test_acc, h.last)
-    assert time.perf_counter() - start < 60
     assert math.isfinite(h.last["train_loss"])
