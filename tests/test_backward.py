@@ -5,9 +5,10 @@ import math
 import threading
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import autograd
 from autograd import (
     AnomalyError,
     Value,
@@ -221,6 +222,7 @@ BINARY = [
     lambda a, b: a / (b * b + 1),
     lambda a, b: (a * a + 0.5) ** (b.tanh()),
     lambda a, b: vsum([a, b, a]),
+    lambda a, b: autograd.max([a, b * 0.5, a * b]),
 ]
 
 
@@ -250,17 +252,28 @@ def run(steps, inputs):
     return vsum(nodes[len(inputs):]).tanh()  # every step counts; tanh keeps the output bounded
 
 
+def near_a_kink(out, margin=1e-4):
+    """A relu or abs of a number near 0, or a max with a near tie for first place."""
+    for v in topological_order(out):
+        if v.op in ("relu", "abs") and abs(v.parents[0].data) < margin:
+            return True
+        if v.op == "max" and sum(p.data > v.data - margin for p in v.parents) > 1:
+            return True
+    return False
+
+
 @settings(max_examples=150, deadline=None)
 @given(expressions())
 def test_random_graphs_backward_matches_numerical(program):
     steps, point = program
     xs = [Value(p) for p in point]
     out = run(steps, xs)
+    # Central differences straddle a kink (relu or abs of an input near 0, say x0 - x1 at x0 == x1)
+    # and average the two slopes, where backward takes one side by convention: not comparable.
+    assume(not near_a_kink(out))
     out.backward()
     numeric = numerical_grad(lambda *v: run(steps, v), xs, eps=1e-6)
     for x, n in zip(xs, numeric):
-        if any(abs(p) < 1e-3 for p in point):
-            continue
         assert x.grad == pytest.approx(n, rel=1e-4, abs=1e-6)
     first = [x.grad for x in xs]
     out.backward()
