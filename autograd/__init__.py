@@ -6,7 +6,7 @@
     y.backward()          # x.grad == 2 * 2 + 3 == 7
 """
 
-from .backward import backward, grad, topological_order, zero_grad
+from .backward import backward, grad, last_backward_root, topological_order, zero_grad
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import OPS, Op
@@ -16,6 +16,7 @@ from .value import Value, max, sum
 __all__ = [  # `sum` and `max` are left out: `from autograd import *` must not hide the builtins
     "Value",
     "backward",
+    "last_backward_root",
     "grad",
     "topological_order",
     "zero_grad",

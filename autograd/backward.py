@@ -6,6 +6,8 @@ Nothing here recurses, so a graph a million nodes deep works.
 from __future__ import annotations
 
 import math
+import weakref
+from contextvars import ContextVar
 from typing import Iterable
 
 from .mode import ANOMALY, AnomalyError, enable_grad, mode
@@ -52,8 +54,19 @@ def topological_order(root: Value | Iterable[Value]) -> list[Value]:
     return post
 
 
+_last_root: ContextVar[weakref.ref | None] = ContextVar("chainrule_last_backward_root", default=None)
+
+
+def last_backward_root() -> Value | None:
+    """The Value that ``backward()`` was last called on in this thread, while it is alive (the
+    output that ``viz.explain`` explains gradients of, unless told otherwise)."""
+    ref = _last_root.get()
+    return None if ref is None else ref()
+
+
 def backward(root: Value) -> None:
     """Set ``node.grad`` = d root / d node for every node root depends on (see ``Value.backward``)."""
+    _last_root.set(weakref.ref(root))
     order = topological_order(root)
     # Leaves accumulate across calls; computed nodes are recomputed. This call's contributions are
     # summed from zero and added to the old leaf gradient at the end, so that two calls give

@@ -83,7 +83,7 @@ def test_root_finds_itself_and_explicit_root_agrees():
     assert explain(w, root=ex["E"]).total == pytest.approx(0.00071009, abs=5e-9)
 
 
-def test_ambiguous_root_asks_for_it():
+def test_the_default_root_is_the_last_backward_and_otherwise_it_asks():
     x = Value(2.0, label="x")
     a, b = x * 2, x * 3  # two live graphs, neither backpropagated
     with pytest.raises(ValueError, match="root="):

@@ -9,11 +9,10 @@ reached (``levels`` factors at most, or up to a node used several times, or the 
 
 from __future__ import annotations
 
-import gc
 import math
 from dataclasses import dataclass
 
-from autograd import Value
+from autograd import Value, last_backward_root
 
 from .dot import fmt
 from .graph import Edge, gradients, trace
@@ -92,17 +91,22 @@ def _tex(name: str) -> str:
 def explain(value: Value, root: Value | None = None, levels: int | None = 3, precision: int = 4) -> Explanation:
     """The chain-rule sum behind ``value.grad`` (d root / d value), with numbers.
 
-    ``root`` defaults to the output ``value`` feeds into, found by following the Values that use
-    it (through Python's garbage collector); pass it when ``value`` feeds several live graphs.
+    ``root`` defaults to the output ``backward()`` was last called on (``autograd.last_backward_root``);
+    pass it to explain a gradient in another graph.
     ``levels``: at most this many factors per term (None: up to a shared node or the root).
     """
     if not isinstance(value, Value):
         raise TypeError(f"explain(): expected a Value, got {type(value).__name__}")
-    root = root if root is not None else _find_root(value)
+    given = root is not None
+    root = root if given else last_backward_root()
+    if root is None:
+        raise ValueError("explain(): call backward() on the output first, or say which output with "
+                         "explain(value, root=...)")
     graph = trace(root, gradients(root))
     index = {v: i for i, v in enumerate(graph.values)}
     if value not in index:
-        raise ValueError(f"explain(): {value!r} is not part of the graph of {root!r}")
+        hint = "" if given else " (the output backward() was last called on); pass root=... to name another"
+        raise ValueError(f"explain(): {value!r} is not part of the graph of {root!r}{hint}")
     uses = graph.uses()
 
     def name(i: int) -> str:
@@ -142,33 +146,3 @@ def explain(value: Value, root: Value | None = None, levels: int | None = 3, pre
         # naming every node after its op (mul5, tanh7, ...).
         terms = chain_rule(lambda i: True)
     return Explanation(name(start), name(graph.root), graph.nodes[start].grad, terms, precision)
-
-
-def _consumers(v: Value) -> list[Value]:
-    """The Values that use ``v`` as an input, found through the garbage collector's referrers."""
-    found = []
-    for r in gc.get_referrers(v):
-        if type(r) is Value and (r._a is v or r._b is v):
-            found.append(r)
-        elif type(r) is tuple:  # an n-ary node's parents
-            found.extend(r2 for r2 in gc.get_referrers(r) if type(r2) is Value and r2._a is r)
-    return found
-
-
-def _find_root(value: Value) -> Value:
-    """The one output above ``value``; with several, the one backward() was called on (grad 1)."""
-    seen, stack, tops = {id(value)}, [value], []
-    while stack:
-        v = stack.pop()
-        users = _consumers(v)
-        if not users:
-            tops.append(v)
-        for u in users:
-            if id(u) not in seen:
-                seen.add(id(u))
-                stack.append(u)
-    if len(tops) > 1:
-        tops = [t for t in tops if t.grad == 1.0 and not t.is_leaf] or tops
-    if len(tops) != 1:
-        raise ValueError(f"explain(): {value!r} feeds {len(tops)} outputs; say which with explain(value, root=...)")
-    return tops[0]
