@@ -48,7 +48,7 @@ def save_gif(frames: Iterator[Drawing], path: str | os.PathLike, duration_ms: in
     try:
         from PIL import Image
     except ImportError:
-        raise ImportError("save_gif() needs Pillow: pip install pillow") from None
+        raise ImportError("save_gif() needs Pillow: pip install 'chainrule[plots]' (or pip install pillow)") from None
     images = [Image.open(io.BytesIO(pipe(f.source, "png", renderer))).convert("RGB") for f in frames]
     if not images:
         raise ValueError("save_gif(): no frames")

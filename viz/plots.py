@@ -14,7 +14,7 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("viz plots need matplotlib: pip install matplotlib "
-                          "(or pip install 'chainrule[notebooks]')") from None
+                          "(or pip install 'chainrule[plots]')") from None
     return plt
 
 
