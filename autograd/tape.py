@@ -4,6 +4,11 @@
     losses = tape.forward(X, Y)          # (batch, outputs): every example's outputs
     tape.backward(scale=1 / len(X))      # adds d(mean loss)/dp to each parameter's .grad
 
+A training loop that keeps the parameters as arrays (in ``tape.params`` order) skips the Values:
+``tape.forward(X, Y, params=theta)`` reads them from ``theta`` and ``tape.backward(s, out=grad)``
+writes the gradient into ``grad`` (``nn.fit`` does this, with ``Optimizer.step_arrays``). Moving
+thousands of parameters through Python one by one costs more than NumPy's whole step.
+
 Tracing calls the function once on placeholder Values (one example's inputs and targets) and keeps
 the graph it builds: the given parameters stay themselves, any other leaf is a constant. The graph
 is then flattened. Every node gets a row in one of two buffers:
@@ -165,6 +170,7 @@ class Tape:
         self._S = np.zeros((self._n_static_rows, 1))
         self._GS = np.zeros_like(self._S)
         self._S[len(self.params) : len(self.params) + len(constants), 0] = [v.data for v in constants]
+        self._param_rows = np.array([rows[p] for p in self.params], dtype=np.intp)  # params[i] is in row [i]
         self._runs: dict[int, _Run] = {}
         self._last: _Run | None = None
 
@@ -180,9 +186,11 @@ class Tape:
 
     # --- running it ----------------------------------------------------------------------------
 
-    def forward(self, X: Any, Y: Any = None) -> np.ndarray:
+    def forward(self, X: Any, Y: Any = None, params: np.ndarray | None = None) -> np.ndarray:
         """Every output for every example: an array (batch, outputs). X is (batch, inputs), Y
-        (batch, targets); a 1-D X is one example per entry when the tape has one input."""
+        (batch, targets); a 1-D X is one example per entry when the tape has one input. The
+        parameters' values are read from their Values, or from ``params`` (one float per entry of
+        ``self.params``, in that order) when given."""
         X = self._batch(X, self.n_inputs, "inputs")
         Y = self._batch(Y, self.n_targets, "targets", len(X)) if self.n_targets else None
         B = len(X)
@@ -191,7 +199,10 @@ class Tape:
         V[: self.n_inputs] = X.T
         if Y is not None:
             V[self.n_inputs : self.n_inputs + self.n_targets] = Y.T
-        S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
+        if params is None:
+            S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
+        else:
+            S[self._param_rows, 0] = params
         with np.errstate(all="ignore"):  # a NaN or infinity is reported below, naming the example
             for step in run.forward:
                 step()
@@ -216,9 +227,11 @@ class Tape:
                 self._replay(xs, [Value(v) for v in Y[i].tolist()])
         # The eager engine took it: an infinity that is the true value (say, a constant inf).
 
-    def backward(self, scale: float = 1.0) -> None:
+    def backward(self, scale: float = 1.0, out: np.ndarray | None = None) -> None:
         """Add ``scale`` x (sum over the last forward's examples of d output0 / d p) to each
-        parameter's ``.grad``. With ``scale = 1 / batch`` that is the gradient of the mean loss."""
+        parameter's ``.grad``. With ``scale = 1 / batch`` that is the gradient of the mean loss.
+        With ``out`` (a float array, one entry per ``self.params``), write it there instead and
+        leave the Values alone."""
         run = self._last
         if run is None:
             raise RuntimeError("Tape.backward() needs a forward() first")
@@ -233,6 +246,9 @@ class Tape:
         with np.errstate(all="ignore"):
             for step in run.backward:
                 step()
+        if out is not None:
+            np.take(GS[:, 0], self._param_rows, out=out)
+            return
         grads = GS[: len(self.params), 0]
         for p, g in zip(self._by_row, grads.tolist()):
             p.grad += g

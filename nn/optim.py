@@ -2,20 +2,32 @@
 
 ``lr`` is a number or a schedule: a plain callable ``lr(step) -> float`` of the 0-based step
 number, e.g. ``lambda t: 1.0 - 0.9 * t / 100`` (micrograd's demo).
+
+Each rule is written once, on NumPy arrays (``update(data, grad, lr)``), with its state (momentum,
+Adam's m and v) held as arrays over the parameter list. ``step()`` gathers every Value's ``.data``
+and ``.grad`` into arrays, runs the rule and writes ``.data`` back; a training loop that already
+holds the parameters as arrays (``fit`` on the batch tape) calls ``step_arrays`` and skips the
+per-Value Python loops. Elementwise float64 arithmetic in the same order as scalar Python gives the
+same bits, so both paths (and torch.optim) agree exactly.
 """
 
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from typing import Callable, Iterable
+
+import numpy as np
 
 from autograd import Value
 
 LearningRate = float | Callable[[int], float]
+_data, _grad = attrgetter("data"), attrgetter("grad")
 
 
 class Optimizer:
-    """Holds the parameters and the step count; subclasses define ``update``."""
+    """Holds the parameters and the step count; subclasses define ``update``, the rule on arrays.
+    A custom optimizer may instead override ``step()`` and work on the Values directly."""
 
     def __init__(self, params: Iterable[Value], lr: LearningRate) -> None:
         self.params = list(params)
@@ -40,11 +52,22 @@ class Optimizer:
 
     def step(self) -> None:
         """Move every parameter once, using the gradients in ``.grad``."""
+        n = len(self.params)
+        data = np.fromiter(map(_data, self.params), float, n)
+        grad = np.fromiter(map(_grad, self.params), float, n)
+        self.step_arrays(data, grad)
+        for p, d in zip(self.params, data.tolist()):
+            p.data = d
+
+    def step_arrays(self, data: np.ndarray, grad: np.ndarray) -> None:
+        """One step on arrays instead of Values: ``data[i]`` and ``grad[i]`` are ``params[i]``'s
+        value and gradient (float64); ``data`` is updated in place, the Values are not touched."""
         lr = self.current_lr()
         self.steps += 1
-        self.update(lr)
+        self.update(data, grad, lr)
 
-    def update(self, lr: float) -> None:
+    def update(self, data: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        """The update rule: move ``data`` in place, given ``grad`` and this step's ``lr``."""
         raise NotImplementedError
 
 
@@ -71,19 +94,18 @@ class SGD(Optimizer):
         if weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
         self.momentum, self.weight_decay = momentum, weight_decay
-        self.velocity: list[float] | None = None
+        self.velocity: np.ndarray | None = None  # one entry per parameter, after the first step
 
-    def update(self, lr: float) -> None:
+    def update(self, data: np.ndarray, grad: np.ndarray, lr: float) -> None:
         mu, wd = self.momentum, self.weight_decay
-        grads = [p.grad + wd * p.data if wd else p.grad for p in self.params]
+        g = grad + wd * data if wd else grad
         if mu:
             if self.velocity is None:
-                self.velocity = grads
+                self.velocity = g.copy()  # a copy: grad may be the caller's buffer, reused next step
             else:
-                self.velocity = [mu * v + g for v, g in zip(self.velocity, grads)]
-            grads = self.velocity
-        for p, g in zip(self.params, grads):
-            p.data -= lr * g
+                self.velocity = mu * self.velocity + g
+            g = self.velocity
+        data -= lr * g
 
 
 class Adam(Optimizer):
@@ -108,15 +130,14 @@ class Adam(Optimizer):
         if eps < 0 or weight_decay < 0:
             raise ValueError(f"eps and weight_decay must be >= 0, got {eps!r} and {weight_decay!r}")
         self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
-        self.m = [0.0] * len(self.params)
-        self.v = [0.0] * len(self.params)
+        self.m = np.zeros(len(self.params))  # one entry per parameter
+        self.v = np.zeros(len(self.params))
 
-    def update(self, lr: float) -> None:
+    def update(self, data: np.ndarray, grad: np.ndarray, lr: float) -> None:
         (b1, b2), eps, wd, t = self.betas, self.eps, self.weight_decay, self.steps
         step_size = lr / (1 - b1**t)
         sqrt_bc2 = math.sqrt(1 - b2**t)
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data if wd else p.grad
-            self.m[i] = m = b1 * self.m[i] + (1 - b1) * g
-            self.v[i] = v = b2 * self.v[i] + (1 - b2) * g * g
-            p.data -= step_size * m / (math.sqrt(v) / sqrt_bc2 + eps)
+        g = grad + wd * data if wd else grad
+        self.m = m = b1 * self.m + (1 - b1) * g
+        self.v = v = b2 * self.v + (1 - b2) * g * g
+        data -= step_size * m / (np.sqrt(v) / sqrt_bc2 + eps)

@@ -31,9 +31,9 @@ else:
 
 ENGINES = ("auto", "eager", "tape")
 
-# runs one batch: (examples, target vectors) -> (mean loss, each example's outputs as floats),
+# runs one batch: (examples, target vectors) -> (mean loss, the outputs: rows of floats, or an array),
 # leaving the gradient of the mean loss in every parameter's .grad
-BatchRunner = Callable[[list[list[float]], list[list[float]]], tuple[float, list[list[float]]]]
+BatchRunner = Callable[[Any, Any], tuple[float, Any]]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -91,10 +91,10 @@ class _TapeBatch:
 
         self.tape = autograd.Tape.trace(example, model.parameters(), x, t)
 
-    def __call__(self, xs: list[list[float]], ts: list[list[float]]) -> tuple[float, list[list[float]]]:
+    def __call__(self, xs: Any, ts: Any) -> tuple[float, np.ndarray]:
         out = self.tape.forward(xs, ts)
         self.tape.backward(scale=1.0 / len(xs))
-        return math.fsum(out[:, 0]) / len(xs), out[:, 1:].tolist()
+        return math.fsum(out[:, 0].tolist()) / len(xs), out[:, 1:]
 
     def forward(self, xs: list[list[float]], ts: list[list[float]] | None, chunk: int = 2048) -> np.ndarray:
         """Every example's row of (loss, outputs...) (or outputs alone), in chunks to bound memory."""
@@ -102,6 +102,41 @@ class _TapeBatch:
             self.tape.forward(xs[i : i + chunk], None if ts is None else ts[i : i + chunk])
             for i in range(0, len(xs), chunk)
         ])
+
+
+class _TapeOnArrays:
+    """fit's batches on the tape with the parameters kept as arrays: the tape reads them from
+    ``data`` and writes their gradients into ``grad``, and the optimizer moves ``data`` in place
+    (``step_arrays``, the same update rule as ``step()``). No step moves a parameter through Python
+    one by one, which for a few thousand parameters costs more than NumPy's whole step.
+    ``sync()`` makes the Values current: ``.data`` the trained value, ``.grad`` the last batch's
+    gradient, as the eager engine leaves them."""
+
+    def __init__(self, tape: autograd.Tape, optimizer: Optimizer) -> None:
+        self.tape, self.optimizer = tape, optimizer
+        self.data = np.array([p.data for p in tape.params], dtype=float)
+        self.grad = np.zeros_like(self.data)
+
+    @staticmethod
+    def usable(runner: BatchRunner, optimizer: Optimizer) -> bool:
+        """Only for the optimizer's own update rule (a custom ``step()`` works on the Values) over
+        the tape's parameters, in the same order."""
+        if not isinstance(runner, _TapeBatch) or type(optimizer).step is not Optimizer.step:
+            return False
+        ours, theirs = runner.tape.params, optimizer.params
+        return len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs))
+
+    def __call__(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
+        out = self.tape.forward(X, T, params=self.data)
+        self.tape.backward(scale=1.0 / len(X), out=self.grad)
+        return math.fsum(out[:, 0].tolist()) / len(X), out[:, 1:]
+
+    def step(self) -> None:
+        self.optimizer.step_arrays(self.data, self.grad)
+
+    def sync(self) -> None:
+        for p, d, g in zip(self.tape.params, self.data.tolist(), self.grad.tolist()):
+            p.data, p.grad = d, g
 
 
 def _select_engine(
@@ -149,7 +184,7 @@ def _losses_and_outputs(
     if isinstance(runner, _TapeBatch):
         out = runner.forward(xs, ts)
         k = 0 if loss_fn is None else 1
-        return out[:, 0].tolist() if k else [], out[:, k:].tolist()
+        return out[:, 0].tolist() if k else [], out[:, k:]
     losses, outputs = [], []
     with no_grad():
         for i, x in enumerate(xs):
@@ -157,7 +192,7 @@ def _losses_and_outputs(
             outputs.append(_floats(out))
             if loss_fn is not None:
                 losses.append(loss_fn(out, ts[i]).data)
-    return losses, outputs
+    return losses, np.array(outputs)
 
 
 # --- the training loop ------------------------------------------------------------------------------
@@ -203,8 +238,14 @@ def fit(
         progress = sys.stderr.isatty()
 
     engine_name, run_batch = _select_engine(engine, model, loss_fn, xs, ts)
+    on_arrays = _TapeOnArrays(run_batch.tape, optimizer) if _TapeOnArrays.usable(run_batch, optimizer) else None
+    if isinstance(run_batch, _TapeBatch):  # the tape takes batches as arrays: index them with NumPy
+        xs, ts = np.array(xs), np.array(ts)
+        if validation is not None:
+            valid = (np.array(valid[0]), np.array(valid[1]), valid[2])
     history = History(engine=engine_name, loss=loss_name(loss))
     threshold = _threshold(model)
+    label_array = np.array(labels)
     rng = random.Random(seed)
     order = list(range(n))
     bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress, file=sys.stderr)
@@ -214,22 +255,32 @@ def fit(
             rng.shuffle(order)
         total_loss = correct = 0.0
         n_batches = math.ceil(n / batch_size)
-        for b in range(n_batches):
-            idx = order[b * batch_size : (b + 1) * batch_size]
-            optimizer.zero_grad()
-            try:
-                batch_loss, outs = run_batch([xs[i] for i in idx], [ts[i] for i in idx])
-            except (ArithmeticError, ValueError) as e:
-                e.add_note(f"(while training: epoch {epoch} of {epochs}, batch {b + 1} of {n_batches})")
-                raise
-            if not math.isfinite(batch_loss):
-                raise TrainingDiverged(
-                    f"the loss is {batch_loss!r} at epoch {epoch} of {epochs}, batch {b + 1} of {n_batches}: "
-                    "training diverged; try a smaller learning rate"
-                )
-            optimizer.step()
-            total_loss += batch_loss * len(idx)
-            correct += sum(_label_of(o, threshold) == labels[i] for o, i in zip(outs, idx))
+        try:
+            for b in range(n_batches):
+                idx = order[b * batch_size : (b + 1) * batch_size]
+                try:
+                    if on_arrays is not None:
+                        batch_loss, outs = on_arrays(*_take(xs, ts, idx, n))
+                    else:
+                        optimizer.zero_grad()
+                        batch_loss, outs = run_batch(*_take(xs, ts, idx, n))
+                except (ArithmeticError, ValueError) as e:
+                    e.add_note(f"(while training: epoch {epoch} of {epochs}, batch {b + 1} of {n_batches})")
+                    raise
+                if not math.isfinite(batch_loss):
+                    raise TrainingDiverged(
+                        f"the loss is {batch_loss!r} at epoch {epoch} of {epochs}, batch {b + 1} of {n_batches}: "
+                        "training diverged; try a smaller learning rate"
+                    )
+                if on_arrays is not None:
+                    on_arrays.step()
+                else:
+                    optimizer.step()
+                total_loss += batch_loss * len(idx)
+                correct += int(np.count_nonzero(_labels_of(np.asarray(outs), threshold) == label_array[idx]))
+        finally:
+            if on_arrays is not None:  # the Values are user-visible again: metrics, or an error
+                on_arrays.sync()
         record = {"train_loss": total_loss / n, "train_acc": correct / n}
         if validation is not None:  # on the training tape when there is one: no second trace
             v = _scores(run_batch, model, loss_fn, *valid)
@@ -254,8 +305,7 @@ def evaluate(model: Module, X: Any, y: Sequence[int], loss: str | Loss, engine: 
 def _scores(runner: BatchRunner, model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]],
             labels: list[int]) -> dict[str, float]:
     losses, outputs = _losses_and_outputs(runner, model, loss_fn, xs, ts)
-    threshold = _threshold(model)
-    correct = sum(_label_of(o, threshold) == label for o, label in zip(outputs, labels))
+    correct = int(np.count_nonzero(_labels_of(outputs, _threshold(model)) == np.array(labels)))
     return {"loss": math.fsum(losses) / len(xs), "acc": correct / len(xs)}
 
 
@@ -265,8 +315,7 @@ def predict(model: Module, X: Any, engine: str = "auto") -> list[int]:
     xs = _rows(X, getattr(model, "nin", None), "X")
     _, runner = _select_engine(engine, model, None, xs, None)
     _, outputs = _losses_and_outputs(runner, model, None, xs, None)
-    threshold = _threshold(model)
-    return [_label_of(o, threshold) for o in outputs]
+    return _labels_of(outputs, _threshold(model)).tolist()
 
 
 def accuracy(model: Module, X: Any, y: Sequence[int]) -> float:
@@ -285,11 +334,19 @@ def _floats(out: Any) -> list[float]:
     return [v.data for v in out] if isinstance(out, (list, tuple)) else [out.data]
 
 
-def _label_of(values: list[float], threshold: float) -> int:
-    """argmax, or for one value 1 when above threshold."""
-    if len(values) == 1:
-        return int(values[0] > threshold)
-    return max(range(len(values)), key=values.__getitem__)
+def _take(xs: Any, ts: Any, idx: list[int], n: int) -> tuple[Any, Any]:
+    """The examples idx and their targets: from lists (eager) or arrays (tape; a full batch
+    is the arrays themselves, since a full batch is never shuffled)."""
+    if isinstance(xs, np.ndarray):
+        return (xs, ts) if len(idx) == n else (xs[idx], ts[idx])
+    return [xs[i] for i in idx], [ts[i] for i in idx]
+
+
+def _labels_of(outputs: np.ndarray, threshold: float) -> np.ndarray:
+    """Each row's class: argmax (the first on a tie), or for one output 1 when above threshold."""
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] > threshold).astype(int)
+    return outputs.argmax(axis=1)
 
 
 def _output_activation(model: Module) -> str | None:

@@ -245,6 +245,58 @@ def test_training_on_the_tape_gives_the_eager_history(loss, nout, optimizer):
     close(weights[1], weights[0], 1.0)
 
 
+def test_parameters_as_arrays_give_the_values_path_numbers():
+    model = MLP(3, [5, 2], seed=1)
+    params = model.parameters()
+    tape = Tape.trace(lambda x, t: get_loss("cross_entropy")(model(x), t), params, [0.0] * 3, [1.0, 0.0])
+    X, T = np.random.default_rng(0).normal(size=(7, 3)), np.eye(2)[[0, 1, 1, 0, 1, 0, 0]]
+    theta, grad = np.array([p.data for p in params]), np.full(len(params), np.nan)
+    for p in params:
+        p.grad = 0.0
+    via_values = tape.forward(X, T)
+    tape.backward(1 / 7)
+    assert np.array_equal(tape.forward(X, T, params=theta), via_values)
+    tape.backward(1 / 7, out=grad)
+    assert grad.tolist() == [p.grad for p in params]
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+                                  lambda ps: Adam(ps, 0.02, weight_decay=0.1)])
+def test_fit_on_arrays_leaves_the_values_as_the_per_value_path_does(make):
+    # The optimizer over the parameters in another order cannot share the tape's arrays: that fit
+    # takes the per-Value path (step() on .data/.grad), and both must end bit for bit the same.
+    X, y = datasets.moons(50, seed=3)
+    runs = []
+    for reorder in (False, True):
+        model = MLP(2, [6, 6, 2], seed=7)
+        params = model.parameters()
+        opt = make(params[::-1] if reorder else params)
+        h = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16, seed=1,
+                validation=(X[:10], y[:10]), progress=False)
+        assert h.engine == "tape" and opt.steps == 3 * 4
+        runs.append((h.epochs, [p.data for p in params], [p.grad for p in params]))
+    assert runs[0] == runs[1]
+    assert any(g != 0.0 for g in runs[0][2])  # .grad holds the last batch's gradient
+
+
+def test_a_custom_optimizer_step_works_on_the_tape():
+    class HalfStep(SGD):
+        calls = 0
+
+        def step(self):
+            HalfStep.calls += 1
+            for p in self.params:
+                p.data -= 0.5 * self.current_lr() * p.grad
+
+    X, y = datasets.moons(30, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    h = fit(model, X, y, loss="hinge", optimizer=HalfStep(model.parameters(), lr=0.1), epochs=2,
+            batch_size=10, progress=False)
+    assert h.engine == "tape" and HalfStep.calls == 6
+    assert [p.data for p in model.parameters()] != before
+
+
 def test_fit_takes_the_tape_by_default_and_eager_when_the_graph_depends_on_the_data():
     X, y = datasets.moons(20)
     assert fit(MLP(2, [4, 1], seed=0), X, y, loss="hinge", epochs=1, progress=False).engine == "tape"

@@ -6,7 +6,8 @@ of repeated, interleaved runs, with Python's garbage collector on (as users run)
 
 Rows: (1) ns per op forward and backward on a 100,000-op expression, against micrograd 0.1.0;
 (2) a 100,000-deep chain; (3) micrograd's moons demo step (100 points, MLP(2, [16, 16, 1]), hinge
-loss + 1e-4 L2, SGD update): eager, tape, micrograd and hand-written NumPy; a whole fit epoch on
+loss + 1e-4 L2, SGD update): eager, tape (parameters as arrays, as fit runs it; and through the
+Values), micrograd and hand-written NumPy; a whole fit epoch on
 moons; (4) one epoch of the digits classifier (MLP(64, [32, 32, 10]), batches of 32, Adam), eager
 vs tape; MLP(64, [32, 32, 10]) softmax cross-entropy over 256 samples, tape vs NumPy; (5) peak
 memory per Value (tracemalloc) against micrograd. Run as a script (``chainrule bench`` runs this
@@ -161,13 +162,21 @@ def moons_steps(X: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object]]
     tape = Tape.trace(example, params, X[0], signs[:1])
     T = signs[:, None]
 
-    def on_tape() -> None:
+    def through_values() -> None:  # the tape, reading and writing each parameter's Value
         for p in params:
             p.grad = 0.0
         tape.forward(X, T)
         tape.backward(1.0 / len(X))
         for p in params:
             p.data -= LR * p.grad
+
+    theta, grad = np.array([p.data for p in params]), np.zeros(len(params))
+    sgd = nn.SGD(params, lr=LR)
+
+    def on_tape() -> None:  # as fit runs it: the parameters as arrays, nn.SGD's update on them
+        tape.forward(X, T, params=theta)
+        tape.backward(1.0 / len(X), out=grad)
+        sgd.step_arrays(theta, grad)
 
     weights = numpy_weights(model)
 
@@ -177,7 +186,7 @@ def moons_steps(X: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], object]]
             W -= LR * gW
             b -= LR * gb
 
-    steps = {"eager": eager, "tape": on_tape, "numpy": numpy}
+    steps = {"eager": eager, "tape": on_tape, "tape via Values": through_values, "numpy": numpy}
     if micrograd is not None:
         random.seed(1337)
         mg = micrograd.nn.MLP(2, [16, 16, 1])
@@ -270,7 +279,13 @@ def mlp64_gradients(batch: int = 256) -> dict[str, Callable[[], object]]:
     tape = Tape.trace(lambda x, t: nn.cross_entropy(model(x), t), params, X[0], T[0])
     TRACE_SECONDS.append(time.perf_counter() - start)
 
-    def on_tape() -> None:  # gradients land in .grad (zeroing them is the optimizer's part, as for NumPy)
+    theta, grad = np.array([p.data for p in params]), np.zeros(len(params))
+
+    def on_tape() -> None:  # parameters read from and gradients left in arrays, as NumPy's are (and fit's)
+        tape.forward(X, T, params=theta)
+        tape.backward(1.0 / batch, out=grad)
+
+    def through_values() -> None:  # gradients added to each .grad (zeroing them is the optimizer's part)
         tape.forward(X, T)
         tape.backward(1.0 / batch)
 
@@ -290,7 +305,7 @@ def mlp64_gradients(batch: int = 256) -> dict[str, Callable[[], object]]:
         dz1 = (dz2 @ W2) * (z1 > 0.0)
         return [(dz1.T @ X, dz1.sum(0)), (dz2.T @ a1, dz2.sum(0)), (dz.T @ a2, dz.sum(0))]
 
-    return {"tape": on_tape, "numpy": numpy}
+    return {"tape": on_tape, "tape via Values": through_values, "numpy": numpy}
 
 
 # --- the table -------------------------------------------------------------------------------------
@@ -333,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     # (3) the moons demo step
     X, y = nn.datasets.moons(100, noise=0.1, seed=0)
     steps = moons_steps(X, y)
-    fast = interleaved({k: v for k, v in steps.items() if k in ("tape", "numpy")}, repeats * 3)
+    fast = interleaved({k: v for k, v in steps.items() if k in ("tape", "tape via Values", "numpy")}, repeats * 3)
     slow_steps = {k: v for k, v in steps.items() if k in ("eager", "micrograd")}
     slow = interleaved(slow_steps, max(1, repeats - 2), 0.0, collect=True)
     t = {**fast, **slow}
@@ -341,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}")
     row("moons step: tape vs numpy", f"{t['tape'] / t['numpy']:.2f}x the time", "<= 2x (aim 1.5x)",
         t["tape"] / t["numpy"] <= 2)
+    row("moons step: tape through the Values (.data/.grad per parameter) vs numpy",
+        f"{t['tape via Values'] / t['numpy']:.2f}x the time")
     if "micrograd" in t:
         row("moons step: micrograd (ms)", f"{t['micrograd'] * 1e3:.0f}")
         row("moons step: tape vs micrograd", f"{t['micrograd'] / t['tape']:,.0f}x faster", ">= 5,000x",
@@ -363,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     row("MLP(64,[32,32,10]) softmax CE, 256 samples, fwd+bwd: tape / numpy (ms)",
         f"{t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f} = {t['tape'] / t['numpy']:.2f}x", "<= 2x",
         t["tape"] / t["numpy"] <= 2)
+    row("MLP(64,[32,32,10]) fwd+bwd, tape through the Values (.data/.grad per parameter) vs numpy",
+        f"{t['tape via Values'] * 1e3:.3f} ms = {t['tape via Values'] / t['numpy']:.2f}x")
     row("tracing MLP(64,[32,32,10]) + cross-entropy once (7,106 nodes)", f"{TRACE_SECONDS[-1] * 1e3:.0f} ms")
 
     # (5) memory per Value
