@@ -167,6 +167,7 @@ class Tape:
             self.groups.append(group)
         self._roots = [where(r) for r in roots]
         self._n_batch_rows, self._n_static_rows = n_rows[False], n_rows[True]
+        self._zero_batch, self._zero_static = _plan_gradient_writes(self.groups, self._roots[0], n_rows)
         self._S = np.zeros((self._n_static_rows, 1))
         self._GS = np.zeros_like(self._S)
         self._S[len(self.params) : len(self.params) + len(constants), 0] = [v.data for v in constants]
@@ -236,8 +237,10 @@ class Tape:
         if run is None:
             raise RuntimeError("Tape.backward() needs a forward() first")
         GV, GS = run.GV, self._GS
-        GV.fill(0.0)
-        GS.fill(0.0)
+        if self._zero_batch is not None:
+            GV[self._zero_batch] = 0.0
+        if self._zero_static is not None:
+            GS[self._zero_static] = 0.0
         is_static, row = self._roots[0]
         if is_static:
             GS[row] = scale * GV.shape[1]
@@ -285,6 +288,27 @@ class Tape:
         return X
 
 
+def _plan_gradient_writes(groups: list[_Group], root: tuple[bool, int], n_rows: dict) -> tuple:
+    """Which gradient rows backward overwrites, and which rows it must zero before adding into them.
+
+    A row that one group input alone writes (and that is not the loss's seed) is overwritten:
+    no zeroing, no read-add-write pass, and matmul or multiply can write their result straight
+    into it. Rows with several writers are added into, so they are zeroed first. Rows nobody
+    writes stay at the zeros they were allocated with. Returns the rows to zero in the batch and
+    the static gradient buffers (a slice, an index array, or None)."""
+    writes = [w for g in groups if g.on_loss_path for w in g.gradient_targets()]
+    counts = {False: np.zeros(n_rows[False], dtype=np.intp), True: np.zeros(n_rows[True], dtype=np.intp)}
+    counts[root[0]][root[1]] += 1
+    for is_static, index in writes:
+        np.add.at(counts[is_static], index.rows, 1)
+    zero: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    for is_static, index in writes:
+        index.assign = not index.repeats and bool((counts[is_static][index.rows] == 1).all())
+        if not index.assign:
+            zero[is_static].append(index.rows)
+    return tuple(_Index(np.unique(np.concatenate(zero[k]))).key if zero[k] else None for k in (False, True))
+
+
 def _linear_terms(v: Value, static: dict, users: dict) -> tuple | None:
     """For ``v = Σ w_i·a_i + Σ c_j`` (w, c static, a batch rows, each product used only here):
     (weights, rows a, static terms), the products in the order of v's parents; else None."""
@@ -323,7 +347,8 @@ class _Index:
     repeated rows sums the repeats with a sorted ``np.add.reduceat`` plan (``np.add.at`` is slow)."""
 
     def __init__(self, rows: Sequence[int]):
-        rows = np.asarray(rows, dtype=np.intp)
+        self.rows = rows = np.asarray(rows, dtype=np.intp)
+        self.assign = False  # as a gradient target: the only writer of its rows (_plan_gradient_writes)
         consecutive = len(rows) > 0 and bool((np.diff(rows) == 1).all())
         self.key: slice | np.ndarray = slice(int(rows[0]), int(rows[-1]) + 1) if consecutive else rows
         self.repeats = len(np.unique(rows)) < len(rows)
@@ -339,9 +364,21 @@ class _Index:
         key = self.key
         return lambda: buffer[key]
 
+    def target(self, buffer: np.ndarray) -> np.ndarray | None:
+        """These rows of buffer as a view to write a result into (``out=``), when this is their
+        only writer and they are consecutive; else None."""
+        return buffer[self.key] if self.assign and isinstance(self.key, slice) else None
+
     def adder(self, buffer: np.ndarray) -> Callable[[np.ndarray], None]:
-        """A function adding values (one per row) into these rows of buffer."""
-        if self.repeats:
+        """A function adding values (one per row) into these rows of buffer (or, when this is their
+        only writer, storing them: the rows were not zeroed)."""
+        if self.assign:
+            key = self.key
+
+            def add(values: np.ndarray) -> None:
+                buffer[key] = values
+
+        elif self.repeats:
             targets, order, starts = self.targets, self.order, self.starts
 
             def add(values: np.ndarray) -> None:
@@ -389,6 +426,14 @@ class _Rows:
 
         return read
 
+    def targets(self) -> list[tuple[bool, _Index]]:
+        """The gradient rows this input writes in backward: (in the static buffer?, rows)."""
+        return [(s, x) for s, x in ((False, self.batch), (True, self.static)) if x is not None]
+
+    def target(self, GV: np.ndarray) -> np.ndarray | None:
+        """A view to write the gradient into directly (see ``_Index.target``): batch rows only."""
+        return self.batch.target(GV) if self.static is None else None
+
     def adder(self, GV: np.ndarray, GS: np.ndarray) -> Callable[[np.ndarray], None]:
         """A function adding each member's gradient contribution to its input's gradient row
         (summed over the batch for static inputs)."""
@@ -429,6 +474,10 @@ class _Group:
         """The group's forward and backward steps, reading and writing views of these buffers."""
         raise NotImplementedError
 
+    def gradient_targets(self) -> list[tuple[bool, _Index]]:
+        """The rows backward writes gradients into: (in the static buffer?, rows)."""
+        raise NotImplementedError
+
 
 class _Elementwise(_Group):
     """k nodes of one op with the same number of inputs: one NumPy call on (k, batch) arrays.
@@ -445,6 +494,10 @@ class _Elementwise(_Group):
         else:
             self.inputs = [_Rows([where(v.parents[i]) for v in members]) for i in range(self.n)]
         self.wants = [any(wants_grad[v.parents[i]] for v in members) for i in range(self.n)]
+
+    def gradient_targets(self) -> list[tuple[bool, _Index]]:
+        wanted = self.inputs if self.nary else [x for x, w in zip(self.inputs, self.wants) if w]
+        return [t for x in wanted for t in x.targets()]
 
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
         out = (S if self.is_static else V)[self.out]
@@ -467,7 +520,7 @@ class _Elementwise(_Group):
 
             return forward, backward
 
-        adds = [(i, x.adder(GV, GS)) for i, (x, wants) in enumerate(zip(self.inputs, self.wants)) if wants]
+        writes = [(i, x.target(GV), x.adder(GV, GS)) for i, (x, w) in enumerate(zip(self.inputs, self.wants)) if w]
 
         def forward() -> None:
             saved[:] = [r() for r in reads]
@@ -475,8 +528,11 @@ class _Elementwise(_Group):
 
         def backward() -> None:
             d = local(*saved, out)
-            for i, add in adds:
-                add(_times(d[i], g))
+            for i, target, add in writes:
+                if target is not None and np.ndim(d[i]) <= 2:  # d broadcasts to g's shape
+                    np.multiply(d[i], g, out=target)
+                else:
+                    add(_times(d[i], g))
 
         return forward, backward
 
@@ -495,6 +551,10 @@ class _MatMul(_Group):
         self.nb = len(consts[0])
         self.bias = _Index([where(c)[1] for row in consts for c in row]) if self.nb else None
 
+    def gradient_targets(self) -> list[tuple[bool, _Index]]:
+        return ([(True, self.weights)] + ([(True, self.bias)] if self.nb else [])
+                + ([(False, self.a)] if self.wants_a else []))
+
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
         k, n, nb = self.k, self.n, self.nb
         out, g = V[self.out], GV[self.out]
@@ -503,6 +563,9 @@ class _MatMul(_Group):
         add_w = self.weights.adder(GS[:, 0])
         add_b = self.bias.adder(GS[:, 0]) if nb else None
         add_a = self.a.adder(GV) if self.wants_a else None
+        w_out = self.weights.target(GS[:, 0])  # views to write the products into, when sole writers
+        w_out = None if w_out is None else w_out.reshape(k, n)
+        a_out = self.a.target(GV) if self.wants_a else None
         saved: list[np.ndarray] = []
 
         def forward() -> None:
@@ -515,11 +578,16 @@ class _MatMul(_Group):
 
         def backward() -> None:
             W, A = saved
-            add_w((g @ A.T).reshape(-1))
+            if w_out is not None:
+                np.matmul(g, A.T, out=w_out)
+            else:
+                add_w((g @ A.T).reshape(-1))
             if nb:
                 gb = np.add.reduce(g, axis=1)
                 add_b(gb if nb == 1 else np.repeat(gb, nb))
-            if add_a is not None:
+            if a_out is not None:
+                np.matmul(W.T, g, out=a_out)
+            elif add_a is not None:
                 add_a(W.T @ g)
 
         return forward, backward
