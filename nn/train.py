@@ -104,6 +104,24 @@ class _TapeBatch:
         ])
 
 
+class _OnValues:
+    """fit's batches through the Values: zero each ``.grad``, run the batch (eager, or the tape
+    adding into ``.grad``), then ``optimizer.step()`` on the Values. Works with any optimizer."""
+
+    def __init__(self, run_batch: BatchRunner, optimizer: Optimizer) -> None:
+        self.run_batch, self.optimizer = run_batch, optimizer
+
+    def __call__(self, xs: Any, ts: Any) -> tuple[float, Any]:
+        self.optimizer.zero_grad()
+        return self.run_batch(xs, ts)
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def sync(self) -> None:
+        """Nothing to do: the Values are always current."""
+
+
 class _TapeOnArrays:
     """fit's batches on the tape with the parameters kept as arrays: the tape reads them from
     ``data`` and writes their gradients into ``grad``, and the optimizer moves ``data`` in place
@@ -238,7 +256,10 @@ def fit(
         progress = sys.stderr.isatty()
 
     engine_name, run_batch = _select_engine(engine, model, loss_fn, xs, ts)
-    on_arrays = _TapeOnArrays(run_batch.tape, optimizer) if _TapeOnArrays.usable(run_batch, optimizer) else None
+    if _TapeOnArrays.usable(run_batch, optimizer):
+        trainer: _OnValues | _TapeOnArrays = _TapeOnArrays(run_batch.tape, optimizer)
+    else:
+        trainer = _OnValues(run_batch, optimizer)
     if isinstance(run_batch, _TapeBatch):  # the tape takes batches as arrays: index them with NumPy
         xs, ts = np.array(xs), np.array(ts)
         if validation is not None:
@@ -259,11 +280,7 @@ def fit(
             for b in range(n_batches):
                 idx = order[b * batch_size : (b + 1) * batch_size]
                 try:
-                    if on_arrays is not None:
-                        batch_loss, outs = on_arrays(*_take(xs, ts, idx, n))
-                    else:
-                        optimizer.zero_grad()
-                        batch_loss, outs = run_batch(*_take(xs, ts, idx, n))
+                    batch_loss, outs = trainer(*_take(xs, ts, idx, n))
                 except (ArithmeticError, ValueError) as e:
                     e.add_note(f"(while training: epoch {epoch} of {epochs}, batch {b + 1} of {n_batches})")
                     raise
@@ -272,15 +289,11 @@ def fit(
                         f"the loss is {batch_loss!r} at epoch {epoch} of {epochs}, batch {b + 1} of {n_batches}: "
                         "training diverged; try a smaller learning rate"
                     )
-                if on_arrays is not None:
-                    on_arrays.step()
-                else:
-                    optimizer.step()
+                trainer.step()
                 total_loss += batch_loss * len(idx)
                 correct += int(np.count_nonzero(_labels_of(np.asarray(outs), threshold) == label_array[idx]))
-        finally:
-            if on_arrays is not None:  # the Values are user-visible again: metrics, or an error
-                on_arrays.sync()
+        finally:  # the Values are user-visible again: validation, the caller, or an error
+            trainer.sync()
         record = {"train_loss": total_loss / n, "train_acc": correct / n}
         if validation is not None:  # on the training tape when there is one: no second trace
             v = _scores(run_batch, model, loss_fn, *valid)
