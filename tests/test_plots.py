@@ -32,7 +32,6 @@ def test_plot_history_draws_loss_and_accuracy():
 
 
 def test_plot_history_from_fit():
-    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
     import nn
     X, y = nn.datasets.xor()
     model = nn.MLP(2, [4, 1], activation="tanh", seed=1)
@@ -60,7 +59,6 @@ def test_decision_boundary_splits_where_the_model_does():
 
 
 def test_decision_boundary_of_an_mlp():
-    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
     import nn
     X, y = nn.datasets.xor()
     model = nn.MLP(2, [4, 1], seed=0)
@@ -69,7 +67,6 @@ def test_decision_boundary_of_an_mlp():
 
 
 def test_gradient_size_per_layer():
-    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
     import nn
     model = nn.MLP(2, [3, 1], seed=0)
     records = []

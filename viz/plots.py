@@ -3,10 +3,9 @@ boundary of a 2-D classifier, and the gradient size of each layer over training.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
-from autograd import no_grad
+from nn import grad_stats, predict
 
 
 def _pyplot():
@@ -44,23 +43,6 @@ def plot_history(history: Any, ax: Sequence[Any] | None = None) -> Any:
     return fig
 
 
-def _predict(model: Any, X: list[list[float]]) -> list[int]:
-    try:
-        from nn import predict
-    except ImportError:  # nn not importable: argmax of the outputs, or output > 0 for one output
-        predict = None
-    if predict is not None:
-        return list(predict(model, X))
-    labels = []
-    with no_grad():
-        for x in X:
-            out = model(x)
-            outs = out if isinstance(out, list) else [out]
-            vals = [o.data for o in outs]
-            labels.append(int(vals[0] > 0) if len(vals) == 1 else max(range(len(vals)), key=vals.__getitem__))
-    return labels
-
-
 def plot_decision_boundary(model: Any, X: Any, y: Sequence[int], ax: Any = None, resolution: int = 60,
                            margin: float = 0.5) -> Any:
     """The classes a 2-input model predicts over the plane, with the data points on top.
@@ -74,7 +56,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Sequence[int], ax: Any = None,
     g0 = [lo0 + (hi0 - lo0) * i / (resolution - 1) for i in range(resolution)]
     g1 = [lo1 + (hi1 - lo1) * j / (resolution - 1) for j in range(resolution)]
     grid = [[a, b] for b in g1 for a in g0]
-    labels = _predict(model, grid)
+    labels = predict(model, grid)
     zz = [labels[j * resolution:(j + 1) * resolution] for j in range(resolution)]
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -90,14 +72,9 @@ def plot_decision_boundary(model: Any, X: Any, y: Sequence[int], ax: Any = None,
 
 
 def layer_grad_sizes(model: Any) -> dict[str, float]:
-    """Mean |gradient| of each layer's parameters (by ``named_parameters()``'s first two name parts),
+    """Mean |gradient| of each layer's parameters (``nn.grad_stats``' ``mean_abs`` by layer name),
     to record after each backward and plot with ``plot_gradient_sizes``."""
-    sums: dict[str, list[float]] = {}
-    for name, p in model.named_parameters():
-        parts = name.split(".")
-        layer = ".".join(parts[:2]) if parts[0] == "layers" else parts[0]
-        sums.setdefault(layer, []).append(abs(p.grad))
-    return {layer: math.fsum(gs) / len(gs) for layer, gs in sums.items()}
+    return {row["name"]: row["mean_abs"] for row in grad_stats(model)}
 
 
 def plot_gradient_sizes(records: Sequence[dict[str, float]], ax: Any = None) -> Any:
