@@ -91,9 +91,12 @@ class _TapeBatch:
 
         self.tape = autograd.Tape.trace(example, model.parameters(), x, t)
 
-    def __call__(self, xs: Any, ts: Any) -> tuple[float, np.ndarray]:
-        out = self.tape.forward(xs, ts)
-        self.tape.backward(scale=1.0 / len(xs))
+    def __call__(self, xs: Any, ts: Any, params: np.ndarray | None = None,
+                 grad: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """Mean loss and outputs of one batch; the gradient goes into each ``.grad``, or with
+        ``params``/``grad`` arrays the parameters are read from and the gradient written to those."""
+        out = self.tape.forward(xs, ts, params=params)
+        self.tape.backward(scale=1.0 / len(xs), out=grad)
         return math.fsum(out[:, 0].tolist()) / len(xs), out[:, 1:]
 
     def forward(self, xs: list[list[float]], ts: list[list[float]] | None, chunk: int = 2048) -> np.ndarray:
@@ -130,9 +133,9 @@ class _TapeOnArrays:
     ``sync()`` makes the Values current: ``.data`` the trained value, ``.grad`` the last batch's
     gradient, as the eager engine leaves them."""
 
-    def __init__(self, tape: autograd.Tape, optimizer: Optimizer) -> None:
-        self.tape, self.optimizer = tape, optimizer
-        self.data = np.array([p.data for p in tape.params], dtype=float)
+    def __init__(self, runner: _TapeBatch, optimizer: Optimizer) -> None:
+        self.runner, self.tape, self.optimizer = runner, runner.tape, optimizer
+        self.data = np.array([p.data for p in self.tape.params], dtype=float)
         self.grad = np.zeros_like(self.data)
 
     @staticmethod
@@ -145,9 +148,7 @@ class _TapeOnArrays:
         return len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs))
 
     def __call__(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
-        out = self.tape.forward(X, T, params=self.data)
-        self.tape.backward(scale=1.0 / len(X), out=self.grad)
-        return math.fsum(out[:, 0].tolist()) / len(X), out[:, 1:]
+        return self.runner(X, T, params=self.data, grad=self.grad)
 
     def step(self) -> None:
         self.optimizer.step_arrays(self.data, self.grad)
@@ -257,7 +258,7 @@ def fit(
 
     engine_name, run_batch = _select_engine(engine, model, loss_fn, xs, ts)
     if _TapeOnArrays.usable(run_batch, optimizer):
-        trainer: _OnValues | _TapeOnArrays = _TapeOnArrays(run_batch.tape, optimizer)
+        trainer: _OnValues | _TapeOnArrays = _TapeOnArrays(run_batch, optimizer)
     else:
         trainer = _OnValues(run_batch, optimizer)
     if isinstance(run_batch, _TapeBatch):  # the tape takes batches as arrays: index them with NumPy
