@@ -1,9 +1,9 @@
 """autograd: a scalar automatic-differentiation engine whose graph you can see.
 
-    from autograd import Value
-    x = Value(2.0, label="x")
-    y = x * x + 3 * x
-    y.backward()          # x.grad == 2 * 2 + 3 == 7
+from autograd import Value
+x = Value(2.0, label="x")
+y = x * x + 3 * x
+y.backward()          # x.grad == 2 * 2 + 3 == 7
 """
 
 from .backward import backward, grad, last_backward_root, topological_order, zero_grad
@@ -11,7 +11,7 @@ from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import OPS, Op
 from .tape import Tape
-from .value import Value, max, sum
+from .value import Value, max, sum  # noqa: F401 (autograd.sum / autograd.max, kept out of __all__)
 
 __all__ = [  # `sum` and `max` are left out: `from autograd import *` must not hide the builtins
     "Value",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import Iterable
 
 from .mode import ANOMALY, AnomalyError, enable_grad, mode
 from .value import Value

@@ -6,9 +6,9 @@ asyncio, and the hot path reads a single int: 0 means "record the graph, check n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 NO_GRAD = 1
 ANOMALY = 2

@@ -11,8 +11,9 @@ tape). Adding a primitive means adding one entry to ``OPS``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -29,8 +29,9 @@ both give the same numbers to rounding.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from operator import attrgetter
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -529,7 +530,9 @@ class _Elementwise(_Group):
 
             return forward, backward
 
-        writes = [(i, x.target(GV), x.adder(GV, GS)) for i, (x, w) in enumerate(zip(self.inputs, self.wants)) if w]
+        writes = [
+            (i, x.target(GV), x.adder(GV, GS)) for i, (x, w) in enumerate(zip(self.inputs, self.wants)) if w
+        ]
 
         def forward() -> None:
             saved[:] = [r() for r in reads]
@@ -561,8 +564,11 @@ class _MatMul(_Group):
         self.bias = _Index([where(c)[1] for row in consts for c in row]) if self.nb else None
 
     def gradient_targets(self) -> list[tuple[bool, _Index]]:
-        return ([(True, self.weights)] + ([(True, self.bias)] if self.nb else [])
-                + ([(False, self.a)] if self.wants_a else []))
+        return (
+            [(True, self.weights)]
+            + ([(True, self.bias)] if self.nb else [])
+            + ([(False, self.a)] if self.wants_a else [])
+        )
 
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
         k, n, nb = self.k, self.n, self.nb

@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .mode import ANOMALY, NO_GRAD, AnomalyError, mode
 from .ops import OPS, Op, power
@@ -31,9 +32,13 @@ _new = object.__new__
 
 def _as_float(x: Any, where: str) -> float:
     """The number x as a float, or a TypeError saying what x is and where it was given."""
-    if type(x) is float or type(x) is int:  # the common case, without the slow ABC check
-        f = float(x)
-    elif isinstance(x, numbers.Real) or type(x).__name__ in ("bool_", "bool"):
+    # float and int first: the common case, without the slow ABC check
+    if (
+        type(x) is float
+        or type(x) is int
+        or isinstance(x, numbers.Real)
+        or type(x).__name__ in ("bool_", "bool")
+    ):
         f = float(x)
     else:
         raise TypeError(
@@ -73,7 +78,9 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
         v._ga, v._gb = local(a, b, out)
         return v
 
-    apply.__name__ = apply.__qualname__ = f"Value {op.name} other" if not reflected else f"other {op.name} Value"
+    apply.__name__ = apply.__qualname__ = (
+        f"Value {op.name} other" if not reflected else f"other {op.name} Value"
+    )
     return apply
 
 
@@ -216,12 +223,12 @@ class Value:
         backward(self)
 
 
-def sum(values: Iterable[Any]) -> Value:  # noqa: A001 - exported as autograd.sum
+def sum(values: Iterable[Any]) -> Value:
     """One n-ary node for v1 + v2 + ... + vn: a shallower graph, a clearer drawing, a faster backward."""
     return _nary(OPS["sum"], values)
 
 
-def max(values: Iterable[Any]) -> Value:  # noqa: A001 - exported as autograd.max
+def max(values: Iterable[Any]) -> Value:
     """The largest of the values, as one node; its derivative is 1 for the (first) largest input, 0 else.
     Use it for a stable log-sum-exp: m + log(sum(exp(z - m))) with m = max(z)."""
     return _nary(OPS["max"], values)

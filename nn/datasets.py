@@ -12,8 +12,9 @@ import csv
 import gzip
 import io
 import math
+from collections.abc import Iterator, Sequence
 from importlib import resources
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import autograd
 from autograd import Value
@@ -147,7 +148,9 @@ class Layer(Module):
             rng = _rng(seed)
             weights = [initial_row(init, nin, nout, rng, self.bias) for _ in range(nout)]
         elif not hasattr(weights, "__len__") or len(weights) != nout:
-            raise ValueError(f"Layer({nin}, {nout}) takes {nout} weight rows (one per neuron); got {weights!r:.80}")
+            raise ValueError(
+                f"Layer({nin}, {nout}) takes {nout} weight rows (one per neuron); got {weights!r:.80}"
+            )
         per_neuron = "linear" if activation == "softmax" else activation
         self.neurons = [Neuron(nin, per_neuron, bias, weights=row) for row in weights]
         self._set_scope("")
@@ -218,7 +221,9 @@ class MLP(Module):
         self.bias = bool(bias)
         _check_choice("init", init, INITS)
         if weights is not None and (not hasattr(weights, "__len__") or len(weights) != len(self.sizes)):
-            raise ValueError(f"MLP weights must hold {len(self.sizes)} layers of neuron rows; got {weights!r:.80}")
+            raise ValueError(
+                f"MLP weights must hold {len(self.sizes)} layers of neuron rows; got {weights!r:.80}"
+            )
         rng = _rng(seed)
         widths = [nin, *self.sizes]
         self.layers = []

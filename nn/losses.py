@@ -11,7 +11,8 @@ A training batch's loss is the mean of these per-example losses (see ``nn.train`
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import autograd
 from autograd import Value
@@ -24,7 +25,9 @@ def _outputs(output: Any, target: Sequence[Any], name: str) -> tuple[list[Value]
     out = [o if isinstance(o, Value) else Value(o) for o in out]
     target = list(target) if hasattr(target, "__len__") else [target]
     if len(out) != len(target):
-        raise ValueError(f"{name}: the model gave {len(out)} outputs but the target has {len(target)} entries")
+        raise ValueError(
+            f"{name}: the model gave {len(out)} outputs but the target has {len(target)} entries"
+        )
     return out, target
 
 
@@ -88,8 +91,10 @@ def cross_entropy(output: Any, target: Sequence[Any]) -> Value:
     lse(z) - Σ t_k z_k, with the stable lse(z) = m + log Σ exp(z_k - m), m = max(z)."""
     z, t = _outputs(output, target, "cross_entropy")
     if len(z) < 2:
-        raise ValueError("cross_entropy needs a model with 2 or more outputs (one logit per class); "
-                         "for one output use 'bce_logits'")
+        raise ValueError(
+            "cross_entropy needs a model with 2 or more outputs (one logit per class); "
+            "for one output use 'bce_logits'"
+        )
     return _named(_logsumexp(z) - autograd.sum([zk * tk for zk, tk in zip(z, t)]), "cross_entropy")
 
 
@@ -135,7 +140,9 @@ def encode_targets(y: Iterable[Any], loss: str | Loss, n_outputs: int) -> list[l
     """
     name = loss_name(loss)
     if n_outputs == 1 and name == "cross_entropy":
-        raise ValueError("cross_entropy needs a model with 2 or more outputs; for one output use 'bce_logits'")
+        raise ValueError(
+            "cross_entropy needs a model with 2 or more outputs; for one output use 'bce_logits'"
+        )
     k = 2 if n_outputs == 1 else n_outputs
     targets = []
     for i, label in enumerate(y):
@@ -155,7 +162,11 @@ def _label(label: Any, i: int, k: int, n_outputs: int) -> int:
         raise ValueError(f"y[{i}] = {label!r}: class labels must be integers")
     c = int(label)
     if not 0 <= c < k:
-        outputs = "one output takes labels 0 and 1" if n_outputs == 1 else f"{n_outputs} outputs take labels 0..{k - 1}"
+        outputs = (
+            "one output takes labels 0 and 1"
+            if n_outputs == 1
+            else f"{n_outputs} outputs take labels 0..{k - 1}"
+        )
         raise ValueError(f"y[{i}] = {c} is out of range: a model with {outputs}")
     return c
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from autograd import Value
 
@@ -98,7 +99,7 @@ class Module:
     def _set_scope(self, scope: str) -> None:
         """Name this module (and, recursively, its children and parameters) inside a parent."""
         self._scope = scope
-        for name, p in self.own_parameters():
+        for _, p in self.own_parameters():
             p.scope = scope
         for name, child in self.children():
             child._set_scope(_join(scope, name))

@@ -14,8 +14,8 @@ same bits, so both paths (and torch.optim) agree exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from operator import attrgetter
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -80,9 +80,9 @@ def _check_lr(lr: float) -> float:
 class SGD(Optimizer):
     """Stochastic gradient descent, as torch.optim.SGD (dampening 0, no Nesterov):
 
-        g = grad + weight_decay * p
-        v = g on the first step, then v = momentum * v + g      (only when momentum > 0)
-        p = p - lr * v
+    g = grad + weight_decay * p
+    v = g on the first step, then v = momentum * v + g      (only when momentum > 0)
+    p = p - lr * v
     """
 
     def __init__(
@@ -111,8 +111,8 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam with bias correction, as torch.optim.Adam (weight_decay adds wd * p to the gradient):
 
-        m = b1 * m + (1 - b1) * g          v = b2 * v + (1 - b2) * g^2
-        p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    m = b1 * m + (1 - b1) * g          v = b2 * v + (1 - b2) * g^2
+    p = p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
     """
 
     def __init__(

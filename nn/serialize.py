@@ -44,7 +44,9 @@ def to_dict(model: Module) -> dict[str, Any]:
     """The model as plain JSON-ready data (what ``save`` writes)."""
     kind = type(model).__name__
     if type(model) not in _TYPES.values():
-        raise TypeError(f"save() handles MLP, Layer and Neuron, not {kind}; use model.state_dict() for others")
+        raise TypeError(
+            f"save() handles MLP, Layer and Neuron, not {kind}; use model.state_dict() for others"
+        )
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -107,7 +109,7 @@ def _no_constant(name: str) -> None:
 def from_dict(data: Any, where: str = "model data") -> Module:
     """The model described by ``data`` (as made by ``to_dict``)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ModelFileError(f"{where}: not a chainrule model file (no \"format\": \"{FORMAT}\")")
+        raise ModelFileError(f'{where}: not a chainrule model file (no "format": "{FORMAT}")')
     if "version" not in data:
         raise ModelFileError(f"{where}: missing key 'version'")
     if data["version"] != VERSION:
@@ -119,7 +121,9 @@ def from_dict(data: Any, where: str = "model data") -> Module:
             raise ModelFileError(f"{where}: missing key {key!r}")
     arch = data["architecture"]
     if not isinstance(arch, dict) or arch.get("type") not in _TYPES:
-        raise ModelFileError(f"{where}: architecture must name a type among {sorted(_TYPES)}, got {arch!r:.100}")
+        raise ModelFileError(
+            f"{where}: architecture must name a type among {sorted(_TYPES)}, got {arch!r:.100}"
+        )
     kwargs = {k: v for k, v in arch.items() if k != "type"}
     try:
         model = _TYPES[arch["type"]](**kwargs, seed=0)  # weights overwritten below

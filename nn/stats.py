@@ -16,11 +16,13 @@ def grad_stats(model: Module) -> list[dict[str, float | str | int]]:
     for _, part in parts:
         grads = [p.grad for p in part.parameters()]
         n = len(grads)
-        rows.append({
-            "name": part.scope,
-            "count": n,
-            "mean_abs": sum(abs(g) for g in grads) / n if n else 0.0,
-            "rms": math.sqrt(sum(g * g for g in grads) / n) if n else 0.0,
-            "max_abs": max((abs(g) for g in grads), default=0.0),
-        })
+        rows.append(
+            {
+                "name": part.scope,
+                "count": n,
+                "mean_abs": sum(abs(g) for g in grads) / n if n else 0.0,
+                "rms": math.sqrt(sum(g * g for g in grads) / n) if n else 0.0,
+                "max_abs": max((abs(g) for g in grads), default=0.0),
+            }
+        )
     return rows

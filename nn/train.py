@@ -12,8 +12,9 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,9 @@ class History:
 # --- one batch --------------------------------------------------------------------------------------
 
 
-def _eager_batch(model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]) -> tuple[float, list[list[float]]]:
+def _eager_batch(
+    model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]
+) -> tuple[float, list[list[float]]]:
     """Forward and backward through the scalar graph for one batch: one graph per example, their
     mean loss as one n-ary sum / n, then backward. Returns the mean loss and the outputs."""
     outputs, losses = [], []
@@ -91,8 +94,9 @@ class _TapeBatch:
 
         self.tape = autograd.Tape.trace(example, model.parameters(), x, t)
 
-    def __call__(self, xs: Any, ts: Any, params: np.ndarray | None = None,
-                 grad: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    def __call__(
+        self, xs: Any, ts: Any, params: np.ndarray | None = None, grad: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
         """Mean loss and outputs of one batch; the gradient goes into each ``.grad``, or with
         ``params``/``grad`` arrays the parameters are read from and the gradient written to those."""
         out = self.tape.forward(xs, ts, params=params)
@@ -101,10 +105,12 @@ class _TapeBatch:
 
     def forward(self, xs: list[list[float]], ts: list[list[float]] | None, chunk: int = 2048) -> np.ndarray:
         """Every example's row of (loss, outputs...) (or outputs alone), in chunks to bound memory."""
-        return np.concatenate([
-            self.tape.forward(xs[i : i + chunk], None if ts is None else ts[i : i + chunk])
-            for i in range(0, len(xs), chunk)
-        ])
+        return np.concatenate(
+            [
+                self.tape.forward(xs[i : i + chunk], None if ts is None else ts[i : i + chunk])
+                for i in range(0, len(xs), chunk)
+            ]
+        )
 
 
 class _OnValues:
@@ -174,7 +180,7 @@ def _select_engine(
     try:
         runner = _TapeBatch(model, loss_fn, xs[0], None if ts is None else ts[0])
         _check_tape(runner, model, loss_fn, xs, ts)
-    except Exception as e:  # noqa: BLE001 - any failure to trace means: not traceable
+    except Exception as e:
         if engine == "tape":
             raise ValueError(f"engine='tape': this model and loss cannot run on the batch tape: {e}") from e
         return eager
@@ -182,7 +188,11 @@ def _select_engine(
 
 
 def _check_tape(
-    runner: _TapeBatch, model: Module, loss_fn: Loss | None, xs: list[list[float]], ts: list[list[float]] | None
+    runner: _TapeBatch,
+    model: Module,
+    loss_fn: Loss | None,
+    xs: list[list[float]],
+    ts: list[list[float]] | None,
 ) -> None:
     """Raise unless the tape gives the eager loss and outputs on the last example (traced on the first)."""
     x, t = xs[-1], None if ts is None else ts[-1]
@@ -191,12 +201,18 @@ def _check_tape(
         out = model(x)
         want = ([] if loss_fn is None else [loss_fn(out, t).data]) + _floats(out)
     if not all(math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12) for g, w in zip(got, want)):
-        raise ValueError(f"the traced graph gives {got.tolist()} on the last example, the eager engine {want}: "
-                         "the graph depends on the data")
+        raise ValueError(
+            f"the traced graph gives {got.tolist()} on the last example, the eager engine {want}: "
+            "the graph depends on the data"
+        )
 
 
 def _losses_and_outputs(
-    runner: BatchRunner, model: Module, loss_fn: Loss | None, xs: list[list[float]], ts: list[list[float]] | None
+    runner: BatchRunner,
+    model: Module,
+    loss_fn: Loss | None,
+    xs: list[list[float]],
+    ts: list[list[float]] | None,
 ) -> tuple[list[float], list[list[float]]]:
     """Every example's loss (none without a loss_fn) and outputs, without touching any .grad:
     on the tape when ``runner`` is one, else eagerly without recording a graph."""
@@ -287,7 +303,8 @@ def fit(
                     raise
                 if not math.isfinite(batch_loss):
                     raise TrainingDiverged(
-                        f"the loss is {batch_loss!r} at epoch {epoch} of {epochs}, batch {b + 1} of {n_batches}: "
+                        f"the loss is {batch_loss!r} at epoch {epoch} of {epochs}, "
+                        f"batch {b + 1} of {n_batches}: "
                         "training diverged; try a smaller learning rate"
                     )
                 trainer.step()
@@ -306,7 +323,9 @@ def fit(
     return history
 
 
-def evaluate(model: Module, X: Any, y: Sequence[int], loss: str | Loss, engine: str = "auto") -> dict[str, float]:
+def evaluate(
+    model: Module, X: Any, y: Sequence[int], loss: str | Loss, engine: str = "auto"
+) -> dict[str, float]:
     """Mean loss and accuracy of ``model`` on (X, y), without recording a graph for backward.
     ``engine`` as in ``fit``: "auto" runs the whole set on the batch tape when the model traces."""
     loss_fn = get_loss(loss)
@@ -316,8 +335,14 @@ def evaluate(model: Module, X: Any, y: Sequence[int], loss: str | Loss, engine: 
     return _scores(runner, model, loss_fn, xs, ts, labels)
 
 
-def _scores(runner: BatchRunner, model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]],
-            labels: list[int]) -> dict[str, float]:
+def _scores(
+    runner: BatchRunner,
+    model: Module,
+    loss_fn: Loss,
+    xs: list[list[float]],
+    ts: list[list[float]],
+    labels: list[int],
+) -> dict[str, float]:
     losses, outputs = _losses_and_outputs(runner, model, loss_fn, xs, ts)
     correct = int(np.count_nonzero(_labels_of(outputs, _threshold(model)) == np.array(labels)))
     return {"loss": math.fsum(losses) / len(xs), "acc": correct / len(xs)}
@@ -420,8 +445,12 @@ def _check_loss_fits_model(model: Module, loss: str | Loss) -> None:
             "build it with output_activation='linear' (cross_entropy applies the softmax itself, stably)"
         )
     if out == "sigmoid" and name in ("bce_logits", "hinge"):
-        raise ValueError(f"loss {name!r} takes raw scores but the model's output layer applies sigmoid; "
-                         "use output_activation='linear', or loss='bce' on the sigmoid output")
+        raise ValueError(
+            f"loss {name!r} takes raw scores but the model's output layer applies sigmoid; "
+            "use output_activation='linear', or loss='bce' on the sigmoid output"
+        )
     if name == "bce" and out is not None and out != "sigmoid":
-        raise ValueError(f"loss 'bce' takes probabilities but the model's output is {out!r}; "
-                         "use output_activation='sigmoid', or loss='bce_logits' on a linear output")
+        raise ValueError(
+            f"loss 'bce' takes probabilities but the model's output is {out!r}; "
+            "use output_activation='sigmoid', or loss='bce_logits' on a linear output"
+        )

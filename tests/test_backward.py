@@ -192,9 +192,15 @@ def test_no_grad_records_nothing_and_is_per_thread():
 def test_detect_anomaly_names_the_op():
     big = Value(1e200)
     assert (big * big).data == math.inf  # outside the context: plain float arithmetic
-    with detect_anomaly(), pytest.raises(AnomalyError, match=r"\*: inputs \[1e\+200, 1e\+200\] gave output inf"):
+    with (
+        detect_anomaly(),
+        pytest.raises(AnomalyError, match=r"\*: inputs \[1e\+200, 1e\+200\] gave output inf"),
+    ):
         big * big
-    with detect_anomaly(), pytest.raises(AnomalyError, match=r"log: inputs \[1e-320\] .* local derivatives \[inf\]"):
+    with (
+        detect_anomaly(),
+        pytest.raises(AnomalyError, match=r"log: inputs \[1e-320\] .* local derivatives \[inf\]"),
+    ):
         Value(1e-320).log()
     x = Value(1e-100, label="x")
     with detect_anomaly():
@@ -235,13 +241,21 @@ def expressions(draw):
     for i in range(draw(st.integers(1, 14))):
         available = n_inputs + i
         if draw(st.booleans()):
-            steps.append(("u", draw(st.integers(0, len(UNARY) - 1)), draw(st.integers(0, available - 1)), None))
+            steps.append(
+                ("u", draw(st.integers(0, len(UNARY) - 1)), draw(st.integers(0, available - 1)), None)
+            )
         else:
             steps.append(
-                ("b", draw(st.integers(0, len(BINARY) - 1)), draw(st.integers(0, available - 1)),
-                 draw(st.integers(0, available - 1)))
+                (
+                    "b",
+                    draw(st.integers(0, len(BINARY) - 1)),
+                    draw(st.integers(0, available - 1)),
+                    draw(st.integers(0, available - 1)),
+                )
             )
-    point = draw(st.lists(st.floats(-2, 2).filter(lambda f: abs(f) > 0.05), min_size=n_inputs, max_size=n_inputs))
+    point = draw(
+        st.lists(st.floats(-2, 2).filter(lambda f: abs(f) > 0.05), min_size=n_inputs, max_size=n_inputs)
+    )
     return steps, point
 
 
@@ -249,7 +263,7 @@ def run(steps, inputs):
     nodes = list(inputs)
     for kind, k, i, j in steps:
         nodes.append(UNARY[k](nodes[i]) if kind == "u" else BINARY[k](nodes[i], nodes[j]))
-    return vsum(nodes[len(inputs):]).tanh()  # every step counts; tanh keeps the output bounded
+    return vsum(nodes[len(inputs) :]).tanh()  # every step counts; tanh keeps the output bounded
 
 
 def near_a_kink(out, margin=1e-4):

@@ -21,7 +21,9 @@ def test_demo_prints_the_seed_numbers_and_writes_pictures(tmp_path, capsys):
 
 def test_train_saves_a_model_that_draw_can_draw(tmp_path, capsys):
     model = tmp_path / "xor.json"
-    assert main(["train", "xor", "--hidden", "8", "--epochs", "300", "--lr", "0.05", "--save", str(model)]) == 0
+    assert (
+        main(["train", "xor", "--hidden", "8", "--epochs", "300", "--lr", "0.05", "--save", str(model)]) == 0
+    )
     out = capsys.readouterr().out
     assert "xor: 4 examples, 2 classes" in out and "train_acc" in out and model.exists()
     picture = tmp_path / "xor.svg"

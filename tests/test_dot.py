@@ -6,14 +6,28 @@ import graphviz
 import pytest
 
 from autograd import Value
+from nn.worked_example import worked_example
 from viz import draw, trace
-from viz.cli import worked_example
 from viz.dot import fmt
 
 SEED_NUMBERS = [  # forward values and weight gradients of the seed table, 8 decimals
-    "0.08", "0.11", "0.51998934", "0.52747230", "0.60944600", "0.66384491", "0.02193381", "0.00203809",
-    "0.02397190", "0.02592286", "0.02629590", "0.00740844", "0.00751506", "0.00080888", "0.00161775",
-    "0.00071009", "0.00142017",
+    "0.08",
+    "0.11",
+    "0.51998934",
+    "0.52747230",
+    "0.60944600",
+    "0.66384491",
+    "0.02193381",
+    "0.00203809",
+    "0.02397190",
+    "0.02592286",
+    "0.02629590",
+    "0.00740844",
+    "0.00751506",
+    "0.00080888",
+    "0.00161775",
+    "0.00071009",
+    "0.00142017",
 ]
 
 
@@ -117,11 +131,13 @@ def hand_made_neuron_net():
         b = _scoped(Value(0.1), scope, "b")
         s = Value(0.0)
         from autograd import sum as vsum
+
         s = _scoped(vsum([_scoped(wi * xi, scope, "x·w") for wi, xi in zip(w, xs)] + [b]), scope, "Σ")
         outs.append(_scoped(s.relu(), scope, "relu"))
     scope = "layers.1.neurons.0"
     w = [_scoped(Value(v), scope, f"w{i}") for i, v in enumerate((1.0, -1.0))]
     from autograd import sum as vsum
+
     out = _scoped(vsum([_scoped(wi * h, scope, "x·w") for wi, h in zip(w, outs)]), scope, "Σ")
     loss = (out - 1.0) ** 2
     loss.backward()
@@ -150,6 +166,7 @@ def test_collapsed_draws_one_box_per_neuron():
 def test_collapsed_mlp_has_one_node_per_neuron():
     pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
     import nn
+
     model = nn.MLP(2, [16, 16, 1], seed=0)
     loss = (model([0.5, -0.3]) - 1.0) ** 2
     loss.backward()
@@ -164,8 +181,15 @@ def test_collapsed_mlp_has_one_node_per_neuron():
 def test_worked_example_as_an_mlp_draws_its_modules():
     pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
     import nn
-    model = nn.MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False,
-                   weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]])
+
+    model = nn.MLP(
+        2,
+        [2, 2],
+        activation="sigmoid",
+        output_activation="sigmoid",
+        bias=False,
+        weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]],
+    )
     o = model([0.1, 0.2])
     loss = sum(0.5 * (t - oi) ** 2 for t, oi in zip((0.4, 0.6), o))
     loss.backward()
@@ -178,7 +202,7 @@ def test_worked_example_as_an_mlp_draws_its_modules():
     assert "out 0.609446 · grad 0.209446" in collapsed  # o1 and dE/do1
 
 
-HOSTILE = 'a<b>&c "q" \'s\' {x} \\n </TD></TABLE>>] ]; digraph { evil -> x }'
+HOSTILE = "a<b>&c \"q\" 's' {x} \\n </TD></TABLE>>] ]; digraph { evil -> x }"
 
 
 def test_hostile_labels_are_escaped_in_dot():
@@ -190,12 +214,13 @@ def test_hostile_labels_are_escaped_in_dot():
     src = draw(y).source
     assert HOSTILE not in src and "evil ->" not in src.replace("evil -&gt;", "")
     assert "a&lt;b&gt;&amp;c &quot;q&quot; &#x27;s&#x27; {x} \\n &lt;/TD&gt;&lt;/TABLE&gt;&gt;]" in src
-    assert "line one<BR ALIGN=\"CENTER\"/>line &lt;two&gt;" in src
+    assert 'line one<BR ALIGN="CENTER"/>line &lt;two&gt;' in src
 
 
 def big_graph(n_neurons: int = 1786):
     """28 nodes per neuron: 50,019 nodes in all, with scopes (for the collapsed view)."""
     from autograd import sum as vsum
+
     xs = [Value(0.01 * i, label=f"x{i}") for i in range(12)]
     outs = []
     for j in range(n_neurons):

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from autograd import Value
+from nn.worked_example import worked_example
 from viz import explain
-from viz.cli import worked_example
 
 
 def example():
@@ -33,7 +33,8 @@ def test_full_chain_up_to_the_root():
     ex = example()
     e = explain(ex["w2"][0][0], levels=None)
     assert str(e).split("\n")[0] == (
-        "dE_total/dw2[0][0] = dE_total/dE1 · dE1/do1 · do1/dnet_o1 · dnet_o1/dw2[0][0]")
+        "dE_total/dw2[0][0] = dE_total/dE1 · dE1/do1 · do1/dnet_o1 · dnet_o1/dw2[0][0]"
+    )
     assert e.terms[0].factors[0].value == 1.0
     assert e.total == pytest.approx(ex["w2"][0][0].grad, rel=1e-12)
 
@@ -44,8 +45,9 @@ def test_a_node_used_by_two_children_gets_one_term_each_summed():
     e = explain(h1, precision=8)
     assert len(e.terms) == 2
     text = str(e)
-    assert text.split("\n")[0] == ("dE_total/dh1 = dE_total/do1 · do1/dnet_o1 · dnet_o1/dh1"
-                                   " + dE_total/do2 · do2/dnet_o2 · dnet_o2/dh1")
+    assert text.split("\n")[0] == (
+        "dE_total/dh1 = dE_total/do1 · do1/dnet_o1 · dnet_o1/dh1 + dE_total/do2 · do2/dnet_o2 · dnet_o2/dh1"
+    )
     w5, w7 = ex["w2"][0][0], ex["w2"][1][0]
     assert [t.factors[-1].value for t in e.terms] == [w5.data, w7.data]  # dnet_o/dh1 is the weight
     assert e.total == pytest.approx(h1.grad, rel=1e-12)

@@ -5,8 +5,8 @@ import re
 import pytest
 
 from autograd import Value
+from nn.worked_example import worked_example
 from viz import backprop_frames, backprop_html, save_frames, save_gif, trace
-from viz.cli import worked_example
 from viz.dot import fmt
 
 
@@ -51,7 +51,7 @@ def test_frames_do_not_touch_grad_and_work_before_backward():
     assert x.grad == w.grad == y.grad == 0.0
     last = frames[-1].source
     assert "not computed" not in last
-    assert f"<B>w</B><BR/>data -2<BR/>grad {fmt(0.5 * (1 - y.data ** 2))}>" in last  # dy/dw = x tanh' 
+    assert f"<B>w</B><BR/>data -2<BR/>grad {fmt(0.5 * (1 - y.data**2))}>" in last  # dy/dw = x tanh'
 
 
 def test_numbered_images_and_gif(tmp_path):

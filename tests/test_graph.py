@@ -3,17 +3,30 @@
 import pytest
 
 from autograd import Value
+from nn.worked_example import worked_example
 from viz import gradients, trace
-from viz.cli import worked_example
 
 # the seed table (../shared/seeds/README.md), 8 decimals
 FORWARD = {
-    "z1": 0.08, "z2": 0.11, "h1": 0.51998934, "h2": 0.52747230, "o1": 0.60944600, "o2": 0.66384491,
-    "E1": 0.02193381, "E2": 0.00203809, "E_total": 0.02397190,
+    "z1": 0.08,
+    "z2": 0.11,
+    "h1": 0.51998934,
+    "h2": 0.52747230,
+    "o1": 0.60944600,
+    "o2": 0.66384491,
+    "E1": 0.02193381,
+    "E2": 0.00203809,
+    "E_total": 0.02397190,
 }
 WEIGHT_GRADS = {
-    "w2[0][0]": 0.02592286, "w2[0][1]": 0.02629590, "w2[1][0]": 0.00740844, "w2[1][1]": 0.00751506,
-    "w1[0][0]": 0.00080888, "w1[0][1]": 0.00161775, "w1[1][0]": 0.00071009, "w1[1][1]": 0.00142017,
+    "w2[0][0]": 0.02592286,
+    "w2[0][1]": 0.02629590,
+    "w2[1][0]": 0.00740844,
+    "w2[1][1]": 0.00751506,
+    "w1[0][0]": 0.00080888,
+    "w1[0][1]": 0.00161775,
+    "w1[1][0]": 0.00071009,
+    "w1[1][1]": 0.00142017,
 }
 
 
@@ -127,5 +140,7 @@ def test_successive_training_steps_line_up():
         for p in model.parameters():
             p.data -= 0.1 * p.grad
     first, second = graphs
-    assert [(n.id, n.label, n.op, n.scope) for n in first.nodes] == [(n.id, n.label, n.op, n.scope) for n in second.nodes]
+    assert [(n.id, n.label, n.op, n.scope) for n in first.nodes] == [
+        (n.id, n.label, n.op, n.scope) for n in second.nodes
+    ]
     assert [n.data for n in first.nodes] != [n.data for n in second.nodes]  # same places, new numbers

@@ -15,8 +15,11 @@ def test_neuron_computes_activation_of_weighted_sum_plus_bias():
     n = Neuron(2, activation="tanh", weights=[0.5, -1.0, 0.25])
     out = n([2.0, 3.0])
     assert out.data == pytest.approx(math.tanh(0.5 * 2 - 1.0 * 3 + 0.25), abs=1e-15)
-    for act, f in [("linear", lambda s: s), ("relu", lambda s: max(s, 0.0)),
-                   ("sigmoid", lambda s: 1 / (1 + math.exp(-s)))]:
+    for act, f in [
+        ("linear", lambda s: s),
+        ("relu", lambda s: max(s, 0.0)),
+        ("sigmoid", lambda s: 1 / (1 + math.exp(-s))),
+    ]:
         n = Neuron(2, activation=act, weights=[0.5, -1.0, 0.25])
         assert n([2.0, 3.0]).data == pytest.approx(f(-1.75), abs=1e-15)
         assert n([2.0, 3.5]).data == pytest.approx(f(-2.25), abs=1e-15)
@@ -87,22 +90,25 @@ def test_explicit_weights_per_layer_per_neuron():
     assert m([1.0, 1.0]).data == -3.0
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Neuron(2, weights=[1.0, 2.0]), r"Neuron\(2\) takes 3 numbers \(2 weights then the bias\)"),
-    (lambda: Neuron(2, bias=False, weights=[1.0]), r"takes 2 numbers \(2 weights \(no bias\)\)"),
-    (lambda: Neuron(1, weights=["a", 0.0]), r"weights\[0\]: expected one number, got str"),
-    (lambda: Layer(2, 3, weights=[[1, 2, 3]]), r"takes 3 weight rows"),
-    (lambda: MLP(2, [2, 1], weights=[[[1, 2, 3], [1, 2, 3]]]), r"must hold 2 layers"),
-    (lambda: MLP(2, [2, 1], weights=[[[1, 2, 3], [1, 2, 3]], [[1, 2]]]), r"Neuron\(2\) takes 3 numbers"),
-    (lambda: MLP(2, [16], activation="softmax"), "softmax is only for the output layer"),
-    (lambda: Neuron(2, activation="softmax"), "softmax acts on a whole layer"),
-    (lambda: MLP(2, [4], activation="swish"), "activation must be one of 'linear', 'relu'"),
-    (lambda: MLP(2, [4], init="lecun"), "init must be one of"),
-    (lambda: MLP(0, [4]), "nin must be a positive int"),
-    (lambda: MLP(2, []), "sizes must be a non-empty list"),
-    (lambda: MLP(2, 4), "sizes must be a non-empty list"),
-    (lambda: MLP(2, [4, 0]), r"sizes\[1\] must be a positive int"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Neuron(2, weights=[1.0, 2.0]), r"Neuron\(2\) takes 3 numbers \(2 weights then the bias\)"),
+        (lambda: Neuron(2, bias=False, weights=[1.0]), r"takes 2 numbers \(2 weights \(no bias\)\)"),
+        (lambda: Neuron(1, weights=["a", 0.0]), r"weights\[0\]: expected one number, got str"),
+        (lambda: Layer(2, 3, weights=[[1, 2, 3]]), r"takes 3 weight rows"),
+        (lambda: MLP(2, [2, 1], weights=[[[1, 2, 3], [1, 2, 3]]]), r"must hold 2 layers"),
+        (lambda: MLP(2, [2, 1], weights=[[[1, 2, 3], [1, 2, 3]], [[1, 2]]]), r"Neuron\(2\) takes 3 numbers"),
+        (lambda: MLP(2, [16], activation="softmax"), "softmax is only for the output layer"),
+        (lambda: Neuron(2, activation="softmax"), "softmax acts on a whole layer"),
+        (lambda: MLP(2, [4], activation="swish"), "activation must be one of 'linear', 'relu'"),
+        (lambda: MLP(2, [4], init="lecun"), "init must be one of"),
+        (lambda: MLP(0, [4]), "nin must be a positive int"),
+        (lambda: MLP(2, []), "sizes must be a non-empty list"),
+        (lambda: MLP(2, 4), "sizes must be a non-empty list"),
+        (lambda: MLP(2, [4, 0]), r"sizes\[1\] must be a positive int"),
+    ],
+)
 def test_bad_construction_raises_a_clear_error(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -121,16 +127,21 @@ def test_one_input_model_accepts_a_bare_number():
 
 
 def test_softmax_output_layer_is_stable_and_sums_to_one():
-    m = MLP(2, [3], output_activation="softmax",
-            weights=[[[1000.0, 0.0, 0.0], [0.0, 1000.0, 0.0], [0.0, 0.0, 0.0]]])
+    m = MLP(
+        2,
+        [3],
+        output_activation="softmax",
+        weights=[[[1000.0, 0.0, 0.0], [0.0, 1000.0, 0.0], [0.0, 0.0, 0.0]]],
+    )
     p = m([1.0, 0.999])
     assert sum(v.data for v in p) == pytest.approx(1.0, abs=1e-15)
     assert [v.label for v in p] == ["softmax"] * 3 and p[0].scope == "layers.0"
     z = [1000.0, 999.0, 0.0]
     expected = [math.exp(zk - 1000.0) / sum(math.exp(zj - 1000.0) for zj in z) for zk in z]
     assert [v.data for v in p] == pytest.approx(expected, abs=1e-15)
-    autograd.gradcheck(lambda a: MLP(2, [3], output_activation="softmax", seed=0)([a, 1.0])[0] * 1.0,
-                       [Value(0.3)])
+    autograd.gradcheck(
+        lambda a: MLP(2, [3], output_activation="softmax", seed=0)([a, 1.0])[0] * 1.0, [Value(0.3)]
+    )
 
 
 def test_seeded_init_is_reproducible_and_seed_sensitive():
@@ -143,7 +154,10 @@ def test_initializers_have_their_published_ranges_and_zero_biases():
     nin, nout = 50, 40
     for init, check in [
         ("uniform", lambda ws: max(map(abs, ws)) <= 1.0 and max(map(abs, ws)) > 0.9),
-        ("xavier", lambda ws: max(map(abs, ws)) <= math.sqrt(6 / 90) and max(map(abs, ws)) > 0.9 * math.sqrt(6 / 90)),
+        (
+            "xavier",
+            lambda ws: max(map(abs, ws)) <= math.sqrt(6 / 90) and max(map(abs, ws)) > 0.9 * math.sqrt(6 / 90),
+        ),
         ("glorot", lambda ws: max(map(abs, ws)) <= math.sqrt(6 / 90)),
         ("he", lambda ws: abs(math.sqrt(sum(w * w for w in ws) / len(ws)) - math.sqrt(2 / nin)) < 0.02),
     ]:

@@ -29,7 +29,7 @@ def test_mse_and_sse_values_and_gradients():
     assert [v.grad for v in o] == pytest.approx([2 * (ok.data - tk) / 3 for ok, tk in zip(o, t)], abs=1e-15)
     o = values(0.60944600, 0.66384491)
     e = sse(o, [0.4, 0.6])
-    assert e.data == pytest.approx(0.5 * (0.2094460 ** 2 + 0.06384491 ** 2), abs=1e-12)
+    assert e.data == pytest.approx(0.5 * (0.2094460**2 + 0.06384491**2), abs=1e-12)
     e.backward()
     assert [v.grad for v in o] == pytest.approx([0.2094460, 0.06384491], abs=1e-12)  # o - t
 
@@ -45,7 +45,9 @@ def test_bce_on_probabilities():
 
 @pytest.mark.parametrize("p", [0.0, 1.0, 1.5, -0.2])
 def test_bce_raises_when_the_output_is_not_strictly_a_probability(p):
-    with pytest.raises(ValueError, match=rf"bce: output 0 is {p!r}, not a probability strictly between 0 and 1.*bce_logits"):
+    with pytest.raises(
+        ValueError, match=rf"bce: output 0 is {p!r}, not a probability strictly between 0 and 1.*bce_logits"
+    ):
         bce(Value(p), [1.0])
 
 
@@ -100,16 +102,19 @@ def test_hinge_binary_and_multiclass():
     assert [v.grad for v in z] == [-1.0, 1.0, 0.0]
 
 
-@pytest.mark.parametrize("name, out, targets", [
-    ("mse", [0.3, -0.2], [[1.0, 0.0], [0.0, 1.0]]),
-    ("sse", [0.3, -0.2], [[1.0, 0.0], [0.0, 1.0]]),
-    ("bce", [0.3], [[0.0], [1.0]]),
-    ("bce", [0.3, 0.9], [[1.0, 0.0], [0.0, 1.0]]),
-    ("bce_logits", [0.3], [[0.0], [1.0]]),
-    ("cross_entropy", [0.3, -0.2, 5.0], [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
-    ("hinge", [0.3], [[-1.0], [1.0]]),
-    ("hinge", [0.3, 2.0, -1.0], [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
-])
+@pytest.mark.parametrize(
+    "name, out, targets",
+    [
+        ("mse", [0.3, -0.2], [[1.0, 0.0], [0.0, 1.0]]),
+        ("sse", [0.3, -0.2], [[1.0, 0.0], [0.0, 1.0]]),
+        ("bce", [0.3], [[0.0], [1.0]]),
+        ("bce", [0.3, 0.9], [[1.0, 0.0], [0.0, 1.0]]),
+        ("bce_logits", [0.3], [[0.0], [1.0]]),
+        ("cross_entropy", [0.3, -0.2, 5.0], [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+        ("hinge", [0.3], [[-1.0], [1.0]]),
+        ("hinge", [0.3, 2.0, -1.0], [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    ],
+)
 def test_graph_shape_does_not_depend_on_the_target(name, out, targets):
     fn = LOSSES[name]
     a, b = (fn(values(*out), t) for t in targets)
@@ -140,14 +145,17 @@ def test_encode_targets():
     assert encode_targets([1.0], lambda o, t: o, 2) == [[0.0, 1.0]]  # whole floats are fine
 
 
-@pytest.mark.parametrize("y, loss, n, message", [
-    ([0, 2], "bce", 1, r"y\[1\] = 2 is out of range: a model with one output takes labels 0 and 1"),
-    ([3], "cross_entropy", 3, r"y\[0\] = 3 is out of range: a model with 3 outputs take labels 0..2"),
-    ([-1], "mse", 2, r"y\[0\] = -1 is out of range"),
-    ([0.5], "mse", 2, r"y\[0\] = 0.5: class labels must be integers"),
-    (["1"], "mse", 2, r"class labels must be integers"),
-    ([1], "cross_entropy", 1, "cross_entropy needs a model with 2 or more outputs"),
-])
+@pytest.mark.parametrize(
+    "y, loss, n, message",
+    [
+        ([0, 2], "bce", 1, r"y\[1\] = 2 is out of range: a model with one output takes labels 0 and 1"),
+        ([3], "cross_entropy", 3, r"y\[0\] = 3 is out of range: a model with 3 outputs take labels 0..2"),
+        ([-1], "mse", 2, r"y\[0\] = -1 is out of range"),
+        ([0.5], "mse", 2, r"y\[0\] = 0.5: class labels must be integers"),
+        (["1"], "mse", 2, r"class labels must be integers"),
+        ([1], "cross_entropy", 1, "cross_entropy needs a model with 2 or more outputs"),
+    ],
+)
 def test_encode_targets_rejects_bad_labels(y, loss, n, message):
     with pytest.raises(ValueError, match=message):
         encode_targets(y, loss, n)
@@ -162,8 +170,13 @@ def test_l2_penalty():
 
 
 def test_every_loss_passes_gradcheck():
-    cases = {"mse": ([0.3, -0.4], [1.0, 0.0]), "sse": ([0.3, -0.4], [1.0, 0.0]),
-             "bce": ([0.3, 0.8], [1.0, 0.0]), "bce_logits": ([0.3, -2.0], [1.0, 0.0]),
-             "cross_entropy": ([0.3, -0.4, 1.2], [0.0, 1.0, 0.0]), "hinge": ([0.3, -0.4, 0.1], [0.0, 1.0, 0.0])}
+    cases = {
+        "mse": ([0.3, -0.4], [1.0, 0.0]),
+        "sse": ([0.3, -0.4], [1.0, 0.0]),
+        "bce": ([0.3, 0.8], [1.0, 0.0]),
+        "bce_logits": ([0.3, -2.0], [1.0, 0.0]),
+        "cross_entropy": ([0.3, -0.4, 1.2], [0.0, 1.0, 0.0]),
+        "hinge": ([0.3, -0.4, 0.1], [0.0, 1.0, 0.0]),
+    }
     for name, (out, t) in cases.items():
-        assert autograd.gradcheck(lambda *o: LOSSES[name](list(o), t), values(*out)), name
+        assert autograd.gradcheck(lambda *o, name=name, t=t: LOSSES[name](list(o), t), values(*out)), name

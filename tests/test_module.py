@@ -10,18 +10,30 @@ from nn import MLP, Layer, Module, Neuron
 def test_named_parameters_are_dotted_and_in_micrograd_order():
     m = MLP(2, [3, 1], seed=0)
     names = [n for n, _ in m.named_parameters()]
-    assert names[:4] == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.b",
-                         "layers.0.neurons.1.w.0"]
-    assert names[-4:] == ["layers.1.neurons.0.w.0", "layers.1.neurons.0.w.1", "layers.1.neurons.0.w.2",
-                          "layers.1.neurons.0.b"]
+    assert names[:4] == [
+        "layers.0.neurons.0.w.0",
+        "layers.0.neurons.0.w.1",
+        "layers.0.neurons.0.b",
+        "layers.0.neurons.1.w.0",
+    ]
+    assert names[-4:] == [
+        "layers.1.neurons.0.w.0",
+        "layers.1.neurons.0.w.1",
+        "layers.1.neurons.0.w.2",
+        "layers.1.neurons.0.b",
+    ]
     assert [p for _, p in m.named_parameters()] == m.parameters()
     assert m.num_parameters() == 3 * 3 + 4 == len(set(map(id, m.parameters())))
 
 
 def test_names_without_bias_and_for_bare_modules():
     assert [n for n, _ in Neuron(2, bias=False).named_parameters()] == ["w.0", "w.1"]
-    assert [n for n, _ in Layer(1, 2).named_parameters()] == ["neurons.0.w.0", "neurons.0.b",
-                                                              "neurons.1.w.0", "neurons.1.b"]
+    assert [n for n, _ in Layer(1, 2).named_parameters()] == [
+        "neurons.0.w.0",
+        "neurons.0.b",
+        "neurons.1.w.0",
+        "neurons.1.b",
+    ]
 
 
 def test_zero_grad_clears_every_parameter():
@@ -62,13 +74,16 @@ def test_load_state_dict_names_missing_and_extra_entries_and_changes_nothing():
     assert m.state_dict() == before
 
 
-@pytest.mark.parametrize("bad, message", [
-    ([1.0, 2.0], "expected one number, got list of 2 items"),
-    ("0.5", "expected one number, got str"),
-    (True, "expected one number, got bool"),
-    (math.inf, "expected a finite number, got inf"),
-    (math.nan, "expected a finite number, got nan"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ([1.0, 2.0], "expected one number, got list of 2 items"),
+        ("0.5", "expected one number, got str"),
+        (True, "expected one number, got bool"),
+        (math.inf, "expected a finite number, got inf"),
+        (math.nan, "expected a finite number, got nan"),
+    ],
+)
 def test_load_state_dict_rejects_a_misshaped_entry(bad, message):
     m = MLP(2, [2], seed=0)
     before = m.state_dict()
@@ -85,10 +100,14 @@ def test_load_state_dict_wants_a_mapping():
 
 def test_repr_reads_like_the_architecture():
     assert repr(MLP(2, [16, 16, 1])) == "MLP(2 -> 16 relu -> 16 relu -> 1)"
-    assert repr(MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False)) == \
-        "MLP(2 -> 2 sigmoid -> 2 sigmoid, no bias)"
-    assert repr(MLP(64, [32, 10], activation="tanh", output_activation="softmax")) == \
-        "MLP(64 -> 32 tanh -> 10 softmax)"
+    assert (
+        repr(MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False))
+        == "MLP(2 -> 2 sigmoid -> 2 sigmoid, no bias)"
+    )
+    assert (
+        repr(MLP(64, [32, 10], activation="tanh", output_activation="softmax"))
+        == "MLP(64 -> 32 tanh -> 10 softmax)"
+    )
     assert repr(Layer(3, 4, activation="tanh")) == "Layer(3 -> 4 tanh)"
     assert repr(Neuron(3, activation="linear", bias=False)) == "Neuron(3 -> linear, no bias)"
 

@@ -2,17 +2,14 @@
 article's weights, loss "sse" (0.5 * sum). Every number of the seed table to 8 decimals, and one SGD
 step with lr 0.5."""
 
-import pytest
+from nn import SGD, fit, sse
+from nn.worked_example import T, X, worked_example_mlp
 
-from nn import MLP, SGD, fit, sse
-
-W1 = [[0.3, 0.25], [0.4, 0.35]]  # row i = weights into hidden unit i
-W2 = [[0.45, 0.4], [0.7, 0.6]]
-X, T = [0.1, 0.2], [0.4, 0.6]
+X = list(X)
 
 
 def model():
-    return MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False, weights=[W1, W2])
+    return worked_example_mlp()
 
 
 def rounded(values):
@@ -55,8 +52,16 @@ def test_one_epoch_of_fit_is_the_same_step():
     """fit with loss="sse" on the one example: its batch loss is the table's E, and its step the table's."""
     m = model()
     # the targets (0.4, 0.6) are not class labels, so pass them through a callable loss
-    history = fit(m, [X], [0], loss=lambda o, t: sse(o, T), optimizer=SGD(m.parameters(), lr=0.5),
-                  epochs=1, progress=False, engine="eager")
+    history = fit(
+        m,
+        [X],
+        [0],
+        loss=lambda o, t: sse(o, T),
+        optimizer=SGD(m.parameters(), lr=0.5),
+        epochs=1,
+        progress=False,
+        engine="eager",
+    )
     assert rounded([history.last["train_loss"]]) == [0.02397190]
     assert rounded(weights(m, 1)) == [0.43703857, 0.38685205, 0.69629578, 0.59624247]
     assert rounded(weights(m, 0)) == [0.29959556, 0.24919112, 0.39964496, 0.34928991]

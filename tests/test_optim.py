@@ -105,11 +105,15 @@ def test_same_steps_as_torch_optim(name):
     theirs = [torch.tensor(p.data, dtype=torch.float64, requires_grad=True) for p in params]
     make = {
         "sgd": (lambda ps: SGD(ps, lr=0.1), lambda ts: torch.optim.SGD(ts, lr=0.1)),
-        "sgd_momentum_wd": (lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
-                            lambda ts: torch.optim.SGD(ts, lr=0.1, momentum=0.9, weight_decay=0.01)),
+        "sgd_momentum_wd": (
+            lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+            lambda ts: torch.optim.SGD(ts, lr=0.1, momentum=0.9, weight_decay=0.01),
+        ),
         "adam": (lambda ps: Adam(ps, lr=0.01), lambda ts: torch.optim.Adam(ts, lr=0.01)),
-        "adam_wd": (lambda ps: Adam(ps, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
-                    lambda ts: torch.optim.Adam(ts, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+        "adam_wd": (
+            lambda ps: Adam(ps, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+            lambda ts: torch.optim.Adam(ts, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        ),
     }[name]
     ours, torchs = make[0](params), make[1](theirs)
     data = [([0.5, -1.0, 2.0], 0), ([1.5, 0.2, -0.3], 2), ([-0.7, 0.9, 0.1], 1)]

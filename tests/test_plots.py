@@ -33,10 +33,19 @@ def test_plot_history_draws_loss_and_accuracy():
 
 def test_plot_history_from_fit():
     import nn
+
     X, y = nn.datasets.xor()
     model = nn.MLP(2, [4, 1], activation="tanh", seed=1)
-    history = nn.fit(model, X, y, loss="bce_logits", optimizer=nn.Adam(model.parameters(), lr=0.05),
-                     epochs=5, validation=(X, y), progress=False)
+    history = nn.fit(
+        model,
+        X,
+        y,
+        loss="bce_logits",
+        optimizer=nn.Adam(model.parameters(), lr=0.05),
+        epochs=5,
+        validation=(X, y),
+        progress=False,
+    )
     fig = plot_history(history)
     assert list(fig.axes[0].lines[0].get_ydata()) == history["train_loss"]
 
@@ -60,6 +69,7 @@ def test_decision_boundary_splits_where_the_model_does():
 
 def test_decision_boundary_of_an_mlp():
     import nn
+
     X, y = nn.datasets.xor()
     model = nn.MLP(2, [4, 1], seed=0)
     fig = plot_decision_boundary(model, X, y, resolution=15)
@@ -68,9 +78,10 @@ def test_decision_boundary_of_an_mlp():
 
 def test_gradient_size_per_layer():
     import nn
+
     model = nn.MLP(2, [3, 1], seed=0)
     records = []
-    for step in range(3):
+    for _step in range(3):
         model.zero_grad()
         loss = (model([0.5, -1.0]) - 1.0) ** 2
         loss.backward()

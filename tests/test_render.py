@@ -10,14 +10,28 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from autograd import Value
+from nn.worked_example import worked_example
 from viz import draw, render
-from viz.cli import worked_example
 from viz.render import PDF_HELP, RenderError, find_renderer, graphviz_pure_path
 
 SEED_NUMBERS = [
-    "0.08", "0.11", "0.51998934", "0.5274723", "0.609446", "0.66384491", "0.02193381", "0.00203809",
-    "0.0239719", "0.02592286", "0.0262959", "0.00740844", "0.00751506", "0.00080888", "0.00161775",
-    "0.00071009", "0.00142017",
+    "0.08",
+    "0.11",
+    "0.51998934",
+    "0.5274723",
+    "0.609446",
+    "0.66384491",
+    "0.02193381",
+    "0.00203809",
+    "0.0239719",
+    "0.02592286",
+    "0.0262959",
+    "0.00740844",
+    "0.00751506",
+    "0.00080888",
+    "0.00161775",
+    "0.00071009",
+    "0.00142017",
 ]  # the seed table's forward values and weight gradients, 8 decimals, trailing zeros dropped
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -40,7 +54,8 @@ def fake_dot(monkeypatch, tmp_path):
     bindir, log = tmp_path / "bin", tmp_path / "dot-calls.log"
     bindir.mkdir()
     shim = bindir / "dot"
-    shim.write_text(textwrap.dedent(f"""\
+    shim.write_text(
+        textwrap.dedent(f"""\
         #!{sys.executable}
         import io, subprocess, sys
         open({str(log)!r}, "a").write(" ".join(sys.argv[1:]) + "\\n")
@@ -53,7 +68,8 @@ def fake_dot(monkeypatch, tmp_path):
             sys.stdout.buffer.write(out.getvalue())
         else:
             sys.exit(subprocess.run([{pure!r}, *sys.argv[1:]], input=src).returncode)
-        """))
+        """)
+    )
     shim.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("CHAINRULE_RENDERER", raising=False)

@@ -16,14 +16,23 @@ def same_model(a, b):
     assert a.state_dict() == b.state_dict()  # float equality: bit for bit
 
 
-@pytest.mark.parametrize("model", [
-    MLP(2, [16, 16, 1], seed=0),
-    MLP(3, [4, 3], activation="tanh", output_activation="softmax", init="xavier", seed=1),
-    MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False,
-        weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]]),
-    Layer(3, 2, activation="sigmoid", seed=2),
-    Neuron(4, activation="linear", seed=3),
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        MLP(2, [16, 16, 1], seed=0),
+        MLP(3, [4, 3], activation="tanh", output_activation="softmax", init="xavier", seed=1),
+        MLP(
+            2,
+            [2, 2],
+            activation="sigmoid",
+            output_activation="sigmoid",
+            bias=False,
+            weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]],
+        ),
+        Layer(3, 2, activation="sigmoid", seed=2),
+        Neuron(4, activation="linear", seed=3),
+    ],
+)
 def test_round_trip_is_exact(tmp_path, model):
     for p in model.parameters():  # awkward floats too
         p.data = p.data / 3 + 1e-17 if p.data else 5e-324
@@ -32,17 +41,25 @@ def test_round_trip_is_exact(tmp_path, model):
     same_model(model, loaded)
     x = [0.1 * (i + 1) for i in range(model.nin)]
     out, out2 = model(x), loaded(x)
-    assert [v.data for v in (out if isinstance(out, list) else [out])] == \
-        [v.data for v in (out2 if isinstance(out2, list) else [out2])]
+    assert [v.data for v in (out if isinstance(out, list) else [out])] == [
+        v.data for v in (out2 if isinstance(out2, list) else [out2])
+    ]
 
 
 def test_the_file_is_plain_readable_json(tmp_path):
     model = MLP(2, [2, 1], weights=[[[1.0, 2.0, 0.5], [3.0, 4.0, -0.5]], [[1.0, -1.0, 0.25]]])
     data = json.loads(save(model, tmp_path / "m.json").read_text())
     assert data == {
-        "format": "chainrule-model", "version": 1,
-        "architecture": {"type": "MLP", "nin": 2, "sizes": [2, 1], "activation": "relu",
-                         "output_activation": "linear", "bias": True},
+        "format": "chainrule-model",
+        "version": 1,
+        "architecture": {
+            "type": "MLP",
+            "nin": 2,
+            "sizes": [2, 1],
+            "activation": "relu",
+            "output_activation": "linear",
+            "bias": True,
+        },
         "weights": [[[1.0, 2.0, 0.5], [3.0, 4.0, -0.5]], [[1.0, -1.0, 0.25]]],
     }
 
@@ -98,22 +115,40 @@ def test_missing_keys(tmp_path, key):
         load(write(tmp_path, data))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["weights"].pop(), "weights hold 1 layers; the architecture has 2 layers"),
-    (lambda d: d["weights"][0].pop(), "layer 0 holds 2 neurons; the architecture says 3"),
-    (lambda d: d["weights"][1][0].pop(), r"layer 1 neuron 0 holds 3 numbers; the architecture says 4 \(its weights, then its bias\)"),
-    (lambda d: d["weights"][0][2].append(1.0), "layer 0 neuron 2 holds 4 numbers; the architecture says 3"),
-    (lambda d: d["weights"][0].__setitem__(1, 0.5), "layer 0 neuron 1 holds float; the architecture says 3"),
-    (lambda d: d["weights"].__setitem__(1, {"w": 1}), "layer 1 holds dict; the architecture says 1"),
-    (lambda d: d.__setitem__("weights", "abc"), "weights hold str; the architecture has 2 layers"),
-    (lambda d: d["weights"][0][1].__setitem__(2, "0.5"), "layer 0 neuron 1 entry 2 is '0.5', not a number"),
-    (lambda d: d["weights"][0][1].__setitem__(0, None), "layer 0 neuron 1 entry 0 is None, not a number"),
-    (lambda d: d["weights"][0][1].__setitem__(0, True), "entry 0 is True, not a number"),
-    (lambda d: d["architecture"].__setitem__("sizes", [3, 0]), r"bad architecture.*sizes\[1\] must be a positive int"),
-    (lambda d: d["architecture"].__setitem__("type", "CNN"), "architecture must name a type among"),
-    (lambda d: d["architecture"].__setitem__("dropout", 0.5), "bad architecture.*dropout"),
-    (lambda d: d["architecture"].pop("nin"), "bad architecture.*nin"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["weights"].pop(), "weights hold 1 layers; the architecture has 2 layers"),
+        (lambda d: d["weights"][0].pop(), "layer 0 holds 2 neurons; the architecture says 3"),
+        (
+            lambda d: d["weights"][1][0].pop(),
+            r"layer 1 neuron 0 holds 3 numbers; the architecture says 4 \(its weights, then its bias\)",
+        ),
+        (
+            lambda d: d["weights"][0][2].append(1.0),
+            "layer 0 neuron 2 holds 4 numbers; the architecture says 3",
+        ),
+        (
+            lambda d: d["weights"][0].__setitem__(1, 0.5),
+            "layer 0 neuron 1 holds float; the architecture says 3",
+        ),
+        (lambda d: d["weights"].__setitem__(1, {"w": 1}), "layer 1 holds dict; the architecture says 1"),
+        (lambda d: d.__setitem__("weights", "abc"), "weights hold str; the architecture has 2 layers"),
+        (
+            lambda d: d["weights"][0][1].__setitem__(2, "0.5"),
+            "layer 0 neuron 1 entry 2 is '0.5', not a number",
+        ),
+        (lambda d: d["weights"][0][1].__setitem__(0, None), "layer 0 neuron 1 entry 0 is None, not a number"),
+        (lambda d: d["weights"][0][1].__setitem__(0, True), "entry 0 is True, not a number"),
+        (
+            lambda d: d["architecture"].__setitem__("sizes", [3, 0]),
+            r"bad architecture.*sizes\[1\] must be a positive int",
+        ),
+        (lambda d: d["architecture"].__setitem__("type", "CNN"), "architecture must name a type among"),
+        (lambda d: d["architecture"].__setitem__("dropout", 0.5), "bad architecture.*dropout"),
+        (lambda d: d["architecture"].pop("nin"), "bad architecture.*nin"),
+    ],
+)
 def test_wrong_shape_or_content(tmp_path, change, message):
     _, data = good(tmp_path)
     change(data)

@@ -8,8 +8,14 @@ from nn import MLP, Layer, Neuron, grad_stats, sse
 
 
 def test_one_row_per_layer_with_exact_numbers():
-    m = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", bias=False,
-            weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]])
+    m = MLP(
+        2,
+        [2, 2],
+        activation="sigmoid",
+        output_activation="sigmoid",
+        bias=False,
+        weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]],
+    )
     sse(m([0.1, 0.2]), [0.4, 0.6]).backward()
     rows = grad_stats(m)
     assert [r["name"] for r in rows] == ["layers.0", "layers.1"]
@@ -19,7 +25,8 @@ def test_one_row_per_layer_with_exact_numbers():
     assert rows[0]["max_abs"] == pytest.approx(0.00161775, abs=1e-8)
     assert rows[1]["max_abs"] == pytest.approx(0.02629590, abs=1e-8)
     assert rows[1]["rms"] == pytest.approx(
-        math.sqrt(sum(g * g for g in [0.02592286, 0.02629590, 0.00740844, 0.00751506]) / 4), abs=1e-8)
+        math.sqrt(sum(g * g for g in [0.02592286, 0.02629590, 0.00740844, 0.00751506]) / 4), abs=1e-8
+    )
 
 
 def test_sigmoid_gradients_shrink_towards_the_input():
@@ -40,5 +47,10 @@ def test_layer_and_neuron():
     n = Neuron(2, activation="linear", weights=[1.0, -2.0, 0.0])
     n([3.0, 4.0]).backward()
     (row,) = grad_stats(n)
-    assert row == {"name": "", "count": 3, "mean_abs": pytest.approx(8 / 3), "rms": pytest.approx(math.sqrt(26 / 3)),
-                   "max_abs": 4.0}
+    assert row == {
+        "name": "",
+        "count": 3,
+        "mean_abs": pytest.approx(8 / 3),
+        "rms": pytest.approx(math.sqrt(26 / 3)),
+        "max_abs": 4.0,
+    }

@@ -233,8 +233,18 @@ def test_training_on_the_tape_gives_the_eager_history(loss, nout, optimizer):
         model = MLP(2, [8, 8, nout], seed=4)
         params = model.parameters()
         opt = SGD(params, lr=0.1, momentum=0.9) if optimizer == "sgd" else Adam(params, 0.02)
-        h = fit(model, X, y, loss=loss, optimizer=opt, epochs=4, batch_size=16, seed=5, progress=False,
-                engine=engine)
+        h = fit(
+            model,
+            X,
+            y,
+            loss=loss,
+            optimizer=opt,
+            epochs=4,
+            batch_size=16,
+            seed=5,
+            progress=False,
+            engine=engine,
+        )
         assert h.engine == engine
         histories.append(h.epochs)
         weights.append([p.data for p in model.parameters()])
@@ -260,8 +270,13 @@ def test_parameters_as_arrays_give_the_values_path_numbers():
     assert grad.tolist() == [p.grad for p in params]
 
 
-@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
-                                  lambda ps: Adam(ps, 0.02, weight_decay=0.1)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+        lambda ps: Adam(ps, 0.02, weight_decay=0.1),
+    ],
+)
 def test_fit_on_arrays_leaves_the_values_as_the_per_value_path_does(make):
     # The optimizer over the parameters in another order cannot share the tape's arrays: that fit
     # takes the per-Value path (step() on .data/.grad), and both must end bit for bit the same.
@@ -271,8 +286,18 @@ def test_fit_on_arrays_leaves_the_values_as_the_per_value_path_does(make):
         model = MLP(2, [6, 6, 2], seed=7)
         params = model.parameters()
         opt = make(params[::-1] if reorder else params)
-        h = fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16, seed=1,
-                validation=(X[:10], y[:10]), progress=False)
+        h = fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=opt,
+            epochs=3,
+            batch_size=16,
+            seed=1,
+            validation=(X[:10], y[:10]),
+            progress=False,
+        )
         assert h.engine == "tape" and opt.steps == 3 * 4
         runs.append((h.epochs, [p.data for p in params], [p.grad for p in params]))
     assert runs[0] == runs[1]
@@ -291,8 +316,16 @@ def test_a_custom_optimizer_step_works_on_the_tape():
     X, y = datasets.moons(30, seed=0)
     model = MLP(2, [4, 1], seed=0)
     before = [p.data for p in model.parameters()]
-    h = fit(model, X, y, loss="hinge", optimizer=HalfStep(model.parameters(), lr=0.1), epochs=2,
-            batch_size=10, progress=False)
+    h = fit(
+        model,
+        X,
+        y,
+        loss="hinge",
+        optimizer=HalfStep(model.parameters(), lr=0.1),
+        epochs=2,
+        batch_size=10,
+        progress=False,
+    )
     assert h.engine == "tape" and HalfStep.calls == 6
     assert [p.data for p in model.parameters()] != before
 
@@ -345,8 +378,17 @@ def test_digits_reach_95_percent_test_accuracy_on_the_tape():
     X, y = datasets.digits(normalize=True)
     (Xtr, ytr), (Xva, yva), (Xte, yte) = datasets.split(X, y, seed=0)
     model = MLP(64, [32, 32, 10], seed=0, init="he")
-    h = fit(model, Xtr, ytr, loss="cross_entropy", optimizer=Adam(model.parameters(), lr=0.01), epochs=20,
-            batch_size=32, seed=0, progress=False)
+    h = fit(
+        model,
+        Xtr,
+        ytr,
+        loss="cross_entropy",
+        optimizer=Adam(model.parameters(), lr=0.01),
+        epochs=20,
+        batch_size=32,
+        seed=0,
+        progress=False,
+    )
     assert h.engine == "tape"
     valid_acc = evaluate(model, Xva, yva, "cross_entropy")["acc"]
     test_acc = evaluate(model, Xte, yte, "cross_entropy")["acc"]

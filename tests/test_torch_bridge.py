@@ -7,8 +7,7 @@ import random
 import pytest
 
 import autograd
-from nn import MLP, Layer, Neuron
-from nn import from_torch, to_torch
+from nn import MLP, Layer, Neuron, from_torch, to_torch
 
 torch = pytest.importorskip("torch")
 
@@ -121,8 +120,10 @@ def test_from_torch_reads_a_model_built_in_torch():
         (lambda nn: [nn.Linear(2, 3), nn.Softmax(dim=-1), nn.Linear(3, 1)], "only supported as the last"),
         (lambda nn: [nn.Linear(2, 3), nn.Softmax(dim=0)], "dim=-1"),
         (lambda nn: [nn.Linear(2, 3), nn.Dropout(0.5)], r"module 1 \(Dropout\) is not supported"),
-        (lambda nn: [nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)],
-         "one hidden activation"),
+        (
+            lambda nn: [nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)],
+            "one hidden activation",
+        ),
         (lambda nn: [nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1, bias=False)], "all or none"),
         (lambda nn: [], "no Linear"),
     ],

@@ -14,8 +14,13 @@ def expression(x, y, z, lib):
     if lib == "torch":
         tanh, sig, exp, log, relu = torch.tanh, torch.sigmoid, torch.exp, torch.log, torch.relu
     else:
-        tanh, sig, exp, log, relu = (lambda v: v.tanh()), (lambda v: v.sigmoid()), (lambda v: v.exp()), (
-            lambda v: v.log()), (lambda v: v.relu())
+        tanh, sig, exp, log, relu = (
+            (lambda v: v.tanh()),
+            (lambda v: v.sigmoid()),
+            (lambda v: v.exp()),
+            (lambda v: v.log()),
+            (lambda v: v.relu()),
+        )
     a = tanh(x * y) + sig(z) * x**3
     b = log(y * y + 1) / (exp(z) + 2) - relu(x - z) + 2**y
     return (a * b + abs(a - b)) ** 2

@@ -8,8 +8,20 @@ import numpy as np
 import pytest
 
 import autograd
-from nn import (MLP, SGD, Adam, History, Layer, TrainingDiverged, accuracy, evaluate, fit, get_loss,
-                mse, predict)
+from nn import (
+    MLP,
+    SGD,
+    Adam,
+    History,
+    Layer,
+    TrainingDiverged,
+    accuracy,
+    evaluate,
+    fit,
+    get_loss,
+    mse,
+    predict,
+)
 from nn.train import _eager_batch
 
 XOR_X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
@@ -27,8 +39,15 @@ def test_xor_is_beyond_a_single_layer(seed):
     """A single sigmoid unit is a linear boundary: at best 3 of the 4 points, and its cross-entropy
     cannot go below log 2 (the symmetric optimum w = 0)."""
     model = MLP(2, [1], output_activation="sigmoid", seed=seed)
-    h = fit(model, XOR_X, XOR_Y, loss="bce", optimizer=Adam(model.parameters(), lr=0.1), epochs=300,
-            progress=False)
+    h = fit(
+        model,
+        XOR_X,
+        XOR_Y,
+        loss="bce",
+        optimizer=Adam(model.parameters(), lr=0.1),
+        epochs=300,
+        progress=False,
+    )
     assert accuracy(model, XOR_X, XOR_Y) <= 0.75
     assert h.last["train_loss"] > math.log(2) - 1e-3
 
@@ -36,8 +55,15 @@ def test_xor_is_beyond_a_single_layer(seed):
 @pytest.mark.parametrize("seed", range(5))
 def test_xor_is_solved_by_one_hidden_layer(seed):
     model = MLP(2, [4, 1], activation="tanh", seed=seed)
-    h = fit(model, XOR_X, XOR_Y, loss="bce_logits", optimizer=Adam(model.parameters(), lr=0.1), epochs=200,
-            progress=False)
+    h = fit(
+        model,
+        XOR_X,
+        XOR_Y,
+        loss="bce_logits",
+        optimizer=Adam(model.parameters(), lr=0.1),
+        epochs=200,
+        progress=False,
+    )
     assert predict(model, XOR_X) == XOR_Y
     assert h.last["train_acc"] == 1.0 and h.last["train_loss"] < 0.05
 
@@ -58,8 +84,16 @@ def test_two_moons_with_binary_cross_entropy():
     """Sigmoid output and bce; Adam for 40 epochs instead of SGD for 100, to keep the test fast."""
     X, y = moons()
     model = MLP(2, [16, 16, 1], output_activation="sigmoid", seed=0)
-    h = fit(model, X, y, loss="bce", optimizer=Adam(model.parameters(), lr=0.05), epochs=40, progress=False,
-            engine="eager")
+    h = fit(
+        model,
+        X,
+        y,
+        loss="bce",
+        optimizer=Adam(model.parameters(), lr=0.05),
+        epochs=40,
+        progress=False,
+        engine="eager",
+    )
     assert evaluate(model, X, y, "bce")["acc"] >= 0.97
     assert h.last["train_loss"] < h.epochs[0]["train_loss"] / 5
 
@@ -82,8 +116,16 @@ def test_batch_loss_is_the_mean_and_gradients_are_the_mean_gradient():
     assert [p.grad for p in model.parameters()] == pytest.approx(expected_grads, abs=1e-15)
     assert outs == [[v.data for v in model(x)] for x in X]
     before = evaluate(model, X, y, "cross_entropy")["loss"]
-    h = fit(model, X, y, loss="cross_entropy", optimizer=SGD(model.parameters(), lr=0.0), epochs=1, progress=False,
-            engine="eager")
+    h = fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=SGD(model.parameters(), lr=0.0),
+        epochs=1,
+        progress=False,
+        engine="eager",
+    )
     assert h.last["train_loss"] == pytest.approx(before, abs=1e-15)
 
 
@@ -91,9 +133,20 @@ def test_history_with_validation_and_mini_batches():
     X, y = moons()
     Xt, yt, Xv, yv = X[:80], y[:80], X[80:], y[80:]
     model = MLP(2, [8, 2], seed=0)
-    h = fit(model, Xt, yt, loss="cross_entropy", optimizer=Adam(model.parameters(), lr=0.05), epochs=3,
-            batch_size=16, validation=(Xv, yv), progress=False)
-    assert isinstance(h, History) and len(h) == 3 and h.engine in ("eager", "tape") and h.loss == "cross_entropy"
+    h = fit(
+        model,
+        Xt,
+        yt,
+        loss="cross_entropy",
+        optimizer=Adam(model.parameters(), lr=0.05),
+        epochs=3,
+        batch_size=16,
+        validation=(Xv, yv),
+        progress=False,
+    )
+    assert (
+        isinstance(h, History) and len(h) == 3 and h.engine in ("eager", "tape") and h.loss == "cross_entropy"
+    )
     assert list(h.epochs[0]) == ["train_loss", "train_acc", "val_loss", "val_acc"]
     assert h["val_acc"] == [e["val_acc"] for e in h.epochs]
     assert h.last["val_loss"] == pytest.approx(evaluate(model, Xv, yv, "cross_entropy")["loss"], abs=1e-15)
@@ -113,8 +166,17 @@ def test_shuffling_is_reproducible_from_the_seed():
 
     def run(seed):
         model = MLP(2, [4, 1], seed=0)
-        h = fit(model, X, y, loss="bce_logits", optimizer=SGD(model.parameters(), lr=0.1), epochs=2,
-                batch_size=10, seed=seed, progress=False)
+        h = fit(
+            model,
+            X,
+            y,
+            loss="bce_logits",
+            optimizer=SGD(model.parameters(), lr=0.1),
+            epochs=2,
+            batch_size=10,
+            seed=seed,
+            progress=False,
+        )
         return h.epochs, model.state_dict()
 
     assert run(1) == run(1)
@@ -135,27 +197,48 @@ def test_predict_thresholds_and_argmax():
     assert predict(sigmoid, [[-0.1], [0.1]]) == [0, 1]  # sigmoid(0.1) > 0.5
     rows = [[[1.0, 0.0], [-1.0, 0.0], [0.0, 0.5]]]
     assert predict(MLP(1, [3], weights=rows), [[2.0], [-2.0], [0.1]]) == [0, 1, 2]
-    assert predict(MLP(1, [3], output_activation="softmax", weights=rows), [[2.0], [-2.0], [0.1]]) == [0, 1, 2]
+    assert predict(MLP(1, [3], output_activation="softmax", weights=rows), [[2.0], [-2.0], [0.1]]) == [
+        0,
+        1,
+        2,
+    ]
 
 
 def test_softmax_output_trains_with_mse():
     model = MLP(2, [4, 2], output_activation="softmax", seed=0)
-    h = fit(model, XOR_X, [0, 1, 1, 0], loss="mse", optimizer=Adam(model.parameters(), lr=0.05), epochs=5,
-            progress=False)
+    h = fit(
+        model,
+        XOR_X,
+        [0, 1, 1, 0],
+        loss="mse",
+        optimizer=Adam(model.parameters(), lr=0.05),
+        epochs=5,
+        progress=False,
+    )
     assert h.last["train_loss"] < h.epochs[0]["train_loss"]
 
 
 def test_a_layer_can_be_fitted_too():
     layer = Layer(2, 2, activation="linear", seed=0)
-    h = fit(layer, [[1.0, 0.0], [0.0, 1.0]], [0, 1], loss="cross_entropy",
-            optimizer=SGD(layer.parameters(), lr=0.5), epochs=30, progress=False)
+    h = fit(
+        layer,
+        [[1.0, 0.0], [0.0, 1.0]],
+        [0, 1],
+        loss="cross_entropy",
+        optimizer=SGD(layer.parameters(), lr=0.5),
+        epochs=30,
+        progress=False,
+    )
     assert h.last["train_acc"] == 1.0
 
 
 def test_engine_switch():
     model = MLP(2, [2, 1], seed=0)
     assert fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="eager", progress=False).engine == "eager"
-    assert fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="auto", progress=False).engine in ("eager", "tape")
+    assert fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="auto", progress=False).engine in (
+        "eager",
+        "tape",
+    )
     with pytest.raises(ValueError, match="engine must be one of 'auto', 'eager', 'tape'; got 'numpy'"):
         fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, engine="numpy", progress=False)
     try:  # until the batch tape is wired into fit, asking for it says so
@@ -179,28 +262,54 @@ def test_an_infinite_loss_names_the_epoch_and_the_batch():
 def test_an_arithmetic_error_in_a_batch_is_annotated_with_epoch_and_batch():
     model = MLP(1, [1], weights=[[[1.0, 0.0]]])
     with pytest.raises(OverflowError) as info:
-        fit(model, [[1.0], [2.0]], [0, 1], loss="mse", optimizer=SGD(model.parameters(), lr=1e80), epochs=5,
-            progress=False, engine="eager")
+        fit(
+            model,
+            [[1.0], [2.0]],
+            [0, 1],
+            loss="mse",
+            optimizer=SGD(model.parameters(), lr=1e80),
+            epochs=5,
+            progress=False,
+            engine="eager",
+        )
     assert any("epoch" in note and "batch 1 of 1" in note for note in info.value.__notes__)
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda m: fit(m, [[1.0, 2.0, 3.0]], [0], loss="mse"), ValueError, r"X\[0\] has 3 features; the model takes 2"),
-    (lambda m: fit(m, XOR_X, [0, 1], loss="mse"), ValueError, "X has 4 examples but y has 2 labels"),
-    (lambda m: fit(m, XOR_X, [0, 1, 2, 0], loss="mse"), ValueError, r"y: y\[2\] = 2 is out of range"),
-    (lambda m: fit(m, [], [], loss="mse"), ValueError, "X is empty"),
-    (lambda m: fit(m, np.zeros(4), XOR_Y, loss="mse"), ValueError, "X must be 2-D"),
-    (lambda m: fit(m, [1.0, 2.0], [0, 1], loss="mse"), TypeError, "X must be a list of feature lists"),
-    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", batch_size=0), ValueError, "batch_size must be a positive int"),
-    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", epochs=-1), ValueError, "epochs must be an int >= 0"),
-    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", validation=XOR_X), ValueError, "validation must be a pair"),
-    (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", validation=(XOR_X, [0])), ValueError,
-     "validation X has 4 examples but validation y has 1 labels"),
-    (lambda m: fit(m, XOR_X, XOR_Y, loss="bce"), ValueError, "loss 'bce' takes probabilities"),
-    (lambda m: fit(m, XOR_X, XOR_Y, loss="xent"), ValueError, "unknown loss 'xent'"),
-    (lambda m: evaluate(m, XOR_X, [0, 1, 1, 5], "mse"), ValueError, r"y\[3\] = 5 is out of range"),
-    (lambda m: predict(m, [[1.0]]), ValueError, r"X\[0\] has 1 features; the model takes 2"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda m: fit(m, [[1.0, 2.0, 3.0]], [0], loss="mse"),
+            ValueError,
+            r"X\[0\] has 3 features; the model takes 2",
+        ),
+        (lambda m: fit(m, XOR_X, [0, 1], loss="mse"), ValueError, "X has 4 examples but y has 2 labels"),
+        (lambda m: fit(m, XOR_X, [0, 1, 2, 0], loss="mse"), ValueError, r"y: y\[2\] = 2 is out of range"),
+        (lambda m: fit(m, [], [], loss="mse"), ValueError, "X is empty"),
+        (lambda m: fit(m, np.zeros(4), XOR_Y, loss="mse"), ValueError, "X must be 2-D"),
+        (lambda m: fit(m, [1.0, 2.0], [0, 1], loss="mse"), TypeError, "X must be a list of feature lists"),
+        (
+            lambda m: fit(m, XOR_X, XOR_Y, loss="mse", batch_size=0),
+            ValueError,
+            "batch_size must be a positive int",
+        ),
+        (lambda m: fit(m, XOR_X, XOR_Y, loss="mse", epochs=-1), ValueError, "epochs must be an int >= 0"),
+        (
+            lambda m: fit(m, XOR_X, XOR_Y, loss="mse", validation=XOR_X),
+            ValueError,
+            "validation must be a pair",
+        ),
+        (
+            lambda m: fit(m, XOR_X, XOR_Y, loss="mse", validation=(XOR_X, [0])),
+            ValueError,
+            "validation X has 4 examples but validation y has 1 labels",
+        ),
+        (lambda m: fit(m, XOR_X, XOR_Y, loss="bce"), ValueError, "loss 'bce' takes probabilities"),
+        (lambda m: fit(m, XOR_X, XOR_Y, loss="xent"), ValueError, "unknown loss 'xent'"),
+        (lambda m: evaluate(m, XOR_X, [0, 1, 1, 5], "mse"), ValueError, r"y\[3\] = 5 is out of range"),
+        (lambda m: predict(m, [[1.0]]), ValueError, r"X\[0\] has 1 features; the model takes 2"),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call(MLP(2, [3, 1], seed=0))
@@ -208,7 +317,9 @@ def test_bad_inputs_raise_clear_errors(call, error, message):
 
 def test_loss_and_output_mismatches_are_caught():
     softmax = MLP(2, [3, 2], output_activation="softmax", seed=0)
-    with pytest.raises(ValueError, match="output layer applies softmax; build it with output_activation='linear'"):
+    with pytest.raises(
+        ValueError, match="output layer applies softmax; build it with output_activation='linear'"
+    ):
         fit(softmax, XOR_X, XOR_Y, loss="cross_entropy")
     sigmoid = MLP(2, [3, 1], output_activation="sigmoid", seed=0)
     with pytest.raises(ValueError, match="applies sigmoid"):
@@ -258,8 +369,19 @@ def test_evaluate_predict_and_validation_give_the_same_numbers_on_the_tape_and_e
     histories = []
     for engine in ("tape", "eager"):
         m = MLP(2, [8, 3], activation="tanh", seed=3)
-        histories.append(fit(m, X[:60], y[:60], loss="cross_entropy", optimizer=SGD(m.parameters(), lr=0.3),
-                             epochs=3, validation=(X[60:], y[60:]), progress=False, engine=engine))
+        histories.append(
+            fit(
+                m,
+                X[:60],
+                y[:60],
+                loss="cross_entropy",
+                optimizer=SGD(m.parameters(), lr=0.3),
+                epochs=3,
+                validation=(X[60:], y[60:]),
+                progress=False,
+                engine=engine,
+            )
+        )
     assert histories[0].engine == "tape" and histories[1].engine == "eager"
     for a, b in zip(histories[0].epochs, histories[1].epochs):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-12) and a["val_acc"] == b["val_acc"]

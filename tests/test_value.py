@@ -71,7 +71,7 @@ def test_graph_is_freed_by_reference_counting_alone():
     try:
         x = Value(0.5)
         v = x
-        for i in range(1000):
+        for _i in range(1000):
             v = (v * 0.9 + 0.1).tanh()
         v.backward()
         refs = [weakref.ref(v)]

@@ -1,8 +1,6 @@
 """The worked example of seeds/000, written with plain Values: every number of the table to
 8 decimals, and one SGD step (lr 0.5). The numbers are the seed README's."""
 
-import pytest
-
 from autograd import Value, zero_grad
 
 
@@ -50,5 +48,10 @@ def test_the_demo_prints_the_same_numbers(capsys):
 
     assert main(["demo", "--no-pictures"]) == 0
     out = capsys.readouterr().out
-    for number in ["0.60944600, 0.66384491", "0.02397190", "0.00080888, 0.00161775", "0.43703857, 0.38685205"]:
+    for number in [
+        "0.60944600, 0.66384491",
+        "0.02397190",
+        "0.00080888, 0.00161775",
+        "0.43703857, 0.38685205",
+    ]:
         assert number in out

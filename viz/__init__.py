@@ -1,9 +1,9 @@
 """viz: draw the computation graph, every forward value and every gradient; plots; the CLI.
 
-    from viz import draw, render, explain
-    loss.backward()
-    render(loss, "graph.svg")          # or .png, .pdf, .dot; draw(loss) displays in Jupyter
-    print(explain(w))                  # the chain-rule sum behind w.grad
+from viz import draw, render, explain
+loss.backward()
+render(loss, "graph.svg")          # or .png, .pdf, .dot; draw(loss) displays in Jupyter
+print(explain(w))                  # the chain-rule sum behind w.grad
 """
 
 from .dot import Drawing, draw, draw_graph
@@ -14,10 +14,26 @@ from .plots import layer_grad_sizes, plot_decision_boundary, plot_gradient_sizes
 from .render import RenderError, find_renderer, render
 
 __all__ = [
-    "trace", "Graph", "Node", "Edge", "gradients",
-    "draw", "draw_graph", "Drawing",
-    "render", "find_renderer", "RenderError",
-    "backprop_frames", "backprop_html", "save_frames", "save_gif", "show_frames",
-    "explain", "Explanation",
-    "plot_history", "plot_decision_boundary", "plot_gradient_sizes", "layer_grad_sizes",
+    "trace",
+    "Graph",
+    "Node",
+    "Edge",
+    "gradients",
+    "draw",
+    "draw_graph",
+    "Drawing",
+    "render",
+    "find_renderer",
+    "RenderError",
+    "backprop_frames",
+    "backprop_html",
+    "save_frames",
+    "save_gif",
+    "show_frames",
+    "explain",
+    "Explanation",
+    "plot_history",
+    "plot_decision_boundary",
+    "plot_gradient_sizes",
+    "layer_grad_sizes",
 ]

@@ -1,9 +1,9 @@
 """The ``chainrule`` command: it demos, trains and draws.
 
-    chainrule demo                  the worked example of seed 000: every number, and its pictures
-    chainrule train moons           train an MLP on a bundled data set, print per-epoch metrics
-    chainrule draw model.json       draw a saved model's graph on one input
-    chainrule bench [--quick]       the benchmark suite (from a clone of the repository)
+chainrule demo                  the worked example of seed 000: every number, and its pictures
+chainrule train moons           train an MLP on a bundled data set, print per-epoch metrics
+chainrule draw model.json       draw a saved model's graph on one input
+chainrule bench [--quick]       the benchmark suite (from a clone of the repository)
 """
 
 from __future__ import annotations
@@ -13,36 +13,11 @@ import runpy
 import sys
 from pathlib import Path
 
-from autograd import Value
 from autograd import sum as vsum
-
-# The worked example (seeds/000): a 2-2-2 sigmoid network, no biases, E = sum of 0.5 * (t - o)^2.
-X = (0.1, 0.2)
-W1 = ((0.3, 0.25), (0.4, 0.35))  # row i: the weights into hidden unit i
-W2 = ((0.45, 0.4), (0.7, 0.6))
-T = (0.4, 0.6)
+from nn.worked_example import LR, worked_example
 
 
-def worked_example() -> dict:
-    """Build the worked example from plain Values, run backward, return its named Values."""
-    x = [Value(v, label=f"x{i + 1}") for i, v in enumerate(X)]
-    w1 = [[Value(w, label=f"w1[{i}][{j}]") for j, w in enumerate(row)] for i, row in enumerate(W1)]
-    w2 = [[Value(w, label=f"w2[{i}][{j}]") for j, w in enumerate(row)] for i, row in enumerate(W2)]
-    z = [vsum(w * xi for w, xi in zip(row, x)) for row in w1]
-    h = [zi.sigmoid() for zi in z]
-    net = [vsum(w * hi for w, hi in zip(row, h)) for row in w2]
-    o = [n.sigmoid() for n in net]
-    errors = [0.5 * (t - oi) ** 2 for t, oi in zip(T, o)]
-    total = vsum(errors)
-    for name, group in (("z", z), ("h", h), ("net_o", net), ("o", o), ("E", errors)):
-        for i, v in enumerate(group):
-            v.label = f"{name}{i + 1}"
-    total.label = "E_total"
-    total.backward()
-    return {"x": x, "w1": w1, "w2": w2, "z": z, "h": h, "net": net, "o": o, "errors": errors, "E": total}
-
-
-def demo(out: Path | None = Path("out"), lr: float = 0.5) -> None:
+def demo(out: Path | None = Path("out"), lr: float = LR) -> None:
     """Print every number of the worked example; with ``out``, also write its pictures there."""
     ex = worked_example()
 
@@ -96,16 +71,26 @@ def train(args: argparse.Namespace) -> None:
         train_X, train_y, validation, test_X, test_y = X, y, None, X, y
     print(f"{args.dataset}: {len(X)} examples, {classes} classes; {model}, loss {loss}, Adam lr {args.lr}")
     history = nn.fit(
-        model, train_X, train_y, loss=loss, optimizer=nn.Adam(model.parameters(), lr=args.lr),
-        epochs=args.epochs, batch_size=args.batch_size, validation=validation, seed=args.seed,
-        progress=True, engine=args.engine,
+        model,
+        train_X,
+        train_y,
+        loss=loss,
+        optimizer=nn.Adam(model.parameters(), lr=args.lr),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation=validation,
+        seed=args.seed,
+        progress=True,
+        engine=args.engine,
     )
     for i, e in enumerate(history.epochs, 1):
         if i == 1 or i == len(history) or i % max(1, len(history) // 10) == 0:
             print(f"  epoch {i:4d}  " + "  ".join(f"{k} {v:.4f}" for k, v in e.items()))
     test = nn.evaluate(model, test_X, test_y, loss=loss)
-    print(f"engine {history.engine}: {sum(history.seconds):.2f} s in all; test loss {test['loss']:.4f}, "
-          f"test accuracy {test['acc']:.2%}")
+    print(
+        f"engine {history.engine}: {sum(history.seconds):.2f} s in all; test loss {test['loss']:.4f}, "
+        f"test accuracy {test['acc']:.2%}"
+    )
     if args.save:
         print(f"saved {nn.save(model, args.save)}")
 
@@ -129,8 +114,11 @@ def bench(args: argparse.Namespace) -> int:
     """Run tests/benchmarks/run.py from the repository this package was installed from."""
     script = Path(__file__).resolve().parents[1] / "tests" / "benchmarks" / "run.py"
     if not script.is_file():
-        print("chainrule bench needs a clone of the repository (tests/benchmarks/run.py was not found "
-              f"next to {Path(__file__).resolve().parent}); install it with pip install -e .", file=sys.stderr)
+        print(
+            "chainrule bench needs a clone of the repository (tests/benchmarks/run.py was not found "
+            f"next to {Path(__file__).resolve().parent}); install it with pip install -e .",
+            file=sys.stderr,
+        )
         return 2
     saved = sys.argv
     sys.argv = [str(script)] + (["--quick"] if args.quick else [])

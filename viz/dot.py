@@ -50,7 +50,7 @@ class Drawing(graphviz.Digraph):
         return self._repr_mimebundle_()["image/svg+xml"]
 
     def pipe(self, format: str | None = None, *_: Any, encoding: str | None = None, **__: Any) -> bytes | str:
-        """The rendered bytes (or text, given ``encoding``) with chainrule's renderer, as graphviz's ``pipe``."""
+        """The rendered bytes (or text, given ``encoding``) with chainrule's renderer, like graphviz's."""
         from .render import pipe
 
         data = pipe(self.source, format or self.format)
@@ -98,7 +98,7 @@ def _edge(tail: str, head: str, label: str | None = None, **attrs: str) -> str:
 
 
 def _cluster_path(scope: str) -> list[str]:
-    """"layers.0.neurons.1" -> ["layers.0", "layers.0.neurons.1"] (one cluster per name.index pair)."""
+    """ "layers.0.neurons.1" -> ["layers.0", "layers.0.neurons.1"] (one cluster per name.index pair)."""
     parts = scope.split(".")
     path = [".".join(parts[:k]) for k in range(2, len(parts) + 1, 2)]
     if len(parts) % 2:
@@ -107,7 +107,7 @@ def _cluster_path(scope: str) -> list[str]:
 
 
 def _cluster_title(key: str) -> str:
-    """"layers.0.neurons.1" -> "neuron 1"; "layers.0" -> "layer 0"."""
+    """ "layers.0.neurons.1" -> "neuron 1"; "layers.0" -> "layer 0"."""
     parts = key.split(".")
     if len(parts) >= 2:
         name, idx = parts[-2], parts[-1]
@@ -131,8 +131,14 @@ def draw(
     gradients are not computed yet instead of showing zeros.
     """
     return draw_graph(
-        trace(root), collapsed=collapsed, rankdir=rankdir, precision=precision,
-        show_grad=show_grad, color=color, clusters=clusters, title=title,
+        trace(root),
+        collapsed=collapsed,
+        rankdir=rankdir,
+        precision=precision,
+        show_grad=show_grad,
+        color=color,
+        clusters=clusters,
+        title=title,
     )
 
 
@@ -155,16 +161,26 @@ def draw_graph(
     computed = graph.grads_computed
     show_grad = show_grad and computed
     n = lambda x: fmt(x, precision)  # noqa: E731
-    g = Drawing(name="chainrule", graph_attr={"rankdir": rankdir, "fontname": FONT, "labelloc": "t",
-                                               "nodesep": "0.25", "ranksep": "0.35"},
-                node_attr={"fontname": FONT, "fontsize": "11"},
-                edge_attr={"fontname": FONT, "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
+    g = Drawing(
+        name="chainrule",
+        graph_attr={
+            "rankdir": rankdir,
+            "fontname": FONT,
+            "labelloc": "t",
+            "nodesep": "0.25",
+            "ranksep": "0.35",
+        },
+        node_attr={"fontname": FONT, "fontsize": "11"},
+        edge_attr={"fontname": FONT, "fontsize": "9", "color": "#666666", "arrowsize": "0.6"},
+    )
     if collapsed:  # many edges between layers: straight lines and room between the ranks
         g.graph_attr.update(splines="line", ranksep="1.5", nodesep="0.1")
     g.body.append(f"\tlabel=<{_title(graph, title, computed, show_grad, known, current)}>\n")
 
     group = _groups(graph) if collapsed else {}
-    biased = {m.scope for m in graph.nodes if m.scope and m.label == "b" and m.is_leaf} if collapsed else set()
+    biased = (
+        {m.scope for m in graph.nodes if m.scope and m.label == "b" and m.is_leaf} if collapsed else set()
+    )
     bodies: dict[str | None, list[str]] = {None: []}  # cluster key -> its lines
 
     def place(scope: str | None, line: str, level: int = -1) -> None:
@@ -186,7 +202,7 @@ def draw_graph(
             rows, border, edge_color = _value_rows(node, n, k, computed, show_grad), 1, "#444444"
             fill, text = grad_colors(node.grad) if (k and color) else (UNKNOWN_FILL, "#000000")
             if node.op == "relu" and node.data == 0:
-                rows.append('<I>dead ReLU: 0 out, passes no gradient</I>')
+                rows.append("<I>dead ReLU: 0 out, passes no gradient</I>")
                 edge_color, border = "#b2182b", 2
         if not color:
             fill, text = UNKNOWN_FILL, "#000000"
@@ -195,13 +211,38 @@ def draw_graph(
         if node.id == current:
             edge_color = "#2166ac"
         # a collapsed neuron is drawn in its layer's cluster, not in a cluster of its own
-        place(node.scope, _line(f"v{node.id}", "<BR/>".join(rows), shape="box", style="filled",
-                                fillcolor=fill, fontcolor=text, color=edge_color, penwidth=str(border),
-                                margin="0.1,0.04"), -2 if node.id in group else -1)
+        place(
+            node.scope,
+            _line(
+                f"v{node.id}",
+                "<BR/>".join(rows),
+                shape="box",
+                style="filled",
+                fillcolor=fill,
+                fontcolor=text,
+                color=edge_color,
+                penwidth=str(border),
+                margin="0.1,0.04",
+            ),
+            -2 if node.id in group else -1,
+        )
         if not node.is_leaf and node.id not in group:
-            place(node.scope, _line(f"o{node.id}", esc(OP_SYMBOLS.get(node.op, node.op)), shape="circle",
-                                    width="0.3", height="0.3", margin="0.02", fixedsize="false",
-                                    fontsize="10", style="filled", fillcolor="#f0f0f0", color="#888888"))
+            place(
+                node.scope,
+                _line(
+                    f"o{node.id}",
+                    esc(OP_SYMBOLS.get(node.op, node.op)),
+                    shape="circle",
+                    width="0.3",
+                    height="0.3",
+                    margin="0.02",
+                    fixedsize="false",
+                    fontsize="10",
+                    style="filled",
+                    fillcolor="#f0f0f0",
+                    color="#888888",
+                ),
+            )
             bodies[None].append(_edge(f"o{node.id}", f"v{node.id}"))
 
     # --- edges ---
@@ -230,16 +271,24 @@ def draw_graph(
     return g
 
 
-def _title(graph: Graph, title: str | None, computed: bool, show_grad: bool, known: set[int] | None,
-           current: int | None) -> str:
+def _title(
+    graph: Graph,
+    title: str | None,
+    computed: bool,
+    show_grad: bool,
+    known: set[int] | None,
+    current: int | None,
+) -> str:
     root = graph.nodes[graph.root]
     name = esc(root.label or "root")
     lines = [f"<B>{esc(title)}</B>"] if title else []
     if not computed:
-        lines.append(f"<FONT COLOR=\"#b2182b\">gradients not computed yet: call {name}.backward()</FONT>")
+        lines.append(f'<FONT COLOR="#b2182b">gradients not computed yet: call {name}.backward()</FONT>')
     elif show_grad:
-        lines.append(f"grad = d {name} / d node; on each edge into an operation: the local derivative "
-                     "and the gradient it carries back (grad × local)")
+        lines.append(
+            f"grad = d {name} / d node; on each edge into an operation: the local derivative "
+            "and the gradient it carries back (grad × local)"
+        )
     if known is not None:
         step = f"backward step {len(known)} of {len(graph.nodes)}: {len(known)} gradients known"
         if current is not None:
@@ -279,8 +328,10 @@ def _neuron_rows(out: Node, biased: set[str], n, known: bool) -> tuple[list[str]
     has_bias = out.scope in biased
     act = out.op if out.op in ("relu", "tanh", "sigmoid") else "linear"
     formula = "Σ w·x" + (" + b" if has_bias else "") + f" → {act}"
-    rows = [f"<B>{esc(_cluster_title(out.scope))}</B>: {esc(formula)}",
-            f"out {n(out.data)}" + (f" · grad {n(out.grad)}" if known else "")]
+    rows = [
+        f"<B>{esc(_cluster_title(out.scope))}</B>: {esc(formula)}",
+        f"out {n(out.data)}" + (f" · grad {n(out.grad)}" if known else ""),
+    ]
     fill, text = grad_colors(out.grad) if known else (UNKNOWN_FILL, "#000000")
     border, line = 1, "#444444"
     if act == "relu" and out.data == 0:
@@ -295,8 +346,10 @@ def _legend() -> str:
         for _, fill, text, name in BINS
     )
     cells += f'<TR><TD BGCOLOR="{ZERO_FILL}">0</TD></TR>'
-    table = (f'<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="1" CELLPADDING="3">'
-             f"<TR><TD><B>|grad|</B></TD></TR>{cells}</TABLE>")
+    table = (
+        f'<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="1" CELLPADDING="3">'
+        f"<TR><TD><B>|grad|</B></TD></TR>{cells}</TABLE>"
+    )
     return _line("legend", table, shape="plaintext", margin="0")
 
 

@@ -75,7 +75,9 @@ class Explanation:
             return f"$${lhs} = 1$$"
         symbolic = " + ".join(r" \cdot ".join(d(f.top, f.bottom) for f in t.factors) for t in self.terms)
         numeric = " + ".join(r" \times ".join(n(f.value) for f in t.factors) for t in self.terms)
-        return rf"$$\begin{{aligned}}{lhs} &= {symbolic} \\ &= {numeric} \\ &= {n(self.total)}\end{{aligned}}$$"
+        return (
+            rf"$$\begin{{aligned}}{lhs} &= {symbolic} \\ &= {numeric} \\ &= {n(self.total)}\end{{aligned}}$$"
+        )
 
 
 _OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
@@ -83,12 +85,24 @@ _OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
 def _tex(name: str) -> str:
     """A node name as upright LaTeX text with TeX's special characters escaped."""
-    special = {"\\": r"\backslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "#": r"\#", "$": r"\$",
-               "%": r"\%", "&": r"\&", "^": r"\hat{}", "~": r"\sim{}"}
+    special = {
+        "\\": r"\backslash{}",
+        "{": r"\{",
+        "}": r"\}",
+        "_": r"\_",
+        "#": r"\#",
+        "$": r"\$",
+        "%": r"\%",
+        "&": r"\&",
+        "^": r"\hat{}",
+        "~": r"\sim{}",
+    }
     return r"\mathrm{" + "".join(special.get(c, c) for c in name) + "}"
 
 
-def explain(value: Value, root: Value | None = None, levels: int | None = 3, precision: int = 4) -> Explanation:
+def explain(
+    value: Value, root: Value | None = None, levels: int | None = 3, precision: int = 4
+) -> Explanation:
     """The chain-rule sum behind ``value.grad`` (d root / d value), with numbers.
 
     ``root`` defaults to the output ``backward()`` was last called on (``autograd.last_backward_root``);
@@ -100,8 +114,10 @@ def explain(value: Value, root: Value | None = None, levels: int | None = 3, pre
     given = root is not None
     root = root if given else last_backward_root()
     if root is None:
-        raise ValueError("explain(): call backward() on the output first, or say which output with "
-                         "explain(value, root=...)")
+        raise ValueError(
+            "explain(): call backward() on the output first, or say which output with "
+            "explain(value, root=...)"
+        )
     graph = trace(root, gradients(root))
     index = {v: i for i, v in enumerate(graph.values)}
     if value not in index:
@@ -128,8 +144,11 @@ def explain(value: Value, root: Value | None = None, levels: int | None = 3, pre
         terms = []
         for edge in uses[start]:
             chain = [(start, *hop(edge))]  # (bottom, top, d top / d bottom)
-            while chain[-1][1] != graph.root and len(uses[chain[-1][1]]) == 1 and (
-                    levels is None or len(chain) < levels - 1):
+            while (
+                chain[-1][1] != graph.root
+                and len(uses[chain[-1][1]]) == 1
+                and (levels is None or len(chain) < levels - 1)
+            ):
                 top = chain[-1][1]
                 chain.append((top, *hop(uses[top][0])))
             factors = [Factor(name(top), name(bottom), f) for bottom, top, f in reversed(chain)]

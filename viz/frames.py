@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from autograd import Value
 
@@ -29,8 +30,9 @@ def backprop_frames(root: Value, **draw_options: Any) -> Iterator[Drawing]:
         yield draw_graph(graph, known=set(known), current=node_id, **draw_options)
 
 
-def save_frames(frames: Iterator[Drawing], directory: str | os.PathLike, fmt: str = "png",
-                renderer: str | None = None) -> list[Path]:
+def save_frames(
+    frames: Iterator[Drawing], directory: str | os.PathLike, fmt: str = "png", renderer: str | None = None
+) -> list[Path]:
     """Write frames as ``frame_000.<fmt>``, ``frame_001.<fmt>``, ... in ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -42,13 +44,16 @@ def save_frames(frames: Iterator[Drawing], directory: str | os.PathLike, fmt: st
     return paths
 
 
-def save_gif(frames: Iterator[Drawing], path: str | os.PathLike, duration_ms: int = 900,
-             renderer: str | None = None) -> Path:
+def save_gif(
+    frames: Iterator[Drawing], path: str | os.PathLike, duration_ms: int = 900, renderer: str | None = None
+) -> Path:
     """Write the frames as one looping animated GIF (needs Pillow); frames are padded to one size."""
     try:
         from PIL import Image
     except ImportError:
-        raise ImportError("save_gif() needs Pillow: pip install 'chainrule[plots]' (or pip install pillow)") from None
+        raise ImportError(
+            "save_gif() needs Pillow: pip install 'chainrule[plots]' (or pip install pillow)"
+        ) from None
     images = [Image.open(io.BytesIO(pipe(f.source, "png", renderer))).convert("RGB") for f in frames]
     if not images:
         raise ValueError("save_gif(): no frames")
@@ -69,8 +74,10 @@ def show_frames(frames: Iterator[Drawing], renderer: str | None = None) -> Any:
     try:
         import ipywidgets as widgets
     except ImportError:
-        raise ImportError("show_frames() needs ipywidgets (pip install ipywidgets); "
-                          "backprop_html() writes a page with a slider without it") from None
+        raise ImportError(
+            "show_frames() needs ipywidgets (pip install ipywidgets); "
+            "backprop_html() writes a page with a slider without it"
+        ) from None
     svgs = [pipe(f.source, "svg", renderer).decode("utf-8") for f in frames]
     out = widgets.HTML(value=svgs[0])
     slider = widgets.IntSlider(value=0, min=0, max=len(svgs) - 1, description="step")
@@ -81,20 +88,30 @@ def show_frames(frames: Iterator[Drawing], renderer: str | None = None) -> Any:
 def _inline_svg(svg: bytes) -> str:
     """The <svg> element alone (no XML declaration or DOCTYPE), for inlining in HTML."""
     text = svg.decode("utf-8")
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
-def backprop_html(root: Value, path: str | os.PathLike, title: str = "Backpropagation, step by step",
-                  renderer: str | None = None, max_frames: int | None = 300, **draw_options: Any) -> Path:
+def backprop_html(
+    root: Value,
+    path: str | os.PathLike,
+    title: str = "Backpropagation, step by step",
+    renderer: str | None = None,
+    max_frames: int | None = 300,
+    **draw_options: Any,
+) -> Path:
     """Write one self-contained page (inline SVG frames, a slider, play and step buttons; no network).
     Each frame draws the whole graph: more than ``max_frames`` nodes is refused (None: no limit)."""
     n = len(trace(root).nodes)
     if max_frames is not None and n > max_frames:
-        raise ValueError(f"backprop_html(): the graph has {n} nodes, one frame each (over max_frames={max_frames}); "
-                         "draw a smaller graph or pass max_frames=None")
+        raise ValueError(
+            f"backprop_html(): the graph has {n} nodes, one frame each (over max_frames={max_frames}); "
+            "draw a smaller graph or pass max_frames=None"
+        )
     frames = [_inline_svg(pipe(f.source, "svg", renderer)) for f in backprop_frames(root, **draw_options)]
-    divs = "\n".join(f'<div class="frame" id="f{i}"{"" if i == 0 else " hidden"}>{svg}</div>'
-                     for i, svg in enumerate(frames))
+    divs = "\n".join(
+        f'<div class="frame" id="f{i}"{"" if i == 0 else " hidden"}>{svg}</div>'
+        for i, svg in enumerate(frames)
+    )
     page = _PAGE.format(title=html.escape(title), last=len(frames) - 1, count=len(frames), frames=divs)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +162,9 @@ Arrow keys step too.</p>
     if (timer) {{ stop(); return; }}
     if (current === frames.length - 1) show(0);
     play.textContent = "pause";
-    timer = setInterval(function () {{ if (current === frames.length - 1) stop(); else show(current + 1); }}, 900);
+    timer = setInterval(function () {{
+      if (current === frames.length - 1) stop(); else show(current + 1);
+    }}, 900);
   }});
 }})();
 </script>

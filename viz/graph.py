@@ -7,8 +7,8 @@ ids. There is one edge per use: ``a + a`` gives two edges from ``a`` to the sum.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from autograd import Value, topological_order
 

@@ -3,7 +3,8 @@ boundary of a 2-D classifier, and the gradient size of each layer over training.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from nn import grad_stats, predict
 
@@ -12,8 +13,9 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("viz plots need matplotlib: pip install matplotlib "
-                          "(or pip install 'chainrule[plots]')") from None
+        raise ImportError(
+            "viz plots need matplotlib: pip install matplotlib (or pip install 'chainrule[plots]')"
+        ) from None
     return plt
 
 
@@ -33,8 +35,13 @@ def plot_history(history: Any, ax: Sequence[Any] | None = None) -> Any:
         for split, style in (("train", "-"), ("val", "--")):
             key = f"{split}_{metric}"
             if key in epochs[0]:
-                ax[i].plot(xs, [e[key] for e in epochs], style, marker="o" if len(xs) <= 30 else None,
-                           label="train" if split == "train" else "validation")
+                ax[i].plot(
+                    xs,
+                    [e[key] for e in epochs],
+                    style,
+                    marker="o" if len(xs) <= 30 else None,
+                    label="train" if split == "train" else "validation",
+                )
         ax[i].set_xlabel("epoch")
         ax[i].set_title(title)
         ax[i].grid(alpha=0.3)
@@ -43,8 +50,9 @@ def plot_history(history: Any, ax: Sequence[Any] | None = None) -> Any:
     return fig
 
 
-def plot_decision_boundary(model: Any, X: Any, y: Sequence[int], ax: Any = None, resolution: int = 60,
-                           margin: float = 0.5) -> Any:
+def plot_decision_boundary(
+    model: Any, X: Any, y: Sequence[int], ax: Any = None, resolution: int = 60, margin: float = 0.5
+) -> Any:
     """The classes a 2-input model predicts over the plane, with the data points on top.
     ``resolution`` x ``resolution`` forward passes. Returns the matplotlib Figure."""
     plt = _pyplot()
@@ -57,15 +65,16 @@ def plot_decision_boundary(model: Any, X: Any, y: Sequence[int], ax: Any = None,
     g1 = [lo1 + (hi1 - lo1) * j / (resolution - 1) for j in range(resolution)]
     grid = [[a, b] for b in g1 for a in g0]
     labels = predict(model, grid)
-    zz = [labels[j * resolution:(j + 1) * resolution] for j in range(resolution)]
+    zz = [labels[j * resolution : (j + 1) * resolution] for j in range(resolution)]
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 4.5))
     else:
         fig = ax.figure
     classes = sorted(set(labels) | set(int(c) for c in y))
-    ax.contourf(g0, g1, zz, levels=[c - 0.5 for c in classes] + [classes[-1] + 0.5], cmap="coolwarm", alpha=0.3)
-    ax.scatter(x0s, x1s, c=list(y), cmap="coolwarm", edgecolors="k", s=25,
-               vmin=classes[0], vmax=classes[-1])
+    ax.contourf(
+        g0, g1, zz, levels=[c - 0.5 for c in classes] + [classes[-1] + 0.5], cmap="coolwarm", alpha=0.3
+    )
+    ax.scatter(x0s, x1s, c=list(y), cmap="coolwarm", edgecolors="k", s=25, vmin=classes[0], vmax=classes[-1])
     ax.set_title("decision boundary")
     fig.tight_layout()
     return fig

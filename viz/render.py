@@ -72,7 +72,9 @@ def find_renderer(fmt: str = "svg", renderer: str | None = None) -> tuple[str, s
             return "pygraphviz", None
         if fmt == "pdf":
             raise RenderError(PDF_HELP)
-        raise RenderError("renderer 'pygraphviz' was asked for, but it is not installed: pip install 'chainrule[pdf]'")
+        raise RenderError(
+            "renderer 'pygraphviz' was asked for, but it is not installed: pip install 'chainrule[pdf]'"
+        )
     if fmt == "pdf":
         raise RenderError(PDF_HELP)
     pure = graphviz_pure_path()
@@ -98,13 +100,19 @@ def pipe(source: str, fmt: str, renderer: str | None = None) -> bytes:
     return proc.stdout
 
 
-def render(root_or_drawing: Value | graphviz.Digraph, path: str | os.PathLike, renderer: str | None = None,
-           **draw_options: Any) -> Path:
+def render(
+    root_or_drawing: Value | graphviz.Digraph,
+    path: str | os.PathLike,
+    renderer: str | None = None,
+    **draw_options: Any,
+) -> Path:
     """Write a drawing (or ``draw(root, **draw_options)``) to ``path``; the format is the suffix."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"render(): cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}")
+        raise ValueError(
+            f"render(): cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}"
+        )
     if isinstance(root_or_drawing, Value):
         from .dot import draw
 

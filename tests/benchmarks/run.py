@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -107,7 +107,7 @@ def chain(n: int) -> tuple[float, float]:
     a, b = Value(0.999), Value(0.001)
     v = Value(1.0)
     start = time.perf_counter()
-    for i in range(n // 2):
+    for _i in range(n // 2):
         v = v * a + b
     forward = time.perf_counter() - start
     start = time.perf_counter()
@@ -239,8 +239,9 @@ def fit_epoch_vs_numpy(X: np.ndarray, y: np.ndarray, numpy_step: Callable[[], ob
     model = nn.MLP(2, [16, 16, 1], seed=1337)
     epochs, steps = [], []
     for _ in range(repeats):
-        h = nn.fit(model, X, y, loss="hinge", optimizer=nn.SGD(model.parameters(), lr=LR), epochs=10,
-                   progress=False)
+        h = nn.fit(
+            model, X, y, loss="hinge", optimizer=nn.SGD(model.parameters(), lr=LR), epochs=10, progress=False
+        )
         assert h.engine == "tape", h.engine
         epochs += h.seconds
         steps.append(interleaved({"numpy": numpy_step}, 1)["numpy"])
@@ -262,8 +263,17 @@ def digits_epoch(engine: str, limit: int | None) -> tuple[float, str]:
         Xtr, ytr = Xtr[:limit], ytr[:limit]
     model = nn.MLP(64, [32, 32, 10], seed=0, init="he")
     opt = nn.Adam(model.parameters(), lr=0.01)
-    h = nn.fit(model, Xtr, ytr, loss="cross_entropy", optimizer=opt, epochs=1 if engine == "eager" else 3,
-               batch_size=32, progress=False, engine=engine)
+    h = nn.fit(
+        model,
+        Xtr,
+        ytr,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=1 if engine == "eager" else 3,
+        batch_size=32,
+        progress=False,
+        engine=engine,
+    )
     return statistics.median(h.seconds) * n / len(Xtr), h.engine
 
 
@@ -348,48 +358,84 @@ def main(argv: list[str] | None = None) -> int:
     # (3) the moons demo step
     X, y = nn.datasets.moons(100, noise=0.1, seed=0)
     steps = moons_steps(X, y)
-    fast = interleaved({k: v for k, v in steps.items() if k in ("tape", "tape via Values", "numpy")}, repeats * 3)
+    fast = interleaved(
+        {k: v for k, v in steps.items() if k in ("tape", "tape via Values", "numpy")}, repeats * 3
+    )
     slow_steps = {k: v for k, v in steps.items() if k in ("eager", "micrograd")}
     slow = interleaved(slow_steps, max(1, repeats - 2), 0.0, collect=True)
     t = {**fast, **slow}
-    row("moons step: eager / tape / numpy (ms)",
-        f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}")
-    row("moons step: tape vs numpy", f"{t['tape'] / t['numpy']:.2f}x the time", "<= 2x (aim 1.5x)",
-        t["tape"] / t["numpy"] <= 2)
-    row("moons step: tape through the Values (.data/.grad per parameter) vs numpy",
-        f"{t['tape via Values'] / t['numpy']:.2f}x the time")
+    row(
+        "moons step: eager / tape / numpy (ms)",
+        f"{t['eager'] * 1e3:.1f} / {t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f}",
+    )
+    row(
+        "moons step: tape vs numpy",
+        f"{t['tape'] / t['numpy']:.2f}x the time",
+        "<= 2x (aim 1.5x)",
+        t["tape"] / t["numpy"] <= 2,
+    )
+    row(
+        "moons step: tape through the Values (.data/.grad per parameter) vs numpy",
+        f"{t['tape via Values'] / t['numpy']:.2f}x the time",
+    )
     if "micrograd" in t:
         row("moons step: micrograd (ms)", f"{t['micrograd'] * 1e3:.0f}")
-        row("moons step: tape vs micrograd", f"{t['micrograd'] / t['tape']:,.0f}x faster", ">= 5,000x",
-            t["micrograd"] / t["tape"] >= 5000)
-        row("moons step: eager vs micrograd", f"{t['micrograd'] / t['eager']:.1f}x faster", ">= 20x",
-            t["micrograd"] / t["eager"] >= 20)
+        row(
+            "moons step: tape vs micrograd",
+            f"{t['micrograd'] / t['tape']:,.0f}x faster",
+            ">= 5,000x",
+            t["micrograd"] / t["tape"] >= 5000,
+        )
+        row(
+            "moons step: eager vs micrograd",
+            f"{t['micrograd'] / t['eager']:.1f}x faster",
+            ">= 20x",
+            t["micrograd"] / t["eager"] >= 20,
+        )
     epoch, numpy_again = fit_epoch_vs_numpy(X, y, steps["numpy"], repeats)
-    row("moons fit epoch (full batch, metrics, tape) vs numpy step",
-        f"{epoch * 1e3:.3f} / {numpy_again * 1e3:.3f} ms = {epoch / numpy_again:.2f}x", "<= 3x",
-        epoch / numpy_again <= 3)
+    row(
+        "moons fit epoch (full batch, metrics, tape) vs numpy step",
+        f"{epoch * 1e3:.3f} / {numpy_again * 1e3:.3f} ms = {epoch / numpy_again:.2f}x",
+        "<= 3x",
+        epoch / numpy_again <= 3,
+    )
 
     # (4) digits; MLP(64, [32, 32, 10]) against NumPy
     tape_epoch, engine = digits_epoch("tape", None)
     eager_epoch, _ = digits_epoch("eager", 160 if args.quick else None)
-    row("digits epoch (1,257 examples, batches of 32): tape", f"{tape_epoch:.3f} s ({engine})", "< 1 s",
-        tape_epoch < 1 and engine == "tape")
-    row("digits epoch: eager" + (" (from 160 examples, scaled)" if args.quick else ""),
-        f"{eager_epoch:.1f} s = {eager_epoch / tape_epoch:.0f}x the tape's")
+    row(
+        "digits epoch (1,257 examples, batches of 32): tape",
+        f"{tape_epoch:.3f} s ({engine})",
+        "< 1 s",
+        tape_epoch < 1 and engine == "tape",
+    )
+    row(
+        "digits epoch: eager" + (" (from 160 examples, scaled)" if args.quick else ""),
+        f"{eager_epoch:.1f} s = {eager_epoch / tape_epoch:.0f}x the tape's",
+    )
     t = interleaved(mlp64_gradients(), repeats * 3)
-    row("MLP(64,[32,32,10]) softmax CE, 256 samples, fwd+bwd: tape / numpy (ms)",
-        f"{t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f} = {t['tape'] / t['numpy']:.2f}x", "<= 2x",
-        t["tape"] / t["numpy"] <= 2)
-    row("MLP(64,[32,32,10]) fwd+bwd, tape through the Values (.data/.grad per parameter) vs numpy",
-        f"{t['tape via Values'] * 1e3:.3f} ms = {t['tape via Values'] / t['numpy']:.2f}x")
+    row(
+        "MLP(64,[32,32,10]) softmax CE, 256 samples, fwd+bwd: tape / numpy (ms)",
+        f"{t['tape'] * 1e3:.3f} / {t['numpy'] * 1e3:.3f} = {t['tape'] / t['numpy']:.2f}x",
+        "<= 2x",
+        t["tape"] / t["numpy"] <= 2,
+    )
+    row(
+        "MLP(64,[32,32,10]) fwd+bwd, tape through the Values (.data/.grad per parameter) vs numpy",
+        f"{t['tape via Values'] * 1e3:.3f} ms = {t['tape via Values'] / t['numpy']:.2f}x",
+    )
     row("tracing MLP(64,[32,32,10]) + cross-entropy once (7,106 nodes)", f"{TRACE_SECONDS[-1] * 1e3:.0f} ms")
 
     # (5) memory per Value
     ours_b = memory_per_value(Value, terms)
     if micrograd is not None:
         theirs_b = memory_per_value(micrograd.engine.Value, terms)
-        row("peak memory per Value: chainrule / micrograd (bytes)", f"{ours_b:.0f} / {theirs_b:.0f}",
-            "<= micrograd", ours_b <= theirs_b)
+        row(
+            "peak memory per Value: chainrule / micrograd (bytes)",
+            f"{ours_b:.0f} / {theirs_b:.0f}",
+            "<= micrograd",
+            ours_b <= theirs_b,
+        )
     else:
         row("peak memory per Value: chainrule (bytes)", f"{ours_b:.0f}")
 
