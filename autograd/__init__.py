@@ -6,7 +6,7 @@ y = x * x + 3 * x
 y.backward()          # x.grad == 2 * 2 + 3 == 7
 """
 
-from .backward import backward, grad, last_backward_root, topological_order, zero_grad
+from .backward import backward, grad, gradients, last_backward_root, topological_order, zero_grad
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .ops import OPS, Op
@@ -18,6 +18,7 @@ __all__ = [  # `sum` and `max` are left out: `from autograd import *` must not h
     "backward",
     "last_backward_root",
     "grad",
+    "gradients",
     "topological_order",
     "zero_grad",
     "numerical_grad",

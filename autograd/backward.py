@@ -6,9 +6,11 @@ Nothing here recurses, so a graph a million nodes deep works.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Iterable
 from contextvars import ContextVar
+from typing import Any
 
 from .mode import ANOMALY, AnomalyError, enable_grad, mode
 from .value import Value
@@ -25,7 +27,7 @@ def topological_order(root: Value | Iterable[Value]) -> list[Value]:
     """
     expanded: set[Value] = set()
     post: list[Value] = []
-    stack: list[Value | None] = [root] if isinstance(root, Value) else list(root)
+    stack: list[Any] = [root] if isinstance(root, Value) else list(root)  # Values and None markers
     pop, push, expand, emit = stack.pop, stack.append, expanded.add, post.append
     while stack:
         v = pop()
@@ -35,11 +37,12 @@ def topological_order(root: Value | Iterable[Value]) -> list[Value]:
         if v in expanded:
             continue
         expand(v)
+        a = v._a
+        if a is None:  # a leaf has no ancestors: it is done at once
+            emit(v)
+            continue
         push(v)
         push(None)
-        a = v._a
-        if a is None:
-            continue
         if type(a) is tuple:
             for p in a:
                 if p not in expanded:
@@ -64,34 +67,29 @@ def last_backward_root() -> Value | None:
     return None if ref is None else ref()
 
 
+def gradients(root: Value) -> dict[Value, float]:
+    """d root / d node for every node ``root`` depends on, in a dict; every ``.grad`` is left as it was."""
+    if not isinstance(root, Value):
+        raise TypeError(_not_a_value("gradients", root))
+    return _gradients(topological_order(root), 1.0)
+
+
 def backward(root: Value) -> None:
     """Set ``node.grad`` = d root / d node for every node root depends on (see ``Value.backward``)."""
+    if not isinstance(root, Value):
+        raise TypeError(_not_a_value("backward", root))
     _last_root.set(weakref.ref(root))
     order = topological_order(root)
     # Leaves accumulate across calls; computed nodes are recomputed. This call's contributions are
-    # summed from zero and added to the old leaf gradient at the end, so that two calls give
+    # summed from zero and added to a leaf's old gradient at the end, so that two calls give
     # exactly (not just nearly) twice the gradient.
-    earlier = [(v, v.grad) for v in order if v._a is None and v.grad]
-    for v in order:
-        v.grad = 0.0
-    root.grad = 1.0
-    for v in order:
-        a = v._a
-        if a is None:
-            continue
-        g = v.grad
-        if type(a) is tuple:
-            for p, local in zip(a, v._ga):
-                p.grad += local * g
-        else:
-            a.grad += v._ga * g
-            b = v._b
-            if b is not None:
-                b.grad += v._gb * g
-    for v, g in earlier:
-        v.grad += g
-    if mode.get() & ANOMALY:
-        _check_gradients(order, {v: v.grad for v in order})
+    with _ACCUMULATING:
+        earlier = [(v, v.grad) for v in order if v._a is None and v.grad]
+        try:
+            _chain_rule(order, 1.0)
+        finally:
+            for v, g in earlier:
+                v.grad += g
 
 
 def grad(output: Value, inputs: Iterable[Value] | Value, create_graph: bool = False) -> list[Value]:
@@ -107,34 +105,74 @@ def grad(output: Value, inputs: Iterable[Value] | Value, create_graph: bool = Fa
         if not isinstance(x, Value):
             raise TypeError(f"grad(): inputs[{i}] must be a Value, got {type(x).__name__} {x!r}")
     order = topological_order(output)
-    if create_graph:
-        with enable_grad():
-            grads = _accumulate(order, Value(1.0), lambda v: v._op.local(*v.parents, v))
-        return [grads.get(x) or Value(0.0) for x in inputs]
-    grads = _accumulate(order, 1.0, lambda v: v.local_grads)
-    return [Value(grads.get(x, 0.0)) for x in inputs]
+    if not create_graph:
+        floats = _gradients(order, 1.0)
+        return [Value(floats.get(x, 0.0)) for x in inputs]
+    with enable_grad():
+        values = _gradients(order, Value(1.0))
+    return [values.get(x) or Value(0.0) for x in inputs]
 
 
-def _accumulate(order: list[Value], seed, local_grads) -> dict:
-    """The chain rule over ``order`` into a dict (node -> gradient): floats, or Values when the
-    local derivatives are Values (create_graph)."""
-    grads = {order[0]: seed}
+# The chain rule sums into the nodes' own ``.grad`` slots, which is much faster than a dict keyed by
+# node; ``gradients`` and ``grad`` put every old ``.grad`` back after reading. Every accumulation
+# holds this lock, so two threads never sum into the same slots at once.
+_ACCUMULATING = threading.Lock()
+
+
+def _gradients(order: list[Value], seed: Any) -> dict[Value, Any]:
+    """The chain rule's results as a dict, leaving every ``.grad`` as it was."""
+    with _ACCUMULATING:
+        saved = [v.grad for v in order]
+        try:
+            _chain_rule(order, seed)
+            return {v: v.grad for v in order}
+        finally:
+            for v, g in zip(order, saved):
+                v.grad = g
+
+
+def _chain_rule(order: list[Value], seed: Any) -> None:
+    """The chain rule, one term per edge: set ``node.grad`` = d root / d node for every node in
+    ``order`` (root first, each node before its parents). With a float seed, from the local
+    derivatives recorded at forward time; with a Value seed (``create_graph``), from each op's rule
+    run on Values, so the results form a graph of their own."""
+    create_graph = isinstance(seed, Value)
+    zero: Any = None if create_graph else 0.0  # None: no Value term yet (no 0.0 + term nodes)
     for v in order:
-        g = grads.get(v)
-        if g is None or v._a is None:
+        v.grad = zero
+    order[0].grad = seed
+    for v in order:
+        a = v._a
+        if a is None:
             continue
-        for p, local in zip(v.parents, local_grads(v)):
-            term = g if type(local) is float and local == 1.0 else local * g
-            grads[p] = grads[p] + term if p in grads else term
+        g = v.grad
+        if create_graph:
+            for p, local in zip(v.parents, v._op.local(*v.parents, v)):
+                term = local * g if local != 1.0 else g  # a Value local is never == 1.0: no 1 * g nodes
+                p.grad = term if p.grad is None else p.grad + term
+        elif type(a) is tuple:
+            for p, local in zip(a, v._local_a):
+                p.grad += local * g
+        else:
+            a.grad += v._local_a * g
+            b = v._b
+            if b is not None:
+                b.grad += v._local_b * g
     if mode.get() & ANOMALY:
-        _check_gradients(order, grads)
-    return grads
+        _check_gradients(order)
 
 
-def _check_gradients(order: list[Value], grads: dict) -> None:
+def _not_a_value(where: str, x: object) -> str:
+    message = f"{where}(): expected a Value, got {type(x).__name__}"
+    if isinstance(x, list | tuple):
+        message += "; for several outputs, backpropagate from their sum: autograd.sum(outputs)"
+    return message
+
+
+def _check_gradients(order: list[Value]) -> None:
     """Inside detect_anomaly(): raise at the first node (in backward order) whose gradient is not finite."""
     for v in order:
-        g = grads.get(v)
+        g = v.grad
         if g is not None and not math.isfinite(float(g)):
             consumers = [c for c in order if v in c.parents]
             made_by = ", ".join(sorted({c.op for c in consumers})) or "the seed"

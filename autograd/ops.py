@@ -10,10 +10,10 @@ tape). Adding a primitive means adding one entry to ``OPS``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -57,8 +57,8 @@ def _div(a: float, b: float) -> float:
 
 
 def _pow(a: float, b: float) -> float:
-    if a < 0 and b != int(b):
-        raise ValueError(f"pow(): {_power_str(a, b)} is undefined (negative base, non-integer exponent)")
+    if a < 0 and not float(b).is_integer():  # inf is not an integer either: (-2) ** inf is refused too
+        raise ValueError(f"pow(): {_power_str(a, b)} is undefined (negative base, exponent not an integer)")
     if a == 0 and b < 0:
         raise ZeroDivisionError(f"pow(): {_power_str(a, b)} divides by zero")
     try:
@@ -82,6 +82,30 @@ def _log(x: float) -> float:
     if x <= 0:
         raise ValueError(f"log() of {x!r} is undefined")
     return math.log(x)
+
+
+def _relu(x: float) -> float:
+    return 0.0 if x <= 0 else x  # NaN in, NaN out (as on the tape), never a silent 0
+
+
+def _sum(*xs: float) -> float:
+    """The exactly rounded sum; where ``math.fsum`` overflows in between, the left-to-right sum that
+    ``+`` gives (inf, or NaN for inf - inf, which the NaN rule then reports)."""
+    try:
+        return math.fsum(xs)
+    except (OverflowError, ValueError):
+        total = 0.0
+        for x in xs:
+            total += x
+        return total
+
+
+def _max(*xs: float) -> float:
+    """The largest input, or NaN if any input is NaN (as NumPy's max on the tape)."""
+    for x in xs:
+        if x != x:
+            return x
+    return max(xs)
 
 
 def _sigmoid(x: float) -> float:
@@ -137,9 +161,10 @@ def _pow_local_array(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple:
 
 
 def _max_local(*xs_out: Any) -> tuple:
-    """d max / d x_i: 1 for the first largest input, 0 for the others."""
+    """d max / d x_i: 1 for the first largest input (the first NaN, if out is NaN), 0 for the others."""
     *xs, out = xs_out
-    first = next(i for i, x in enumerate(xs) if float(x) == float(out))
+    o = float(out)
+    first = next(i for i, x in enumerate(xs) if float(x) == o or (o != o and float(x) != float(x)))
     return tuple(1.0 if i == first else 0.0 for i in range(len(xs)))
 
 
@@ -154,9 +179,12 @@ def _infinite_slope(a: float, b: float) -> float:
     raise ZeroDivisionError(f"pow(): the derivative of {a!r} ** {b!r} is infinite")
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(str):
     """A primitive: its name, how many inputs it takes (-1: any number), and its two rules.
+
+    As a string an Op is micrograd's name for it ('+', '*', '**2', 'ReLU', 'tanh', 'exp'; a short
+    name for the ops micrograd lacks), so ``v._op`` is what micrograd code prints and compares, while
+    ``name`` is chainrule's ('relu'), the ``v.op`` that drawings show.
 
     ``array_forward`` is the forward rule on NumPy arrays, for the batch tape, when ``forward``
     only takes floats (it checks domains with ``if``); ``local`` serves floats, Values and arrays
@@ -168,14 +196,37 @@ class Op:
     arity: int
     forward: Callable[..., float]
     local: Callable[..., tuple]
-    array_forward: Callable[..., Any] | None = None
-    array_local: Callable[..., Any] | None = None
+    array_forward: Callable[..., Any] | None
+    array_local: Callable[..., Any] | None
+
+    def __new__(
+        cls,
+        name: str,
+        arity: int,
+        forward: Callable[..., float],
+        local: Callable[..., tuple],
+        array_forward: Callable[..., Any] | None = None,
+        array_local: Callable[..., Any] | None = None,
+        *,
+        micrograd: str | None = None,
+    ) -> Op:
+        op = super().__new__(cls, name if micrograd is None else micrograd)
+        op.name, op.arity, op.forward, op.local = name, arity, forward, local
+        op.array_forward, op.array_local = array_forward, array_local
+        return op
 
     def forward_on_arrays(self) -> Callable[..., Any]:
         return self.array_forward or self.forward
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+
+def _no_rule(*args: Any) -> NoReturn:
+    raise TypeError("a leaf Value has no rule: it was given, not computed")
+
+
+LEAF = Op("", 0, _no_rule, _no_rule)  # the op of a leaf: '' (false), as in micrograd
 
 
 OPS: dict[str, Op] = {
@@ -192,32 +243,53 @@ OPS: dict[str, Op] = {
         Op("log",     1, _log,                          lambda x, out: (1.0 / x,),           np.log),
         Op("tanh",    1, math.tanh,                     lambda x, out: (1.0 - out * out,),   np.tanh),
         Op("sigmoid", 1, _sigmoid,                      lambda x, out: (out * (1.0 - out),), _sigmoid_array),
-        Op("relu",    1, lambda x: x if x > 0 else 0.0, lambda x, out: (step(x),),           _relu_array),
+        Op("relu",    1, _relu,                         lambda x, out: (step(x),),           _relu_array,
+           micrograd="ReLU"),
         Op("abs",     1, abs,                           lambda x, out: (sign(x),)),
-        Op("sum",    -1, lambda *xs: math.fsum(xs),     lambda *xs_out: (1.0,) * (len(xs_out) - 1),
+        Op("sum",    -1, _sum,                          lambda *xs_out: (1.0,) * (len(xs_out) - 1),
            array_forward=_sum_array, array_local=lambda xs, out: 1.0),
-        Op("max",    -1, max,                           _max_local,
+        Op("max",    -1, _max,                          _max_local,
            array_forward=_max_array, array_local=_max_local_array),
     ]
 }  # fmt: skip
 
 
-_POWERS: dict[float, Op] = {}
-
-
+@functools.lru_cache(maxsize=512)  # bounded: a loop over many exponents must not keep them all
 def power(n: float) -> Op:
-    """The unary op ``x ** n`` for a constant exponent n (one Op per exponent, cached).
+    """The unary op ``x ** n`` for a constant exponent n (one Op per exponent while it is cached).
 
     Kept apart from ``**`` with a Value exponent because that one needs log(base) for the
     exponent's derivative, which does not exist for a negative base such as ``(-3) ** 2``.
     """
-    op = _POWERS.get(n)
-    if op is None:
 
-        def local(x: Any, out: Any) -> tuple:
-            if not isinstance(x, np.ndarray) and float(x) == 0 and 0 < n < 1:
-                raise ZeroDivisionError(f"pow(): the derivative of {float(x)!r} ** {n!r} is infinite")
-            return (n * x ** (n - 1),)
+    def local(x: Any, out: Any) -> tuple:
+        if n == 0:  # x ** 0 == 1 everywhere, also at 0, where n * x ** -1 would divide by zero
+            return (np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0,)
+        if not isinstance(x, np.ndarray) and float(x) == 0 and 0 < n < 1:
+            raise ZeroDivisionError(f"pow(): the derivative of {float(x)!r} ** {n!r} is infinite")
+        return (n * x ** (n - 1),)
 
-        op = _POWERS[n] = Op(f"**{n:g}", 1, lambda x: _pow(x, n), local, lambda x: np.power(x, n))
-    return op
+    return Op(_power_name(n), 1, lambda x: _pow(x, n), local, lambda x: np.power(x, n))
+
+
+def _power_name(n: float) -> str:
+    """micrograd's '**k': '**2' for x ** 2, '**0.5', '**-1'."""
+    return f"**{int(n)}" if n.is_integer() and abs(n) < 1e15 else f"**{n!r}"
+
+
+def op_for(name: str, arity: int) -> Op:
+    """The primitive called ``name`` (micrograd's string or chainrule's name) taking ``arity`` inputs,
+    or a ValueError listing the known ones: how ``Value(data, _children, _op)`` finds its rule."""
+    if name.startswith("**") and arity == 1:
+        try:
+            return power(float(name[2:]))
+        except ValueError:
+            pass
+    for op in OPS.values():
+        if name in (op, op.name) and op.arity in (arity, -1):
+            return op
+    known = ", ".join(sorted({str(op) for op in OPS.values()} | {"**k"}))
+    raise ValueError(
+        f"Value(): no primitive {name!r} with {arity} input(s); chainrule needs the op's rule to know its "
+        f"local derivatives (known: {known})"
+    )

@@ -4,11 +4,15 @@ A Value made by an operation remembers its parents and, for each parent, the loc
 d self / d parent, computed at forward time from the op's entry in ``ops.OPS``. ``backward()``
 then only has to multiply and add (see ``backward.py``).
 
-Memory layout, for speed: a node keeps up to two parents and their two local derivatives in
-slots (``_a``, ``_b``, ``_ga``, ``_gb``) instead of in tuples or closures, so each Value is a
-single object for Python's garbage collector and dropping a graph frees it by reference counting
-alone. An n-ary node (``autograd.sum``) keeps a tuple of parents in ``_a`` and of derivatives in
-``_ga``. The public views are the ``parents`` and ``local_grads`` properties.
+Memory layout, for speed: a node keeps up to two parents in the slots ``_a`` and ``_b``, and the
+local derivatives d self / d a and d self / d b in ``_local_a`` and ``_local_b`` (not in tuples or
+closures), so each Value is a single object for Python's garbage collector and dropping a graph frees
+it by reference counting alone. An n-ary node (``autograd.sum``) keeps a tuple of parents in ``_a``
+and one of local derivatives in ``_local_a``. ``_init`` fills the slots, except on the two hot paths
+(one- and two-input ops), which write the same slots inline for speed (tests/test_value.py builds a
+node through every path and checks every slot). The
+public views are ``parents``, ``local_grads`` and ``op``; ``_prev``, ``_op`` and ``_backward()`` are
+micrograd's names, for code written for micrograd.
 """
 
 from __future__ import annotations
@@ -20,14 +24,34 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .mode import ANOMALY, NO_GRAD, AnomalyError, mode
-from .ops import OPS, Op, power
+from .ops import LEAF, OPS, Op, op_for, power
 
 _get_mode = mode.get
-
+_new = object.__new__
 
 # --- building nodes -------------------------------------------------------------------------------
 
-_new = object.__new__
+
+def _init(
+    v: Value, data: float, op: Op, a: Any, local_a: Any, b: Value | None, local_b: Any, label: str | None
+) -> Value:
+    """Fill every slot of ``v`` (a leaf has ``op=LEAF`` and no parents); return ``v``."""
+    v.data = data
+    v.grad = 0.0
+    v.label = label
+    v.scope = None  # which module made it, e.g. "layers.0.neurons.1" (set by nn, drawn by viz)
+    v._op, v._a, v._local_a, v._b, v._local_b = op, a, local_a, b, local_b
+    return v
+
+
+def _edges(op: Op, parents: tuple[Value, ...], local_grads: Iterable[Any]) -> tuple[Any, Any, Any, Any]:
+    """What a computed node keeps in ``_a, _local_a, _b, _local_b`` for these parents."""
+    grads = tuple(local_grads)
+    if op.arity == -1:
+        return parents, grads, None, None
+    if len(parents) == 2:
+        return parents[0], grads[0], parents[1], grads[1]
+    return parents[0], grads[0], None, None
 
 
 def _as_float(x: Any, where: str) -> float:
@@ -57,6 +81,16 @@ def _lift(x: Any, op: Op) -> Value:
     return Value(_as_float(x, f"operator {op.name!r}"))
 
 
+def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
+    """``op`` gave NaN: pass it on if an input was NaN already, else raise naming the op and inputs
+    (a ValueError; inside ``detect_anomaly()`` its AnomalyError, which is a ValueError too)."""
+    inputs = list(inputs)
+    if any(x != x for x in inputs):
+        return
+    error = AnomalyError if _get_mode() & ANOMALY else ValueError
+    raise error(f"{op.name}: inputs {inputs} give NaN (an undefined result, such as 0 * inf or inf - inf)")
+
+
 def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
     """The method ``x <op> y`` (or ``y <op> x`` when reflected) for a two-input primitive."""
     forward, local = op.forward, op.local
@@ -68,14 +102,16 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
             x, y = y, x
         a, b = x.data, y.data
         out = forward(a, b)
+        if out != out:
+            _refuse_nan(op, (a, b))
         if _get_mode():
-            return _record(op, (x, y), out, lambda: local(a, b, out))
-        v = _new(Value)
+            return _record(op, (x, y), out, (a, b))
+        v = _new(Value)  # the hot path: _init's slot writes inlined (a call costs ~10% here)
         v.data = out
         v.grad = 0.0
         v.label = v.scope = None
         v._op, v._a, v._b = op, x, y
-        v._ga, v._gb = local(a, b, out)
+        v._local_a, v._local_b = local(a, b, out)
         return v
 
     apply.__name__ = apply.__qualname__ = (
@@ -84,7 +120,6 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
     return apply
 
 
-@functools.cache  # one method per op: "**2" is built once, however often v ** 2 is used
 def _unary(op: Op) -> Callable[[Value], Value]:
     """The method ``x.<op>()`` for a one-input primitive."""
     forward, local = op.forward, op.local
@@ -92,14 +127,16 @@ def _unary(op: Op) -> Callable[[Value], Value]:
     def apply(x: Value) -> Value:
         a = x.data
         out = forward(a)
+        if out != out:
+            _refuse_nan(op, (a,))
         if _get_mode():
-            return _record(op, (x,), out, lambda: local(a, out))
-        v = _new(Value)
+            return _record(op, (x,), out, (a,))
+        v = _new(Value)  # the hot path: _init's slot writes inlined (a call costs ~10% here)
         v.data = out
         v.grad = 0.0
-        v.label = v.scope = v._b = v._gb = None
+        v.label = v.scope = v._b = v._local_b = None
         v._op, v._a = op, x
-        (v._ga,) = local(a, out)
+        (v._local_a,) = local(a, out)
         return v
 
     apply.__name__ = apply.__qualname__ = op.name
@@ -107,52 +144,84 @@ def _unary(op: Op) -> Callable[[Value], Value]:
     return apply
 
 
-def _record(op: Op, parents: tuple, out: float, local, nary: bool = False) -> Value:
-    """The general (slower) path: honours no_grad and detect_anomaly, and builds n-ary nodes."""
+@functools.lru_cache(maxsize=512)  # "**2" is built once however often v ** 2 is used; bounded
+def _power_method(n: float) -> Callable[[Value], Value]:
+    return _unary(power(n))
+
+
+def _record(op: Op, parents: tuple[Value, ...], out: float, inputs: Iterable[float]) -> Value:
+    """The path taken when a mode is on: no_grad records no parents; detect_anomaly checks.
+    (``inputs`` are the parents' data: passed, not captured by a closure, which would cost every op.)"""
     m = _get_mode()
-    v = Value(out)
     if m & NO_GRAD:
-        return v
-    grads = local()
+        return _init(_new(Value), out, LEAF, None, None, None, None, None)
+    grads = tuple(op.local(*inputs, out))
     if m & ANOMALY:
         check_finite(op.name, [x.data for x in parents], out, grads)
-    v._op = op
-    if nary:
-        v._a, v._ga = parents, tuple(grads)
-    else:
-        v._a, v._ga = parents[0], grads[0]
-        if len(parents) == 2:
-            v._b, v._gb = parents[1], grads[1]
-    return v
+    return _init(_new(Value), out, op, *_edges(op, parents, grads), None)
 
 
 def check_finite(op: str, inputs: list[float], out: float, grads: Iterable[float]) -> None:
+    """Inside detect_anomaly(): raise AnomalyError if the output or a local derivative is NaN or inf."""
+    grads = list(grads)
     if not math.isfinite(out) or not all(math.isfinite(g) for g in grads):
         raise AnomalyError(
-            f"{op}: inputs {inputs} gave output {out!r} and local derivatives {list(grads)} "
+            f"{op}: inputs {inputs} gave output {out!r} and local derivatives {grads} "
             "(NaN or infinity found by detect_anomaly)"
         )
 
 
 class Value:
-    """A scalar with a gradient. ``Value(2.0, label="x")``; combine with + - * / ** and methods."""
+    """A scalar with a gradient. ``Value(2.0, label="x")``; combine with + - * / ** and methods.
 
-    __slots__ = ("data", "grad", "label", "scope", "_op", "_a", "_b", "_ga", "_gb", "__weakref__")
+    micrograd's constructor shape is accepted too: ``Value(data, _children=(), _op='', label='')``,
+    where ``_op`` names a primitive ('+', '*', 'tanh', '**2', ...) whose rule gives the local
+    derivatives with respect to ``_children``.
+    """
+
+    __slots__ = (
+        "data", "grad", "label", "scope", "_op", "_a", "_local_a", "_b", "_local_b", "__dict__", "__weakref__"
+    )  # fmt: skip
+    # __dict__: extra attributes work (an optimizer's ``p.m = 0.0``), made only when first set
+    data: float
+    grad: float
+    label: str | None
+    scope: str | None
+    _op: Op  # LEAF ('') for a leaf
+    _a: Any  # first parent, or the tuple of parents of an n-ary node, or None for a leaf
+    _local_a: Any  # d self / d _a (a tuple for an n-ary node)
+    _b: Value | None  # second parent of a binary node
+    _local_b: Any  # d self / d _b
+
     __array_ufunc__ = None  # so `numpy_number * value` defers to Value.__rmul__
 
-    def __init__(self, data: Any, label: str | None = None) -> None:
-        self.data = _as_float(data, "Value()")
-        self.grad = 0.0
-        self.label = label
-        self.scope = None  # which module made it, e.g. "layers.0.neurons.1" (set by nn, drawn by viz)
-        self._op = self._a = self._b = self._ga = self._gb = None
+    def __init__(
+        self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str | None = None
+    ) -> None:
+        data = _as_float(data, "Value()")
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"Value(): label must be a string, got {type(label).__name__} {label!r}")
+        if not isinstance(_op, str):
+            raise TypeError(f"Value(): _op must be a string such as '+', got {type(_op).__name__}")
+        parents = _as_parents(_children)
+        if not parents:
+            if _op:
+                raise ValueError(f"Value(): _op={_op!r} given without the _children it was computed from")
+            _init(self, data, LEAF, None, None, None, None, label)
+            return
+        op = op_for(_op, len(parents))
+        if _get_mode() & NO_GRAD:
+            _init(self, data, LEAF, None, None, None, None, label)
+        else:
+            local_grads = op.local(*[p.data for p in parents], data)
+            _init(self, data, op, *_edges(op, parents, local_grads), label)
 
     # --- what the node recorded ---------------------------------------------------------------
 
     @property
     def op(self) -> str:
         """The primitive's name ('+', 'tanh', '**2', ...), or '' for a leaf."""
-        return self._op.name if self._op is not None else ""
+        return self._op.name
 
     @property
     def is_leaf(self) -> bool:
@@ -168,14 +237,26 @@ class Value:
         return (a,) if b is None else (a, b)
 
     @property
-    def local_grads(self) -> tuple[float, ...]:
+    def local_grads(self) -> tuple[Any, ...]:
         """d self / d parent for each parent, in the order of ``parents``."""
         a, b = self._a, self._b
         if a is None:
             return ()
         if type(a) is tuple:
-            return self._ga
-        return (self._ga,) if b is None else (self._ga, self._gb)
+            return self._local_a
+        return (self._local_a,) if b is None else (self._local_a, self._local_b)
+
+    @property
+    def _prev(self) -> frozenset[Value]:
+        """micrograd's name: the set of parents (read-only)."""
+        return frozenset(self.parents)
+
+    def _backward(self) -> None:
+        """micrograd's name for this node's step of the chain rule: each parent's ``grad`` +=
+        local derivative * this node's ``grad`` (``backward()`` does it for every node, in order)."""
+        g = self.grad
+        for p, local in zip(self.parents, self.local_grads):
+            p.grad += local * g
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in (("op", self.op), ("label", self.label)) if v)
@@ -185,7 +266,7 @@ class Value:
         return self.data
 
     # --- arithmetic: each operator applies one entry of the table of primitives (ops.OPS) ------
-    # (_binary and _unary, below the class, build these methods; "r" forms put a plain number
+    # (_binary and _unary, above the class, build these methods; "r" forms put a plain number
     # first, as in 2 * v.)
 
     __add__, __radd__ = _binary(OPS["+"]), _binary(OPS["+"], reflected=True)
@@ -199,7 +280,7 @@ class Value:
         """v ** n with a plain number n is the unary op "**n"; v ** w with a Value w is binary."""
         if isinstance(other, Value):
             return self._pow_value(other)
-        return _unary(power(_as_float(other, "**")))(self)
+        return _power_method(_as_float(other, "**"))(self)
 
     __neg__ = _unary(OPS["neg"])
     __abs__ = abs = _unary(OPS["abs"])
@@ -218,9 +299,23 @@ class Value:
         as in PyTorch: call ``zero_grad`` between steps. Gradients of computed nodes are
         recomputed by each call, so two calls give exactly twice the leaf gradients.
         """
-        from .backward import backward
+        from .backward import backward  # backward.py imports this module
 
         backward(self)
+
+
+def _as_parents(children: Any) -> tuple[Value, ...]:
+    """micrograd's ``_children``: a tuple (or other iterable) of Values, else a TypeError saying so."""
+    if isinstance(children, (str, bytes)) or not isinstance(children, Iterable):
+        children = [children]
+    parents = tuple(children)
+    for i, p in enumerate(parents):
+        if not isinstance(p, Value):
+            raise TypeError(
+                f"Value(): _children[{i}] must be a Value, got {type(p).__name__} {p!r} "
+                "(micrograd's shape: Value(data, _children, _op, label); name a Value with label=)"
+            )
+    return parents
 
 
 def sum(values: Iterable[Any]) -> Value:
@@ -242,11 +337,8 @@ def _nary(op: Op, values: Iterable[Any]) -> Value:
         raise ValueError(f"{op.name}() of no values: give at least one Value")
     data = [x.data for x in xs]
     out = op.forward(*data)
+    if out != out:
+        _refuse_nan(op, data)
     if _get_mode():
-        return _record(op, xs, out, lambda: op.local(*data, out), nary=True)
-    v = _new(Value)  # the fast path, as in _binary: no_grad and detect_anomaly are off
-    v.data = out
-    v.grad = 0.0
-    v.label = v.scope = v._b = v._gb = None
-    v._op, v._a, v._ga = op, xs, op.local(*data, out)
-    return v
+        return _record(op, xs, out, data)
+    return _init(_new(Value), out, op, xs, op.local(*data, out), None, None, None)

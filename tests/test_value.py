@@ -51,9 +51,12 @@ def test_hash_is_identity_and_equality_is_not_overloaded():
     assert len({a, b}) == 2
 
 
-def test_slots_no_instance_dict():
-    with pytest.raises(AttributeError):
-        Value(1.0).anything = 1
+def test_extra_attributes_work_as_in_micrograd():
+    p = Value(1.0)
+    p.m = 0.0  # an optimizer's state kept on the parameter (AdamW written for micrograd does this)
+    p.m = 0.9 * p.m + 0.1 * 2.0
+    assert p.m == pytest.approx(0.2)
+    assert not hasattr(Value(1.0), "m")  # per Value, not shared
 
 
 def test_repr_is_readable():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import autograd
 from autograd import Value, topological_order
 
 
@@ -51,14 +52,7 @@ class Graph:
 
 def gradients(root: Value) -> dict[Value, float]:
     """d root / d node for every node, computed afresh into a dict (no ``.grad`` is touched)."""
-    order = topological_order(root)
-    grads = dict.fromkeys(order, 0.0)
-    grads[root] = 1.0
-    for v in order:
-        g = grads[v]
-        for p, local in zip(v.parents, v.local_grads):
-            grads[p] += local * g
-    return grads
+    return autograd.gradients(root)
 
 
 def trace(root: Value, grads: Mapping[Value, float] | None = None) -> Graph:
