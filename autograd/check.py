@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from .arguments import real
 from .backward import grad
 from .value import Value
 
@@ -18,7 +19,8 @@ def numerical_grad(f: Callable[..., Value], inputs: Sequence[Value], eps: float 
     ``f`` is called as ``f(*inputs)`` and must return a Value. The inputs' data is restored after.
     This costs two forward passes per input, where backward costs about one forward pass in all.
     """
-    inputs = list(inputs)
+    inputs = _values("numerical_grad", inputs)
+    eps = real("eps", eps, 0.0, strict_min=True)
     result = []
     for x in inputs:  # not under no_grad(): f may itself call grad() (checking second derivatives)
         original = x.data
@@ -42,7 +44,9 @@ def gradcheck(
 ) -> bool:
     """True if backward agrees with ``numerical_grad`` for every input, within
     ``atol + rtol * |numerical|``; otherwise raise ``GradcheckError`` naming each input that does not."""
-    inputs = list(inputs)
+    inputs = _values("gradcheck", inputs)
+    atol, rtol = real("atol", atol, 0.0), real("rtol", rtol, 0.0)
+    eps = real("eps", eps, 0.0, strict_min=True)
     analytic = [g.data for g in grad(f(*inputs), inputs)]
     numeric = numerical_grad(f, inputs, eps)
     bad = [
@@ -54,6 +58,14 @@ def gradcheck(
     if bad:
         raise GradcheckError("gradcheck failed:\n  " + "\n  ".join(bad))
     return True
+
+
+def _values(where: str, inputs: Sequence[Value]) -> list[Value]:
+    inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"{where}(): inputs[{i}] must be a Value, got {type(x).__name__} {x!r}")
+    return inputs
 
 
 def _evaluate(f: Callable[..., Value], inputs: list[Value]) -> float:

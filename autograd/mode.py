@@ -16,8 +16,9 @@ ANOMALY = 2
 mode: ContextVar[int] = ContextVar("chainrule_autograd_mode", default=0)
 
 
-class AnomalyError(FloatingPointError):
-    """Raised inside ``detect_anomaly()`` at the first NaN or infinity, naming the op."""
+class AnomalyError(FloatingPointError, ValueError):
+    """Raised inside ``detect_anomaly()`` at the first NaN or infinity, naming the op. It is a
+    ValueError too: the error an op that makes NaN raises outside ``detect_anomaly()``."""
 
 
 @contextmanager

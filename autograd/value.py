@@ -87,8 +87,10 @@ def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
     inputs = list(inputs)
     if any(x != x for x in inputs):
         return
-    error = AnomalyError if _get_mode() & ANOMALY else ValueError
-    raise error(f"{op.name}: inputs {inputs} give NaN (an undefined result, such as 0 * inf or inf - inf)")
+    message = f"{op.name}: inputs {inputs} give NaN (an undefined result, such as 0 * inf or inf - inf)"
+    if _get_mode() & ANOMALY:
+        raise AnomalyError(message + ", found by detect_anomaly")
+    raise ValueError(message)
 
 
 def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
@@ -209,6 +211,11 @@ class Value:
                 raise ValueError(f"Value(): _op={_op!r} given without the _children it was computed from")
             _init(self, data, LEAF, None, None, None, None, label)
             return
+        if not _op:
+            raise ValueError(
+                "Value(): _children given without _op: name the primitive that computed data from them "
+                "('+', '*', 'tanh', '**2', ...); to name a Value, use label="
+            )
         op = op_for(_op, len(parents))
         if _get_mode() & NO_GRAD:
             _init(self, data, LEAF, None, None, None, None, label)
