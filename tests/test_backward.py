@@ -303,3 +303,54 @@ def test_a_node_reused_many_times(x0, uses):
     out.backward()
     assert y.grad == pytest.approx(2 * uses * y.data, rel=1e-12, abs=1e-300)
     assert x.grad == pytest.approx(2 * uses * y.data * (1 - y.data**2), rel=1e-12, abs=1e-300)
+
+
+# --- one accumulation: backward, grad, gradients and viz agree; clear errors -------------------------
+
+
+def test_gradients_is_the_one_accumulation_behind_backward_grad_and_viz():
+    from viz.graph import gradients as viz_gradients
+
+    x, w = Value(0.7), Value(-1.3)
+    h = (x * w).tanh()
+    out = vsum([h * h, h, autograd.max([x, w])]) / 3.0
+    x.grad = 5.0  # an old leaf gradient: gradients() and grad() must leave it as it is
+    grads = autograd.gradients(out)
+    assert viz_gradients(out) == grads and x.grad == 5.0 and h.grad == 0.0
+    assert [g.data for g in grad(out, [x, w])] == [grads[x], grads[w]] and x.grad == 5.0
+    dh = (2 * h.data + 1) / 3
+    assert grads[h] == pytest.approx(dh, rel=1e-15)
+    assert grads[w] == pytest.approx(dh * (1 - h.data**2) * x.data, rel=1e-15)
+    x.grad = 0.0
+    out.backward()
+    assert all(v.grad == g for v, g in grads.items())
+
+
+def test_gradients_checks_for_anomalies_for_every_caller():
+    from viz.graph import gradients as viz_gradients
+
+    x = Value(1e-100, label="x")
+    z = (x * 1e200) * 1e200
+    for compute in (autograd.gradients, viz_gradients, lambda z: grad(z, [x])):
+        with detect_anomaly(), pytest.raises(AnomalyError, match=r"gradient inf of node .*label='x'"):
+            compute(z)
+        assert x.grad == 0.0
+    assert autograd.gradients(z)[x] == math.inf  # outside the context: plain float arithmetic
+
+
+def test_backward_of_a_list_is_a_clear_type_error():
+    a, b = Value(1.0), Value(2.0)
+    with pytest.raises(TypeError, match=r"backward\(\): expected a Value, got list; .*autograd.sum"):
+        autograd.backward([a, b])
+    with pytest.raises(TypeError, match=r"gradients\(\): expected a Value, got float"):
+        autograd.gradients(3.0)
+    vsum([a * 2, b * 3]).backward()  # what the message suggests
+    assert (a.grad, b.grad) == (2.0, 3.0)
+
+
+def test_second_derivative_at_zero_through_x_to_the_first_and_zeroth_power():
+    x = Value(0.0)
+    (g,) = grad(x**3 + x**2, [x], create_graph=True)
+    (h,) = grad(g, [x], create_graph=True)
+    (t,) = grad(h, [x])
+    assert (g.data, h.data, t.data) == (0.0, 2.0, 6.0)

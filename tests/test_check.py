@@ -30,3 +30,23 @@ def test_gradcheck_names_the_input_that_disagrees():
 def test_numerical_grad_needs_a_value():
     with pytest.raises(TypeError, match="must return a Value"):
         numerical_grad(lambda a: 3.0, [Value(1.0)])
+
+
+def test_tolerances_and_step_are_checked_by_name():
+    f = lambda a: a * a  # noqa: E731
+    for bad, error, message in [
+        (dict(eps=0.0), ValueError, "eps must be > 0"),
+        (dict(eps=math.nan), ValueError, "eps must be a finite number"),
+        (dict(atol=-1e-6), ValueError, "atol must be >= 0"),
+        (dict(rtol=math.inf), ValueError, "rtol must be a finite number"),
+        (dict(eps=True), TypeError, r"eps must be a real number, got True \(bool\)"),
+    ]:
+        with pytest.raises(error, match=message):
+            gradcheck(f, [Value(1.0)], **bad)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        numerical_grad(f, [Value(1.0)], eps=-1e-6)
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a Value, got float"):
+        numerical_grad(f, [1.0])
+    import numpy as np
+
+    assert numerical_grad(f, [Value(3.0)], eps=np.float32(1e-3)) == pytest.approx([6.0], rel=1e-6)

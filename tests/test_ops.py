@@ -183,3 +183,94 @@ def test_max_is_one_nary_node_with_a_one_hot_derivative():
     assert [g.data for g in grad(lse, z)] == pytest.approx([x / sum(e) for x in e], rel=1e-12)
     with pytest.raises(ValueError, match="max\\(\\) of no values"):
         autograd.max([])
+
+
+# --- no silent NaN; x ** 0; (-2) ** inf; overflowing sums; the bounded power cache ----------------
+
+INF = math.inf
+MAKES_NAN = [
+    ("*", lambda: Value(0.0) * INF, r"\*: inputs \[0.0, inf\] give NaN"),
+    ("-", lambda: Value(INF) - INF, r"-: inputs \[inf, inf\] give NaN"),
+    ("/", lambda: Value(INF) / Value(INF), r"/: inputs \[inf, inf\] give NaN"),
+    ("+", lambda: INF + Value(-INF), r"\+: inputs \[inf, -inf\] give NaN"),
+    ("sum", lambda: vsum([Value(INF), 1.0, -INF]), r"sum: inputs \[inf, 1.0, -inf\] give NaN"),
+]
+
+
+@pytest.mark.parametrize("name,make,message", MAKES_NAN, ids=[m[0] for m in MAKES_NAN])
+def test_an_op_that_makes_nan_raises_in_every_mode(name, make, message):
+    from autograd import AnomalyError, detect_anomaly, no_grad
+
+    with pytest.raises(ValueError, match=message):
+        make()
+    with no_grad(), pytest.raises(ValueError, match=message):
+        make()
+    with detect_anomaly(), pytest.raises(AnomalyError, match=message + ".*detect_anomaly"):
+        make()
+
+
+def test_nan_in_gives_nan_out_as_on_the_tape():
+    import numpy as np
+
+    import autograd
+
+    x = Value(1.0)
+    x.data = math.nan  # how a NaN gets in: written to .data (say, by a diverging optimizer)
+    relu = OPS["relu"].forward_on_arrays()(np.array([math.nan]))[0]  # the tape's rule
+    assert math.isnan(x.relu().data) and math.isnan(relu)
+    for xs in ([x, Value(1.0)], [Value(1.0), x], [Value(2.0), x, Value(3.0)]):
+        m = autograd.max(xs)  # no StopIteration: the derivative goes to the NaN, as argmax does
+        tape = OPS["max"].forward_on_arrays()(np.array([[v.data] for v in xs]))[0]
+        assert math.isnan(m.data) and math.isnan(tape)
+        assert m.local_grads == tuple(1.0 if v is x else 0.0 for v in xs)
+    assert math.isnan((x * 2.0).data)  # NaN in: passed on, not reported as made by *
+
+
+def test_x_to_the_zero_is_one_with_derivative_zero_everywhere():
+    for x0 in (0.0, -2.0, 3.5, INF):
+        x = Value(x0)
+        y = x**0
+        assert y.data == 1.0 and y.local_grads == (0.0,) and grad(y, [x])[0].data == 0.0
+    x = Value(0.0)
+    (d1,) = grad(x**2, [x], create_graph=True)  # 2 * x ** 1
+    (d2,) = grad(d1, [x], create_graph=True)  # 2 * 1 * x ** 0: needed x ** 0 at 0
+    assert (d1.data, d2.data) == (0.0, 2.0)
+    assert grad(d2, [x])[0].data == 0.0
+    (one,) = grad(x**1, [x], create_graph=True)
+    assert one.data == 1.0 and grad(one, [x])[0].data == 0.0
+
+
+def test_negative_base_to_an_infinite_power_is_a_clear_error():
+    for make in (lambda: Value(-2.0) ** INF, lambda: Value(-2.0) ** Value(INF), lambda: (-2.0) ** Value(INF)):
+        with pytest.raises(ValueError, match=r"\(-2.0\) \*\* inf is undefined .*exponent not an integer"):
+            make()
+    assert (Value(2.0) ** INF).data == INF and (Value(0.5) ** INF).data == 0.0
+
+
+def test_an_overflowing_sum_behaves_like_plus():
+    big = [Value(1e308), Value(1e308)]
+    assert vsum(big).data == (big[0] + big[1]).data == INF  # not "intermediate overflow in fsum"
+    assert vsum([1e308, 1e308, -1e308]).data == (Value(1e308) + 1e308 - 1e308).data == INF
+    assert [g.data for g in grad(vsum(big), big)] == [1.0, 1.0]
+    assert vsum([1e308, -1e308, 1.0]).data == 1.0  # no overflow: still the exactly rounded sum
+    from autograd import AnomalyError, detect_anomaly
+
+    with detect_anomaly(), pytest.raises(AnomalyError, match="sum: inputs .* gave output inf"):
+        vsum(big)
+
+
+def test_many_distinct_exponents_leave_bounded_memory():
+    import gc
+    import tracemalloc
+
+    x = Value(1.5)
+    x**2.5  # warm up what any first use allocates
+    gc.collect()
+    tracemalloc.start()
+    for i in range(20_000):
+        x ** (1 + i / 20_000 / 7)  # 20,000 distinct constant exponents
+    gc.collect()
+    left = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert left < 3_000_000, f"{left:,} bytes left behind by 20,000 exponents"
+    assert (x**2).op == "**2" and (x**2).data == 2.25  # still correct after the cache turned over

@@ -87,3 +87,41 @@ def test_graph_is_freed_by_reference_counting_alone():
         assert alive == [refs[-1]]  # only x, which we still hold
     finally:
         gc.enable()
+
+
+def test_every_path_that_builds_a_node_fills_every_slot():
+    import autograd
+    from autograd import detect_anomaly, no_grad
+    from autograd.ops import Op
+
+    a, b = Value(2.0, label="a"), Value(-3.0)
+    with detect_anomaly():  # the general path (_record) instead of the inlined hot paths
+        recorded = [a * b, a.tanh(), autograd.sum([a, b, 1.0])]
+    with no_grad():
+        unrecorded = [a * b, a.tanh(), autograd.sum([a, b])]
+    built = {
+        "binary": (a * b, (a, b), (-3.0, 2.0)),
+        "reflected": (2.0 - b, None, (1.0, -1.0)),  # parents: a new constant 2.0, then b
+        "unary": (b.relu(), (b,), (0.0,)),
+        "power": (a**3, (a,), (12.0,)),
+        "sum": (autograd.sum([a, b]), (a, b), (1.0, 1.0)),
+        "max": (autograd.max([a, b]), (a, b), (1.0, 0.0)),
+        "recorded binary": (recorded[0], (a, b), (-3.0, 2.0)),
+        "recorded unary": (recorded[1], (a,), (1 - recorded[1].data ** 2,)),
+        "recorded sum": (recorded[2], None, (1.0, 1.0, 1.0)),
+        "micrograd's shape": (Value(-6.0, (a, b), "*", label="c"), (a, b), (-3.0, 2.0)),
+        "leaf": (Value(1.5, label="x"), (), ()),
+        **{f"no_grad {i}": (v, (), ()) for i, v in enumerate(unrecorded)},
+    }
+    slots = [s for s in Value.__slots__ if s not in ("__dict__", "__weakref__")]
+    for path, (v, parents, local_grads) in built.items():
+        values = {s: getattr(v, s) for s in slots}  # every slot is set: no AttributeError
+        assert values["grad"] == 0.0 and values["scope"] is None and isinstance(v.data, float), path
+        assert isinstance(values["_op"], Op) and v.is_leaf == (v.op == "" == v._op), path
+        if parents is not None:
+            assert v.parents == parents and v._prev == set(parents), path
+        assert v.local_grads == local_grads, path
+        if parents == ():
+            assert values["_a"] is values["_b"] is values["_local_a"] is values["_local_b"] is None, path
+    assert built["micrograd's shape"][0].label == "c" and built["leaf"][0].label == "x"
+    assert built["binary"][0].label is None and not built["binary"][0].__dict__
