@@ -84,7 +84,11 @@ def backward(root: Value) -> None:
     # summed from zero and added to a leaf's old gradient at the end, so that two calls give
     # exactly (not just nearly) twice the gradient.
     with _ACCUMULATING:
-        earlier = [(v, v.grad) for v in order if v._a is None and v.grad]
+        earlier = []
+        for v in order:  # one pass: note the old leaf gradients, and zero every gradient
+            if v._a is None and v.grad:
+                earlier.append((v, v.grad))
+            v.grad = 0.0
         try:
             _chain_rule(order, 1.0)
         finally:
@@ -121,8 +125,11 @@ _ACCUMULATING = threading.Lock()
 
 def _gradients(order: list[Value], seed: Any) -> dict[Value, Any]:
     """The chain rule's results as a dict, leaving every ``.grad`` as it was."""
+    zero: Any = None if isinstance(seed, Value) else 0.0  # None: no Value term yet (no 0.0 + term nodes)
     with _ACCUMULATING:
         saved = [v.grad for v in order]
+        for v in order:
+            v.grad = zero
         try:
             _chain_rule(order, seed)
             return {v: v.grad for v in order}
@@ -133,13 +140,11 @@ def _gradients(order: list[Value], seed: Any) -> dict[Value, Any]:
 
 def _chain_rule(order: list[Value], seed: Any) -> None:
     """The chain rule, one term per edge: set ``node.grad`` = d root / d node for every node in
-    ``order`` (root first, each node before its parents). With a float seed, from the local
-    derivatives recorded at forward time; with a Value seed (``create_graph``), from each op's rule
-    run on Values, so the results form a graph of their own."""
+    ``order`` (root first, each node before its parents), every ``.grad`` being zero on entry (0.0,
+    or None for a Value seed). With a float seed, from the local derivatives recorded at forward
+    time; with a Value seed (``create_graph``), from each op's rule run on Values, so the results
+    form a graph of their own."""
     create_graph = isinstance(seed, Value)
-    zero: Any = None if create_graph else 0.0  # None: no Value term yet (no 0.0 + term nodes)
-    for v in order:
-        v.grad = zero
     order[0].grad = seed
     for v in order:
         a = v._a
