@@ -10,9 +10,8 @@ closures), so each Value is a single object for Python's garbage collector and d
 it by reference counting alone. An n-ary node (``autograd.sum``) keeps a tuple of parents in ``_a``
 and one of local derivatives in ``_local_a``. ``_init`` fills the slots, except on the two hot paths
 (one- and two-input ops), which write the same slots inline for speed (tests/test_value.py builds a
-node through every path and checks every slot). The
-public views are ``parents``, ``local_grads`` and ``op``; ``_prev``, ``_op`` and ``_backward()`` are
-micrograd's names, for code written for micrograd.
+node through every path and checks every slot). The public views are ``parents``, ``local_grads``
+and ``op``; ``_prev``, ``_op`` and ``_backward()`` are micrograd's names, for code written for it.
 """
 
 from __future__ import annotations
@@ -78,7 +77,7 @@ def _lift(x: Any, op: Op) -> Value:
     """A plain number used beside a Value becomes a constant leaf."""
     if isinstance(x, Value):
         return x
-    return Value(_as_float(x, f"operator {op.name!r}"))
+    return _init(_new(Value), _as_float(x, f"operator {op.name!r}"), LEAF, None, None, None, None, None)
 
 
 def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
@@ -203,20 +202,10 @@ class Value:
         data = _as_float(data, "Value()")
         if label is not None and not isinstance(label, str):
             raise TypeError(f"Value(): label must be a string, got {type(label).__name__} {label!r}")
-        if not isinstance(_op, str):
-            raise TypeError(f"Value(): _op must be a string such as '+', got {type(_op).__name__}")
-        parents = _as_parents(_children)
-        if not parents:
-            if _op:
-                raise ValueError(f"Value(): _op={_op!r} given without the _children it was computed from")
+        if not _children and not _op:  # a leaf: the common case
             _init(self, data, LEAF, None, None, None, None, label)
             return
-        if not _op:
-            raise ValueError(
-                "Value(): _children given without _op: name the primitive that computed data from them "
-                "('+', '*', 'tanh', '**2', ...); to name a Value, use label="
-            )
-        op = op_for(_op, len(parents))
+        op, parents = _micrograd_op(_children, _op)
         if _get_mode() & NO_GRAD:
             _init(self, data, LEAF, None, None, None, None, label)
         else:
@@ -311,18 +300,26 @@ class Value:
         backward(self)
 
 
-def _as_parents(children: Any) -> tuple[Value, ...]:
-    """micrograd's ``_children``: a tuple (or other iterable) of Values, else a TypeError saying so."""
-    if isinstance(children, (str, bytes)) or not isinstance(children, Iterable):
+def _micrograd_op(children: Any, op: Any) -> tuple[Op, tuple[Value, ...]]:
+    """micrograd's ``Value(data, _children, _op)``: the primitive named ``op`` and the parents, or a
+    clear error (never the tuple taken for a label)."""
+    hint = "(micrograd's shape: Value(data, _children, _op, label); name a Value with label=)"
+    if not isinstance(op, str):
+        raise TypeError(f"Value(): _op must be a string such as '+', got {type(op).__name__} {op!r}")
+    if isinstance(children, str | bytes) or not isinstance(children, Iterable):
         children = [children]
     parents = tuple(children)
     for i, p in enumerate(parents):
         if not isinstance(p, Value):
-            raise TypeError(
-                f"Value(): _children[{i}] must be a Value, got {type(p).__name__} {p!r} "
-                "(micrograd's shape: Value(data, _children, _op, label); name a Value with label=)"
-            )
-    return parents
+            raise TypeError(f"Value(): _children[{i}] must be a Value, got {type(p).__name__} {p!r} {hint}")
+    if not parents:
+        raise ValueError(f"Value(): _op={op!r} given without the _children it was computed from")
+    if not op:
+        raise ValueError(
+            "Value(): _children given without _op: name the primitive that computed data from them "
+            "('+', '*', 'tanh', '**2', ...); to name a Value, use label="
+        )
+    return op_for(op, len(parents)), parents
 
 
 def sum(values: Iterable[Any]) -> Value:
