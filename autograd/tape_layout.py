@@ -42,7 +42,7 @@ _SUM, _MUL = OPS["sum"], OPS["*"]
 class Graph:
     """What the tape needs to know about each node of a traced graph (phase 1)."""
 
-    nodes: list[Value]  # each after its parents
+    parents: dict[Value, tuple[Value, ...]]  # every node, each after its parents; () for a leaf
     static: dict[Value, bool]  # the same for every example (lives in S), else one value per example (V)
     linear: dict[Value, Linear]  # sums folded into a matrix product
     wants_grad: dict[Value, bool]  # depends on a parameter
@@ -94,7 +94,7 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     by_key = group_by_level(graph)
     params_by_row = order_parameters(by_key, graph.linear, params)
     param_set = set(params)
-    constants = [v for v in graph.nodes if v.is_leaf and graph.static[v] and v not in param_set]
+    constants = [v for v, ps in graph.parents.items() if not ps and graph.static[v] and v not in param_set]
     where = {v: Place(False, i) for i, v in enumerate(placeholders)}
     where.update({v: Place(True, i) for i, v in enumerate(params_by_row + constants)})
     n_rows = {False: len(placeholders), True: len(params_by_row) + len(constants)}
@@ -103,7 +103,7 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     zero_batch, zero_static = plan_gradient_writes(groups, root_places[0], n_rows)
     param_rows = np.array([where[p].row for p in params], dtype=np.intp)
     return Layout(
-        len(graph.nodes),
+        len(graph.parents),
         groups,
         params_by_row,
         param_rows,
@@ -120,42 +120,53 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
 
 
 def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Graph:
-    nodes = topological_order(roots)[::-1]
-    static = classify_static(nodes, placeholders)
-    linear = fold_linear(nodes, static, count_users(nodes, roots))
+    parents = {v: v.parents for v in reversed(topological_order(roots))}
+    static = classify_static(parents, placeholders)
+    linear = fold_linear(parents, static, count_users(parents, roots))
     param_set = set(params)
     wants_grad: dict[Value, bool] = {}
-    for v in nodes:
-        wants_grad[v] = v in param_set or any(wants_grad[p] for p in v.parents)
-    return Graph(nodes, static, linear, wants_grad, set(topological_order(roots[0])))
+    for v, ps in parents.items():
+        wants_grad[v] = v in param_set or any(map(wants_grad.__getitem__, ps))
+    return Graph(parents, static, linear, wants_grad, reachable(roots[0], parents))
 
 
-def classify_static(nodes: list[Value], placeholders: list[Value]) -> dict[Value, bool]:
+def classify_static(parents: dict[Value, tuple[Value, ...]], placeholders: list[Value]) -> dict[Value, bool]:
     """A leaf is static unless it is a placeholder; a computed node when all its inputs are."""
     is_placeholder = set(placeholders)
     static: dict[Value, bool] = {}
-    for v in nodes:
-        static[v] = v not in is_placeholder if v.is_leaf else all(static[p] for p in v.parents)
+    for v, ps in parents.items():
+        static[v] = all(map(static.__getitem__, ps)) if ps else v not in is_placeholder
     return static
 
 
-def count_users(nodes: list[Value], roots: list[Value]) -> dict[Value, int]:
+def count_users(parents: dict[Value, tuple[Value, ...]], roots: list[Value]) -> dict[Value, int]:
     """How many times each node is read; an output counts as read, so it is never folded away."""
     users: dict[Value, int] = defaultdict(int)
-    for v in nodes:
-        for p in v.parents:
+    for ps in parents.values():
+        for p in ps:
             users[p] += 1
     for r in roots:
         users[r] += 1
     return users
 
 
+def reachable(root: Value, parents: dict[Value, tuple[Value, ...]]) -> set[Value]:
+    """The nodes ``root`` depends on, and itself."""
+    seen, todo = {root}, [root]
+    while todo:
+        for p in parents[todo.pop()]:
+            if p not in seen:
+                seen.add(p)
+                todo.append(p)
+    return seen
+
+
 def fold_linear(
-    nodes: list[Value], static: dict[Value, bool], users: dict[Value, int]
+    parents: dict[Value, tuple[Value, ...]], static: dict[Value, bool], users: dict[Value, int]
 ) -> dict[Value, Linear]:
     """The batch sums that are ``Σ w·a + Σ c`` (see ``linear_terms``), with their terms."""
     linear = {}
-    for v in nodes:
+    for v in parents:
         if not static[v] and (terms := linear_terms(v, static, users)) is not None:
             linear[v] = terms
     return linear
@@ -188,12 +199,12 @@ def linear_terms(v: Value, static: dict[Value, bool], users: dict[Value, int]) -
 def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
     """The nodes that get a row (not leaves, not products folded into a sum), by group, the groups
     in order of level (ties in the order first seen). Levels count only the nodes that get rows."""
-    static, linear = graph.static, graph.linear
-    folded = {p for v in linear for p in v.parents if not static[p]}
-    level: dict[Value, int] = {v: 0 for v in graph.nodes if v.is_leaf}
+    static, linear, parents = graph.static, graph.linear, graph.parents
+    folded = {p for v in linear for p in parents[v] if not static[p]}
+    level: dict[Value, int] = {v: 0 for v, ps in parents.items() if not ps}
     by_key: dict[GroupKey, list[Value]] = defaultdict(list)
-    for v in graph.nodes:
-        if v.is_leaf or v in folded:
+    for v, ps in parents.items():
+        if not ps or v in folded:
             continue
         key: GroupKey
         if v in linear:
@@ -201,8 +212,8 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
             level[v] = 1 + max(level[u] for u in (*ws, *xs, *bias))
             key = MatMulKey(level[v], tuple(map(id, xs)), len(bias))
         else:
-            level[v] = 1 + max(level[p] for p in v.parents)
-            key = ElementwiseKey(level[v], static[v], cast(Op, v._op), len(v.parents))
+            level[v] = 1 + max(level[p] for p in ps)
+            key = ElementwiseKey(level[v], static[v], cast(Op, v._op), len(ps))
         by_key[key].append(v)
     return {key: by_key[key] for key in sorted(by_key, key=lambda k: k.level)}
 
