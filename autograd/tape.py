@@ -26,6 +26,24 @@ How it works, in three phases, one module each:
 
 Forward rules and derivatives come from the table of primitives (``Op.forward_on_arrays`` and
 ``Op.local``), the same rules as the eager engine, so both give the same numbers to rounding.
+
+**How far from the eager engine.** Given the same inputs, each node's value on the tape differs
+from the eager engine's by at most (u = 2**-53, float64's unit roundoff):
+
+- an n-ary sum of x_1..x_n: ``(n + 2)·u·Σ|x_i|``. The eager engine adds with ``math.fsum`` (the
+  exact sum, rounded once); the tape adds one input after another, and a layer's neuron sums
+  ``Σ w·a + b`` are one BLAS matrix product (any order, perhaps fused multiply-adds). Under
+  cancellation this is all of the result: ``sum([exp(40), 1, -exp(40)])`` is 1.0 eagerly, 0.0 on
+  the tape. Summing exactly on the tape was measured at +23-47% on the moons step, so it is not done;
+- any other primitive: ``8·u·|v|`` (+ - * / are rounded alike; NumPy's exp, log, tanh and pow
+  differ from the C library's by up to 3 units in the last place);
+- a gradient: each node's m contributions are added in another order, ``(m + 1)·u·Σ|contribution|``.
+
+Through a whole program these add up as in any running error analysis: each node's bound carried
+forward by the local derivatives (and, for gradients, backward by the adjoints).
+``tests/test_tape_fuzz.py`` computes that bound on thousands of random programs with cancellation
+and holds the tape to it. A relu, abs or max whose input lies within the bound of its kink may take
+the other branch on the tape: its value stays within the bound, the gradient through it need not.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The batch tape against the eager engine: same outputs, losses and parameter gradients (1e-12
-relative) on MLPs and losses of every kind and on random expression graphs; same training history;
-clear errors for bad batches; and a digits classifier trained on the tape."""
+relative) on MLPs and losses of every kind; same training history; clear errors for bad batches;
+and a digits classifier trained on the tape. Random programs with cancellation, held to the tape's
+stated bound: test_tape_fuzz.py."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import autograd
 from autograd import Tape, Value
@@ -172,54 +171,6 @@ def test_outputs_that_are_placeholders_or_parameters():
     close(tape.forward(X), [[0.0, 1.0, 2.0], [4.0, 3.0, 2.0], [8.0, 5.0, 2.0]])
     tape.backward()
     assert w.grad == 0.0 + 2.0 + 4.0
-
-
-# --- random expression graphs ------------------------------------------------------------------------
-
-UNARY = {
-    "neg": lambda a: -a,
-    "exp": lambda a: a.tanh().exp(),
-    "log": lambda a: (abs(a) + 1).log(),
-    "tanh": lambda a: a.tanh(),
-    "sigmoid": lambda a: a.sigmoid(),
-    "relu": lambda a: a.relu(),
-    "abs": lambda a: abs(a),
-    "square": lambda a: a**2,
-    "sqrt": lambda a: (a * a + 1) ** 0.5,
-    "const": lambda a: 2.5 - a * 0.5,
-}
-BINARY = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / (abs(b) + 0.5),
-    "**": lambda a, b: (a.sigmoid() + 0.5) ** b.tanh(),
-    "sum": lambda a, b: autograd.sum([a, b, a * b]),
-    "max": lambda a, b: autograd.max([a, b, a - b]),
-}
-
-steps = st.lists(
-    st.tuples(st.sampled_from(sorted(UNARY) + sorted(BINARY)), st.integers(0, 10**6), st.integers(0, 10**6)),
-    min_size=1,
-    max_size=25,
-)
-
-
-@settings(max_examples=60, deadline=None)
-@given(steps=steps, seed=st.integers(0, 1000))
-def test_random_expression_graphs_match_eager(steps, seed):
-    rng = np.random.default_rng(seed)
-    params = [Value(v) for v in rng.uniform(-1, 1, size=3)]
-
-    def example(x):
-        pool = [*x, *params]
-        for name, i, j in steps:
-            a, b = pool[i % len(pool)], pool[j % len(pool)]
-            pool.append(UNARY[name](a) if name in UNARY else BINARY[name](a, b))
-        return [autograd.sum(pool[-3:]), pool[-1]]
-
-    X = rng.normal(size=(6, 2))
-    assert_tape_matches_eager(example, params, X, scale=0.5)
 
 
 # --- training ------------------------------------------------------------------------------------
