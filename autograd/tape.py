@@ -48,6 +48,7 @@ the other branch on the tape: its value stays within the bound, the gradient thr
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -55,11 +56,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .mode import enable_grad, no_grad
+from .mode import enable_grad
 from .tape_layout import lay_out
 from .value import Value
 
-__all__ = ["Tape"]
+__all__ = ["NonFiniteError", "Tape"]
 
 _data = attrgetter("data")
 
@@ -81,7 +82,7 @@ def _trace(
     roots = [out] if isinstance(out, Value) else list(out) if isinstance(out, (list, tuple)) else []
     if not roots or not all(isinstance(r, Value) for r in roots):
         raise TypeError(f"Tape.trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
-    return Tape(roots, xs, ys or [], params, replay=fn)
+    return Tape(roots, xs, ys or [], params)
 
 
 def _numbers(x: Any) -> list[float]:
@@ -90,7 +91,16 @@ def _numbers(x: Any) -> list[float]:
 
 class Tape:
     """A traced graph, flattened into groups of NumPy operations over a batch (see the module doc).
-    Make one with ``Tape.trace(fn, params, x, y=None)``."""
+    Make one with ``Tape.trace(fn, params, x, y=None)``.
+
+    NaN and infinity: ``forward`` gives the eager engine's answer. NaN passes through as it does
+    eagerly (relu of NaN is NaN, a max with a NaN input is NaN), and so does an infinity the eager
+    engine also gives (an infinite constant, an overflowing ``*``). Where the eager engine raises
+    for an example (log of a negative, exp overflowing, NaN made from numbers that were not),
+    ``forward`` raises ``NonFiniteError``: ``.op`` (the primitive), ``.scope`` (the module that
+    made the node), ``.row`` (the example's index in this batch, so ``X[row]``), ``.inputs``,
+    ``.value``, and the eager error as ``__cause__``. A training loop adds its batch's offset to
+    ``.row`` to name the caller's row."""
 
     trace = staticmethod(_trace)
 
@@ -100,9 +110,7 @@ class Tape:
         inputs: list[Value],
         targets: list[Value],
         params: Sequence[Value],
-        replay: Callable[..., Any] | None = None,
     ):
-        self._replay = replay  # the traced function, to rerun one example eagerly when it goes wrong
         self.params = list(dict.fromkeys(params))  # each parameter once, in order
         self.n_inputs, self.n_targets, self.n_outputs = len(inputs), len(targets), len(roots)
         layout = lay_out(roots, inputs + targets, self.params)
@@ -155,21 +163,33 @@ class Tape:
             out[:, j] = (S if is_static else V)[row]
         self._last = run
         if not np.isfinite(out).all():
-            self._explain(int(np.argmax(~np.isfinite(out).all(axis=1))), X, Y, out)
+            self._find_non_finite(run)
         return out
 
-    def _explain(self, i: int, X: np.ndarray, Y: np.ndarray | None, out: np.ndarray) -> None:
-        """Example i gave a NaN or infinity: rerun it on the eager engine, which raises the error
-        naming the op (exp overflow, log of a negative, ...). NumPy only says "nan"."""
-        if self._replay is None:
-            raise FloatingPointError(f"tape forward: example {i} of the batch gave {out[i].tolist()}")
-        xs = [Value(v) for v in X[i].tolist()]
-        with no_grad():
-            if Y is None:
-                self._replay(xs)
-            else:
-                self._replay(xs, [Value(v) for v in Y[i].tolist()])
-        # The eager engine took it: an infinity that is the true value (say, a constant inf).
+    def _find_non_finite(self, run: _Run) -> None:
+        """Some output is NaN or infinite: find the first op that made that from inputs that were not
+        (NaN from non-NaN, infinity from finite) and raise what the eager engine raises there, as a
+        ``NonFiniteError`` naming the op and the example. NaN or infinity that only passed through
+        (from a NaN or infinite parameter or constant, or an overflow eager allows too) is no error."""
+        for g in self.groups:
+            block = (self._S if g.is_static else run.V)[g.out]
+            bad = ~np.isfinite(block)
+            if not bad.any():
+                continue
+            for column, member in zip(*np.nonzero(bad.T)):
+                inputs = g.member_inputs(run.V, self._S, int(member), int(column))
+                value = float(block[member, column])
+                if any(map(math.isnan, inputs)) or (math.isinf(value) and any(map(math.isinf, inputs))):
+                    continue  # passed on, as the eager engine passes it on
+                where = (g.op.name, g.scopes[member], None if g.is_static else int(column), inputs, value)
+                try:
+                    again = g.op.forward(*inputs)
+                except (ArithmeticError, ValueError) as e:
+                    raise NonFiniteError(*where, str(e)) from e
+                if math.isnan(again):
+                    raise NonFiniteError(
+                        *where, f"{g.op.name} of {inputs} made NaN from inputs that were not"
+                    )
 
     def backward(self, scale: float = 1.0, out: np.ndarray | None = None) -> None:
         """Add ``scale`` x (sum over the last forward's examples of d output0 / d p) to each
@@ -229,6 +249,23 @@ class Tape:
             i = int(np.argmax(~np.isfinite(X).all(axis=1)))
             raise ValueError(f"tape: row {i} of the {name} holds NaN or infinity: {X[i].tolist()}")
         return X
+
+
+class NonFiniteError(FloatingPointError):
+    """A value went NaN or infinite on the tape where the eager engine raises: ``op`` names the
+    primitive (``"sum"`` for a layer's neuron sums, run as a matrix product), ``scope`` the module
+    that made it (``Value.scope``, or None), ``row`` the example's index in the batch given to
+    ``forward`` (None for a node computed once per batch from parameters and constants), ``inputs``
+    the op's inputs there and ``value`` what the tape got. The eager engine's own error for those
+    inputs, when it raises one, is chained as ``__cause__`` and its message is this one's start."""
+
+    def __init__(
+        self, op: str, scope: str | None, row: int | None, inputs: list[float], value: float, why: str
+    ):
+        self.op, self.scope, self.row, self.inputs, self.value = op, scope, row, inputs, value
+        where = "computed once per batch" if row is None else f"example {row} of the batch"
+        made = f"{self.op}" + (f" in {self.scope}" if self.scope else "")
+        super().__init__(f"{why} (on the tape: {made}, {where}, gave {value!r})")
 
 
 class _Run(NamedTuple):

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 
-from .ops import Op
+from .ops import OPS, Op
 from .tape_rows import Index, Place, Rows
 from .value import Value
 
@@ -41,6 +41,8 @@ class Group:
     members' values go; ``on_loss_path`` is False when backward can skip it."""
 
     name = "group"
+    op: Op
+    scopes: list[str | None] = []  # which module made each member (Value.scope), for error messages
     on_loss_path = True
     is_static = False
     out = slice(0, 0)
@@ -55,6 +57,16 @@ class Group:
     def gradient_targets(self) -> list[tuple[bool, Index]]:
         """The rows backward writes gradients into: (in the static buffer?, rows)."""
         raise NotImplementedError
+
+    def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
+        """The inputs of one member for one example (its column of V), as the eager op sees them:
+        ``self.op.forward(*inputs)`` is what the eager engine computes there."""
+        raise NotImplementedError
+
+
+def _column(block: np.ndarray, row: int, column: int) -> float:
+    """One entry of a block of rows read from V (one column per example) or S (one column)."""
+    return float(block[row, column if block.shape[1] > 1 else 0])
 
 
 def _times(d: Any, g: np.ndarray) -> np.ndarray:
@@ -81,6 +93,12 @@ class Elementwise(Group):
     def gradient_targets(self) -> list[tuple[bool, Index]]:
         wanted = self.inputs if self.nary else [x for x, w in zip(self.inputs, self.wants) if w]
         return [t for x in wanted for t in x.targets()]
+
+    def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
+        blocks = [x.reader(V, S)() for x in self.inputs]
+        if self.nary:  # edge i * k + m is input i of member m
+            return [_column(blocks[0], i * self.k + member, column) for i in range(self.n)]
+        return [_column(b, member, column) for b in blocks]
 
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
         out = (S if self.is_static else V)[self.out]
@@ -137,6 +155,7 @@ class MatMul(Group):
     """A layer's neurons: k nodes ``Σ_i W[j, i]·a_i + Σ c_j`` that read the same rows a: W @ A."""
 
     name = "matmul"
+    op = OPS["sum"]  # what each member is to the eager engine: the sum of its products and terms
 
     def __init__(self, terms: Sequence[Linear], where: Where, wants_grad: dict[Value, bool]):
         ws, xs, consts = zip(*terms)
@@ -153,6 +172,14 @@ class MatMul(Group):
             + ([(True, self.bias)] if self.bias is not None else [])
             + ([(False, self.a)] if self.wants_a else [])
         )
+
+    def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
+        W = self.weights.reader(S[:, 0])().reshape(self.k, self.n)
+        A = self.a.reader(V)()
+        terms = [float(W[member, i]) * _column(A, i, column) for i in range(self.n)]
+        if self.bias is not None:
+            terms += self.bias.reader(S)()[member * self.nb : (member + 1) * self.nb, 0].tolist()
+        return terms
 
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
         k, n, nb, bias = self.k, self.n, self.nb, self.bias

@@ -257,6 +257,7 @@ def make_group(
         where[v] = Place(is_static, start + i)
     n_rows[is_static] = start + len(members)
     group.place(is_static, slice(start, start + len(members)))
+    group.scopes = [v.scope for v in members]
     group.on_loss_path = any(v in graph.on_loss_path for v in members) and any(
         graph.wants_grad[v] for v in members
     )

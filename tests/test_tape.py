@@ -12,6 +12,7 @@ import pytest
 
 import autograd
 from autograd import Tape, Value
+from autograd.tape import NonFiniteError
 from nn import MLP, SGD, Adam, datasets, encode_targets, evaluate, fit, get_loss
 
 RTOL = 1e-12
@@ -314,12 +315,47 @@ def test_bad_batches_raise_clear_errors():
         Tape.trace(example, model.parameters(), X[0], T[0]).backward()
 
 
-def test_a_domain_error_is_the_eager_engines_error_for_that_example():
+def test_a_domain_error_names_the_op_and_the_example_with_the_eager_error_chained():
     tape = Tape.trace(lambda x: x[0].log() + x[1].exp(), [], [1.0, 1.0])
-    with pytest.raises(ValueError, match=r"log\(\) of -2.0 is undefined"):
+    with pytest.raises(
+        NonFiniteError, match=r"log\(\) of -2.0 is undefined \(on the tape: log, example 1 "
+    ) as e:
         tape.forward([[1.0, 0.0], [-2.0, 0.0]])
-    with pytest.raises(OverflowError, match=r"exp\(\) of 1000.0 overflows"):
-        tape.forward([[1.0, 1000.0]])
+    assert (e.value.op, e.value.row, e.value.inputs) == ("log", 1, [-2.0])
+    assert isinstance(e.value.__cause__, ValueError) and math.isnan(e.value.value)
+    with pytest.raises(NonFiniteError, match=r"exp\(\) of 1000.0 overflows") as e:
+        tape.forward([[1.0, 1.0], [1.0, 2.0], [1.0, 3.0], [1.0, 1000.0]])  # the last row, too
+    assert (e.value.op, e.value.row, e.value.value) == ("exp", 3, math.inf)
+    assert isinstance(e.value.__cause__, OverflowError)
+
+
+def test_a_neuron_sum_that_makes_nan_names_its_module_and_the_example():
+    model = MLP(2, [1], output_activation="linear", seed=0)
+    tape = Tape.trace(lambda x: model(x), model.parameters(), [0.3, 0.2])
+    theta = np.array(
+        [1e300, -1e300, 0.0]
+    )  # parameters as fit passes them: 1e310 - 1e310 for the last example
+    with pytest.raises(
+        NonFiniteError, match=r"-inf \+ inf in fsum \(on the tape: sum in layers.0.neurons.0, example 2"
+    ) as e:
+        tape.forward([[1.0, 1.0], [1.0, 2.0], [1e10, 1e10]], params=theta)
+    assert (e.value.op, e.value.scope, e.value.row) == ("sum", "layers.0.neurons.0", 2)
+    assert e.value.inputs == [math.inf, -math.inf, 0.0]
+
+
+def test_nan_and_infinity_that_only_pass_through_are_no_error():
+    """NaN in a parameter passes through relu and max as NaN (relu(NaN) is NaN, max with NaN is NaN);
+    an infinite constant times a positive number is infinity; each is what it is, not an error. The
+    first op that makes NaN from numbers that were not (0 x inf) is the error, with its example."""
+    w = Value(1.0)
+    tape = Tape.trace(lambda x: [(x[0] * w).relu(), autograd.max([x[0] * w, x[1]]), x[1]], [w], [1.0, 2.0])
+    out = tape.forward([[1.0, 2.0], [-1.0, 5.0]], params=np.array([np.nan]))
+    assert np.isnan(out[:, :2]).all() and out[:, 2].tolist() == [2.0, 5.0]
+    tape = Tape.trace(lambda x: x[0] * math.inf, [], [1.0])
+    assert tape.forward([[2.0], [3.0]]).tolist() == [[math.inf], [math.inf]]
+    with pytest.raises(NonFiniteError, match=r"\* of \[0.0, inf\] made NaN .* example 1 of the batch") as e:
+        tape.forward([[2.0], [0.0]])
+    assert (e.value.op, e.value.row) == ("*", 1)
 
 
 # --- the digits classifier ---------------------------------------------------------------------------
