@@ -38,7 +38,8 @@ class Index:
         self.key: slice | np.ndarray = (
             slice(int(self.rows[0]), int(self.rows[-1]) + 1) if consecutive else self.rows
         )
-        self.repeats = len(np.unique(self.rows)) < len(self.rows)
+        listed = self.rows.tolist()
+        self.repeats = len(set(listed)) < len(listed)
         if self.repeats:
             self.order = np.argsort(self.rows, kind="stable")
             self.targets, self.starts = np.unique(self.rows[self.order], return_index=True)
@@ -101,7 +102,8 @@ class Rows:
         self.n = len(places)
         self.batch = Index(rows[~static]) if not static.all() else None
         self.static = Index(rows[static]) if static.any() else None
-        self.batch_at, self.static_at = np.flatnonzero(~static), np.flatnonzero(static)
+        if self.batch is not None and self.static is not None:
+            self.batch_at, self.static_at = np.flatnonzero(~static), np.flatnonzero(static)
 
     def reader(self, V: np.ndarray, S: np.ndarray) -> Callable[[], np.ndarray]:
         if self.static is None:

@@ -203,22 +203,15 @@ def test_a_cancelling_sum_differs_from_fsum_by_no_more_than_the_stated_bound():
     assert abs(got - eager) <= (3 + 2) * U * math.fsum(map(abs, xs))
 
 
-def test_two_thousand_random_programs_with_cancellation_stay_within_the_bound():
+def test_three_thousand_random_programs_with_cancellation_stay_within_the_bound():
     rng = np.random.default_rng(20261130)
-    compared = {"values": 0, "gradients": 0, "raised": 0}
-    for _ in range(2000):
+    with_gradients = 0
+    for _ in range(3000):
         steps = random_steps(rng, int(rng.integers(1, 16)))
         X = rng.normal(size=(4, 2)) * rng.choice([0.1, 1.0, 10.0])
-        try:
-            gradients = check_program(steps, rng.uniform(-1, 1, size=3).tolist(), X)
-        except (OverflowError, ZeroDivisionError) as e:  # the eager engine refuses this program's numbers
-            compared["raised"] += 1
-            assert "overflow" in str(e) or "zero" in str(e)
-            continue
-        compared["values"] += 1
-        compared["gradients"] += gradients
-    # Nearly every program is checked, gradients included: the kink rule is not an escape hatch.
-    assert compared["values"] >= 1950 and compared["gradients"] >= 1800, compared
+        with_gradients += check_program(steps, rng.uniform(-1, 1, size=3).tolist(), X)
+    # Nearly every program has its gradients checked too: the kink rule is not an escape hatch.
+    assert with_gradients >= 2700, with_gradients
 
 
 steps_strategy = st.lists(
