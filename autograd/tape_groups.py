@@ -29,10 +29,10 @@ Where = Callable[[Value], Place]
 
 class Linear(NamedTuple):
     """A sum node ``Σ w_i·a_i + Σ c_j`` folded into a matrix product: static weights w, the batch
-    rows a they multiply (in the order of the node's parents), and the static terms c (a bias)."""
+    nodes a they multiply (in the order of the node's parents), and the static terms c (a bias)."""
 
     weights: list[Value]
-    rows: list[Value]
+    inputs: list[Value]
     constants: list[Value]
 
 

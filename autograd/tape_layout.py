@@ -101,18 +101,17 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     groups = [make_group(key, members, graph, where, n_rows) for key, members in by_key.items()]
     root_places = [where[r] for r in roots]
     zero_batch, zero_static = plan_gradient_writes(groups, root_places[0], n_rows)
-    param_rows = np.array([where[p].row for p in params], dtype=np.intp)
     return Layout(
-        len(graph.parents),
-        groups,
-        params_by_row,
-        param_rows,
-        constants,
-        root_places,
-        n_rows[False],
-        n_rows[True],
-        zero_batch,
-        zero_static,
+        n_nodes=len(graph.parents),
+        groups=groups,
+        params_by_row=params_by_row,
+        param_rows=np.array([where[p].row for p in params], dtype=np.intp),
+        constants=constants,
+        roots=root_places,
+        n_batch_rows=n_rows[False],
+        n_static_rows=n_rows[True],
+        zero_batch=zero_batch,
+        zero_static=zero_static,
     )
 
 
@@ -120,6 +119,7 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
 
 
 def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Graph:
+    """Phase 1: each node's parents (read once), static or batch, folded sums, wants-grad, loss path."""
     parents = {v: v.parents for v in reversed(topological_order(roots))}
     static = classify_static(parents, placeholders)
     linear = fold_linear(parents, static, count_users(parents, roots))
