@@ -100,9 +100,13 @@ class Tape:
     ``forward`` raises ``NonFiniteError``: ``.op`` (the primitive), ``.scope`` (the module that
     made the node), ``.row`` (the example's index in this batch, so ``X[row]``), ``.inputs``,
     ``.value``, and the eager error as ``__cause__``. A training loop adds its batch's offset to
-    ``.row`` to name the caller's row. Only the outputs are checked (one ``isfinite`` per forward;
-    checking every row would cost 3-4% of a step): an infinity that a later op turns finite again,
-    such as ``1 / exp(1000)``, gives 0.0 where the eager engine raises at the exp."""
+    ``.row`` to name the caller's row. ``backward`` does the same for a local derivative that is
+    NaN or infinite at finite inputs (the slope of ``x ** 0.5`` at 0, where the eager engine raises
+    at forward time), before any ``.grad`` or ``out`` is written.
+
+    Only the outputs (and the parameters' gradients) are checked, one ``isfinite`` each; checking
+    every row would cost 3-4% of a step. So an infinity that a later op turns finite again, as in
+    ``1 / exp(1000)``, gives 0.0 where the eager engine raises at the exp."""
 
     trace = staticmethod(_trace)
 
@@ -193,6 +197,25 @@ class Tape:
                         *where, f"{g.op.name} of {inputs} made NaN from inputs that were not"
                     )
 
+    def _find_non_finite_derivative(self, run: _Run) -> None:
+        """Some parameter's gradient is NaN or infinite: find the first op whose local derivative is,
+        at finite inputs (the slope of x ** 0.5 at 0, say), and raise ``NonFiniteError`` naming it,
+        with the eager engine's error chained when its rule raises there. A gradient that overflows
+        while adding up, or comes from a NaN parameter, is left as the eager engine leaves it."""
+        for g in self.groups:
+            site = g.non_finite_local(run.V, self._S) if g.on_loss_path else None
+            if site is None:
+                continue
+            member, column = site
+            inputs = g.member_inputs(run.V, self._S, member, column)
+            value = float((self._S if g.is_static else run.V)[g.out][member, column])
+            where = (g.op.name, g.scopes[member], None if g.is_static else column, inputs, value)
+            try:
+                local = g.op.local(*inputs, value)
+            except (ArithmeticError, ValueError) as e:
+                raise NonFiniteError(*where, str(e)) from e
+            raise NonFiniteError(*where, f"the derivative of {g.op.name} at {inputs} is {list(local)}")
+
     def backward(self, scale: float = 1.0, out: np.ndarray | None = None) -> None:
         """Add ``scale`` x (sum over the last forward's examples of d output0 / d p) to each
         parameter's ``.grad``. With ``scale = 1 / batch`` that is the gradient of the mean loss.
@@ -214,10 +237,12 @@ class Tape:
         with np.errstate(all="ignore"):
             for step in run.backward:
                 step()
+        grads = GS[: len(self.params), 0]
+        if not np.isfinite(grads).all():
+            self._find_non_finite_derivative(run)
         if out is not None:
             np.take(GS[:, 0], self._param_rows, out=out)
             return
-        grads = GS[: len(self.params), 0]
         for p, g in zip(self._by_row, grads.tolist()):
             p.grad += g
 

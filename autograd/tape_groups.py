@@ -63,6 +63,11 @@ class Group:
         ``self.op.forward(*inputs)`` is what the eager engine computes there."""
         raise NotImplementedError
 
+    def non_finite_local(self, V: np.ndarray, S: np.ndarray) -> tuple[int, int] | None:
+        """The first (member, example column) whose local derivative is NaN or infinite while its
+        inputs and output are finite, or None. (A matrix product's derivatives are its inputs.)"""
+        return None
+
 
 def _column(block: np.ndarray, row: int, column: int) -> float:
     """One entry of a block of rows read from V (one column per example) or S (one column)."""
@@ -99,6 +104,18 @@ class Elementwise(Group):
         if self.nary:  # edge i * k + m is input i of member m
             return [_column(blocks[0], i * self.k + member, column) for i in range(self.n)]
         return [_column(b, member, column) for b in blocks]
+
+    def non_finite_local(self, V: np.ndarray, S: np.ndarray) -> tuple[int, int] | None:
+        if self.nary:  # sum's derivatives are 1, max's one-hot
+            return None
+        out = (S if self.is_static else V)[self.out]
+        xs = [np.broadcast_to(x.reader(V, S)(), out.shape) for x in self.inputs]
+        with np.errstate(all="ignore"):
+            local = self.op.local(*xs, out)
+        fine = np.isfinite(out) & np.logical_and.reduce([np.isfinite(x) for x in xs])
+        bad = np.logical_or.reduce([~np.isfinite(np.broadcast_to(d, out.shape)) for d in local]) & fine
+        sites = np.argwhere(bad.T)  # (column, member), by example first
+        return (int(sites[0][1]), int(sites[0][0])) if len(sites) else None
 
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
         out = (S if self.is_static else V)[self.out]

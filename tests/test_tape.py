@@ -343,6 +343,20 @@ def test_a_neuron_sum_that_makes_nan_names_its_module_and_the_example():
     assert e.value.inputs == [math.inf, -math.inf, 0.0]
 
 
+def test_an_infinite_local_derivative_names_the_op_and_the_example_and_leaves_grad_alone():
+    """Eagerly (w·x) ** 0.5 at x = 0 raises at once (its slope is infinite); the tape's forward is
+    fine (0.0) and its backward raises the same error, naming the example, before touching .grad."""
+    w = Value(1.0)
+    tape = Tape.trace(lambda x: (x[0] * w) ** 0.5, [w], [1.0])
+    assert tape.forward([[4.0], [0.0]]).tolist() == [[2.0], [0.0]]
+    with pytest.raises(NonFiniteError, match=r"derivative of 0.0 \*\* 0.5 is infinite .* example 1 ") as e:
+        tape.backward()
+    assert (e.value.op, e.value.row) == ("**0.5", 1) and isinstance(e.value.__cause__, ZeroDivisionError)
+    assert w.grad == 0.0
+    with pytest.raises(ZeroDivisionError, match=r"derivative of 0.0 \*\* 0.5 is infinite"):
+        (Value(0.0) * w) ** 0.5
+
+
 def test_nan_and_infinity_that_only_pass_through_are_no_error():
     """NaN in a parameter passes through relu and max as NaN (relu(NaN) is NaN, max with NaN is NaN);
     an infinite constant times a positive number is infinity; each is what it is, not an error. The
