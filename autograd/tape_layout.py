@@ -42,14 +42,15 @@ _SUM, _MUL = OPS["sum"], OPS["*"]
 class Graph:
     """What the tape needs to know about each node of a traced graph (phase 1)."""
 
-    parents: dict[Value, tuple[Value, ...]]  # every node, each after its parents; () for a leaf
+    nodes: list[Value]  # each after its parents
+    leaves: set[Value]  # the nodes without parents: placeholders, parameters, constants
     static: dict[Value, bool]  # the same for every example (lives in S), else one value per example (V)
     linear: dict[Value, Linear]  # sums folded into a matrix product
     wants_grad: dict[Value, bool]  # depends on a parameter
     on_loss_path: set[Value]  # the first output depends on it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ElementwiseKey:
     """Nodes of one op, with the same number of inputs, at one level, in one buffer."""
 
@@ -59,7 +60,7 @@ class ElementwiseKey:
     n_inputs: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatMulKey:
     """Linear sums at one level that read the same batch rows (by id) with the same number of
     static terms: the rows of one ``W @ A``."""
@@ -94,18 +95,20 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     by_key = group_by_level(graph)
     params_by_row = order_parameters(by_key, graph.linear, params)
     param_set = set(params)
-    constants = [v for v, ps in graph.parents.items() if not ps and graph.static[v] and v not in param_set]
-    where = {v: Place(False, i) for i, v in enumerate(placeholders)}
-    where.update({v: Place(True, i) for i, v in enumerate(params_by_row + constants)})
+    constants = [v for v in graph.nodes if v in graph.leaves and graph.static[v] and v not in param_set]
+    # Each node's row in its buffer (V or S, as graph.static says); plain ints, so tracing a big
+    # graph leaves little for the garbage collector to walk.
+    rows = {v: i for i, v in enumerate(placeholders)}
+    rows.update({v: i for i, v in enumerate(params_by_row + constants)})
     n_rows = {False: len(placeholders), True: len(params_by_row) + len(constants)}
-    groups = [make_group(key, members, graph, where, n_rows) for key, members in by_key.items()]
-    root_places = [where[r] for r in roots]
+    groups = [make_group(key, members, graph, rows, n_rows) for key, members in by_key.items()]
+    root_places = [Place(graph.static[r], rows[r]) for r in roots]
     zero_batch, zero_static = plan_gradient_writes(groups, root_places[0], n_rows)
     return Layout(
-        n_nodes=len(graph.parents),
+        n_nodes=len(graph.nodes),
         groups=groups,
         params_by_row=params_by_row,
-        param_rows=np.array([where[p].row for p in params], dtype=np.intp),
+        param_rows=np.array([rows[p] for p in params], dtype=np.intp),
         constants=constants,
         roots=root_places,
         n_batch_rows=n_rows[False],
@@ -119,54 +122,44 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
 
 
 def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Graph:
-    """Phase 1: each node's parents (read once), static or batch, folded sums, wants-grad, loss path."""
-    parents = {v: v.parents for v in reversed(topological_order(roots))}
-    static = classify_static(parents, placeholders)
-    linear = fold_linear(parents, static, count_users(parents, roots))
+    """Phase 1: leaves, static or batch, folded sums, wants-grad, the loss path."""
+    nodes = topological_order(roots)[::-1]
+    leaves = {v for v in nodes if v.is_leaf}
+    static = classify_static(nodes, leaves, placeholders)
+    linear = fold_linear(nodes, static, count_users(nodes, roots))
     param_set = set(params)
     wants_grad: dict[Value, bool] = {}
-    for v, ps in parents.items():
-        wants_grad[v] = v in param_set or any(map(wants_grad.__getitem__, ps))
-    return Graph(parents, static, linear, wants_grad, reachable(roots[0], parents))
+    for v in nodes:
+        wants_grad[v] = v in param_set or (v not in leaves and any(map(wants_grad.__getitem__, v.parents)))
+    return Graph(nodes, leaves, static, linear, wants_grad, set(topological_order(roots[0])))
 
 
-def classify_static(parents: dict[Value, tuple[Value, ...]], placeholders: list[Value]) -> dict[Value, bool]:
+def classify_static(nodes: list[Value], leaves: set[Value], placeholders: list[Value]) -> dict[Value, bool]:
     """A leaf is static unless it is a placeholder; a computed node when all its inputs are."""
     is_placeholder = set(placeholders)
     static: dict[Value, bool] = {}
-    for v, ps in parents.items():
-        static[v] = all(map(static.__getitem__, ps)) if ps else v not in is_placeholder
+    for v in nodes:
+        static[v] = v not in is_placeholder if v in leaves else all(map(static.__getitem__, v.parents))
     return static
 
 
-def count_users(parents: dict[Value, tuple[Value, ...]], roots: list[Value]) -> dict[Value, int]:
+def count_users(nodes: list[Value], roots: list[Value]) -> dict[Value, int]:
     """How many times each node is read; an output counts as read, so it is never folded away."""
     users: dict[Value, int] = defaultdict(int)
-    for ps in parents.values():
-        for p in ps:
+    for v in nodes:
+        for p in v.parents:
             users[p] += 1
     for r in roots:
         users[r] += 1
     return users
 
 
-def reachable(root: Value, parents: dict[Value, tuple[Value, ...]]) -> set[Value]:
-    """The nodes ``root`` depends on, and itself."""
-    seen, todo = {root}, [root]
-    while todo:
-        for p in parents[todo.pop()]:
-            if p not in seen:
-                seen.add(p)
-                todo.append(p)
-    return seen
-
-
 def fold_linear(
-    parents: dict[Value, tuple[Value, ...]], static: dict[Value, bool], users: dict[Value, int]
+    nodes: list[Value], static: dict[Value, bool], users: dict[Value, int]
 ) -> dict[Value, Linear]:
     """The batch sums that are ``Σ w·a + Σ c`` (see ``linear_terms``), with their terms."""
     linear = {}
-    for v in parents:
+    for v in nodes:
         if not static[v] and (terms := linear_terms(v, static, users)) is not None:
             linear[v] = terms
     return linear
@@ -199,13 +192,14 @@ def linear_terms(v: Value, static: dict[Value, bool], users: dict[Value, int]) -
 def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
     """The nodes that get a row (not leaves, not products folded into a sum), by group, the groups
     in order of level (ties in the order first seen). Levels count only the nodes that get rows."""
-    static, linear, parents = graph.static, graph.linear, graph.parents
-    folded = {p for v in linear for p in parents[v] if not static[p]}
-    level: dict[Value, int] = {v: 0 for v, ps in parents.items() if not ps}
+    static, linear = graph.static, graph.linear
+    folded = {p for v in linear for p in v.parents if not static[p]}
+    level: dict[Value, int] = dict.fromkeys(graph.leaves, 0)
     by_key: dict[GroupKey, list[Value]] = defaultdict(list)
-    for v, ps in parents.items():
-        if not ps or v in folded:
+    for v in graph.nodes:
+        if v in graph.leaves or v in folded:
             continue
+        ps = v.parents
         key: GroupKey
         if v in linear:
             ws, xs, bias = linear[v]
@@ -239,22 +233,26 @@ def order_parameters(
 
 
 def make_group(
-    key: GroupKey, members: list[Value], graph: Graph, where: dict[Value, Place], n_rows: dict[bool, int]
+    key: GroupKey, members: list[Value], graph: Graph, rows: dict[Value, int], n_rows: dict[bool, int]
 ) -> Group:
     """The group running these members, given the next free rows of its buffer (``n_rows``, which
-    it advances) and recording its members' places in ``where``."""
+    it advances) and recording its members' rows in ``rows``."""
+    static = graph.static
+
+    def where(v: Value) -> Place:
+        return Place(static[v], rows[v])
+
     group: Group
     if isinstance(key, MatMulKey):
-        group = MatMul([graph.linear[v] for v in members], where.__getitem__, graph.wants_grad)
-        is_static = False
+        group = MatMul([graph.linear[v] for v in members], where, graph.wants_grad)
     else:
         # Members sorted by where their first input lives, so chains of groups line up as slices.
-        members.sort(key=lambda v: where[v.parents[0]])
-        group = Elementwise(members, where.__getitem__, graph.wants_grad)
-        is_static = key.static
+        members.sort(key=lambda v: where(v.parents[0]))
+        group = Elementwise(members, where, graph.wants_grad)
+    is_static = isinstance(key, ElementwiseKey) and key.static
     start = n_rows[is_static]
     for i, v in enumerate(members):
-        where[v] = Place(is_static, start + i)
+        rows[v] = start + i
     n_rows[is_static] = start + len(members)
     group.place(is_static, slice(start, start + len(members)))
     group.scopes = [v.scope for v in members]
