@@ -334,7 +334,8 @@ def _check_replay(
     roots, holders = _build(example, x, t)
     if signature(roots, holders, params) != want:
         raise NotTraceable(
-            f"example {i} builds a different graph from the traced one: the graph depends on the data"
+            f"example {i} builds a different graph (other ops or constants) from the traced one: "
+            "the graph depends on the data, or on state such as a random draw"
         )
     got = tape.forward(x[None, :], None if t is None else t[None, :])[0].tolist()
     eager = [r.data for r in roots]

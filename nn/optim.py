@@ -14,7 +14,7 @@ same bits, so both paths (and torch.optim) agree exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import Any
 
@@ -90,7 +90,7 @@ def _fraction(name: str, x: Any) -> float:
 
 def _betas(betas: Any) -> tuple[float, float]:
     """Adam's (beta1, beta2): exactly two numbers, each in [0, 1)."""
-    if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
     return _fraction("betas", betas[0]), _fraction("betas", betas[1])
 
