@@ -10,8 +10,8 @@ loss + 1e-4 L2, SGD update): eager, tape (parameters as arrays, as fit runs it; 
 Values), micrograd and hand-written NumPy; a whole fit epoch on moons; ``fit(..., epochs=20)``
 called repeatedly, per epoch; (4) one epoch of the digits classifier (MLP(64, [32, 32, 10]),
 batches of 32, Adam), eager vs tape; MLP(64, [32, 32, 10]) softmax cross-entropy over 256
-samples, tape vs NumPy; (5) peak memory per Value (tracemalloc) against micrograd. Run as a script (``chainrule bench`` runs this
-file by its path); nothing imports it.
+samples, tape vs NumPy; (5) peak memory per Value (tracemalloc) against micrograd. Run as a
+script (``chainrule bench`` runs this file by its path); nothing imports it.
 """
 
 from __future__ import annotations
