@@ -279,7 +279,7 @@ def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.nda
     rows = _finite_rows(X, T)
     first = rows[0]
     before = fingerprint((model, loss_fn))
-    with watch_calls() as seen:
+    with watch_calls(model, loss_fn) as seen:
         roots, holders = _build(example, X[first], None if T is None else T[first])
     found = findings(seen)
     if found:

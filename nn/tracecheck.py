@@ -56,22 +56,34 @@ def _in_library(code: types.CodeType) -> bool:
 
 
 @contextmanager
-def watch_calls() -> Iterator[dict[types.CodeType, list[str]]]:
+def watch_calls(*roots: Any) -> Iterator[dict[types.CodeType, list[str]]]:
     """Collect the code of every Python function called outside the library while the block runs,
-    and every ``float()`` of a Value made from such code (listed under that caller's code)."""
+    and every ``float()`` of a Value made from such code (listed under that caller's code).
+
+    When a profiler is already running (``sys.getprofile()``, e.g. cProfile), it is left alone and
+    only the code of ``roots`` themselves (the model's ``__call__``, the loss) is collected."""
     seen: dict[types.CodeType, list[str]] = {}
+    if sys.getprofile() is not None:
+        for root in roots:
+            seen.update(dict.fromkeys(_own_code(root), []))
+        yield seen
+        return
+    library: set[types.CodeType] = set()
 
     def profile(frame: types.FrameType, event: str, arg: Any) -> None:
-        if event != "call":
-            return
         code = frame.f_code
-        if code is _FLOAT_CODE and frame.f_back is not None and not _in_library(frame.f_back.f_code):
+        if event != "call" or code in library:
+            return
+        if code is _FLOAT_CODE:
             caller = frame.f_back
-            seen.setdefault(caller.f_code, []).append(
-                f"float() of a Value at {_where(caller.f_code, caller.f_lineno)}"
-            )
-        elif code not in seen and not _in_library(code):
-            seen[code] = []
+            if caller is not None and not _in_library(caller.f_code):
+                where = _where(caller.f_code, caller.f_lineno)
+                seen.setdefault(caller.f_code, []).append(f"calls float() on a Value at {where}")
+        elif code not in seen:
+            if _in_library(code):
+                library.add(code)
+            else:
+                seen[code] = []
 
     previous = sys.getprofile()
     sys.setprofile(profile)
@@ -79,6 +91,22 @@ def watch_calls() -> Iterator[dict[types.CodeType, list[str]]]:
         yield seen
     finally:
         sys.setprofile(previous)
+
+
+def _own_code(obj: Any) -> list[types.CodeType]:
+    """The code of a function, method or callable object outside the library, with the functions
+    defined inside it."""
+    f = getattr(obj, "__func__", obj)
+    if not isinstance(f, types.FunctionType):
+        f = vars(type(obj)).get("__call__") if callable(obj) else None
+    if not isinstance(f, types.FunctionType) or _in_library(f.__code__):
+        return []
+    codes, todo = [], [f.__code__]
+    while todo:
+        code = todo.pop()
+        codes.append(code)
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return codes
 
 
 def _where(code: types.CodeType, line: int | None) -> str:
