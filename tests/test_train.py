@@ -468,7 +468,7 @@ class SignOfFirstInput(Module):
 def test_predict_with_a_data_dependent_model_runs_eagerly_or_refuses():
     X = [[1.0, 5.0], [-1.0, 5.0], [2.0, -3.0], [-2.0, -3.0]]
     model = SignOfFirstInput()
-    with pytest.warns(FallbackWarning, match=r"float\(\) of a Value at test_train.py"):
+    with pytest.warns(FallbackWarning, match=r"calls float\(\) on a Value at test_train.py"):
         assert predict(model, X) == [1, 0, 1, 1] == predict(model, X, engine="eager")
     with pytest.raises(NotTraceable, match="engine='tape'"):
         predict(model, X, engine="tape")
