@@ -39,7 +39,7 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, 
     """
     n = _check_count(n, 2, "moons")
     noise = _check_nonnegative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
     n0 = n // 2
     n1 = n - n0
     t0 = np.linspace(0.0, math.pi, n0)
@@ -63,7 +63,7 @@ def spirals(
     classes = _check_count(classes, 2, "spirals: classes")
     n = _check_count(n, classes, "spirals")
     noise = _check_nonnegative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
     sizes = _even_sizes(n, classes)
     parts = []
     for k, m in enumerate(sizes):
@@ -90,7 +90,7 @@ def blobs(
     n = _check_count(n, classes, "blobs")
     spread = _check_nonnegative(spread, "spread")
     radius = real("blobs: radius", radius, 0.0, strict_min=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
     sizes = _even_sizes(n, classes)
     y = np.repeat(np.arange(classes, dtype=np.int64), sizes)
     angles = 2.0 * math.pi * np.arange(classes) / classes
@@ -154,7 +154,7 @@ def split(
     valid = fractions and all(f >= 0 for f in fractions) and math.isclose(sum(fractions), 1.0, abs_tol=1e-9)
     if not valid:
         raise ValueError(f"split: fractions must be non-negative and sum to 1, got {fractions}")
-    order = np.random.default_rng(seed).permutation(len(y))
+    order = np.random.default_rng(integer("seed", seed, minimum=0)).permutation(len(y))
     cuts = np.round(np.cumsum(fractions[:-1]) * len(y)).astype(int)
     return [(X[idx], y[idx]) for idx in np.split(order, cuts)]
 

@@ -189,6 +189,8 @@ class TapeEngine:
             self.optimizer.zero_grad()
             out = self.tape.forward(X, T)
             self.tape.backward(scale=1.0 / n)
+            if not all(map(math.isfinite, map(_grad, self.optimizer.params))):
+                raise FloatingPointError("the gradient of the batch loss holds NaN or infinity")
         else:
             out = self.tape.forward(X, T, params=self.data)
             self.tape.backward(scale=1.0 / n, out=self.grad)
@@ -331,7 +333,10 @@ def _check_replay(
     i: int,
 ) -> None:
     """Example i must build the traced graph, and the tape must give its eager numbers."""
-    roots, holders = _build(example, x, t)
+    try:
+        roots, holders = _build(example, x, t)
+    except (ArithmeticError, ValueError):  # bad numbers, not a bad graph: fit reports it by its row
+        return
     if signature(roots, holders, params) != want:
         raise NotTraceable(
             f"example {i} builds a different graph (other ops or constants) from the traced one: "

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -252,7 +252,7 @@ def predict(model: Module, X: Any, engine: str = "auto") -> list[int]:
     return labels
 
 
-def accuracy(model: Module, X: Any, y: Sequence[int]) -> float:
+def accuracy(model: Module, X: Any, y: Any) -> float:
     """The fraction of examples whose predicted class is y."""
     labels = list(y)
     pred = predict(model, X)

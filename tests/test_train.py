@@ -660,3 +660,45 @@ def test_a_loss_that_returns_a_float_is_a_clear_error(engine):
             engine=engine,
             progress=False,
         )
+
+
+def test_the_kept_tape_goes_with_its_model():
+    """The tape is stored beside the model, not keeping it alive."""
+    import gc
+    import weakref
+
+    from nn.engines import _TAPES
+
+    model = MLP(2, [3, 1], seed=0)
+    assert fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, progress=False).engine == "tape"
+    assert model in _TAPES
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None  # a tape holding its model strongly would keep the entry, and the model, alive
+
+
+def test_an_infinite_gradient_with_a_custom_optimizer_on_the_tape_is_training_diverged():
+    """sqrt(o) with o = w + b: the first step (lr 1, gradient 0.5 each) takes o from 1 to 0, where the
+    derivative of sqrt is infinite; the loss (0) is finite, so only the gradient says so."""
+
+    class Plain(SGD):  # its own step(): the tape writes each .grad and this moves the Values
+        def step(self):
+            for p in self.params:
+                p.data -= 1.0 * p.grad
+
+    model = MLP(1, [1], weights=[[[1.0, 0.0]]])
+    opt = Plain(model.parameters(), lr=1.0)
+    with pytest.raises(
+        TrainingDiverged, match=r"0\.0 \*\* 0\.5 .* at epoch 2 of 3, batch 1 of 1, row 0 of X"
+    ):
+        fit(
+            model,
+            [[1.0]],
+            [0],
+            loss=lambda o, t: o**0.5,
+            optimizer=opt,
+            epochs=3,
+            engine="tape",
+            progress=False,
+        )
