@@ -279,10 +279,8 @@ def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.nda
     example = example_graph(model, loss_fn)
     params: list[Value] = model.parameters() if hasattr(model, "parameters") else []  # any callable model
     rows = _finite_rows(X, T)
-    first = rows[0]
     before = fingerprint((model, loss_fn))
-    with watch_calls(model, loss_fn) as seen:
-        roots, holders = _build(example, X[first], None if T is None else T[first])
+    first, roots, holders, seen = _first_graph(example, (model, loss_fn), X, T, rows)
     found = findings(seen)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
@@ -300,6 +298,24 @@ def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.nda
     for i in dict.fromkeys((rows[len(rows) // 2], rows[-1])):
         _check_replay(tape, example, want, params, X[i], None if T is None else T[i], i)
     return tape
+
+
+def _first_graph(
+    example: Callable[..., list[Value]], roots: tuple, X: np.ndarray, T: np.ndarray | None, rows: list[int]
+) -> tuple[int, list[Value], list[Value], dict]:
+    """The graph of the first of ``rows`` (up to 8) whose numbers build one, with the code that ran
+    (``watch_calls``). A row that fails (say, log of a negative) is left for fit to report by row."""
+    error: BaseException | None = None
+    for i in rows[:8]:
+        with watch_calls(*roots) as seen:
+            try:
+                graph, holders = _build(example, X[i], None if T is None else T[i])
+            except (ArithmeticError, ValueError) as e:
+                error = error or e
+                continue
+        return i, graph, holders, seen
+    assert error is not None
+    raise error
 
 
 def _finite_rows(X: np.ndarray, T: np.ndarray | None) -> list[int]:

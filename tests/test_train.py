@@ -702,3 +702,20 @@ def test_an_infinite_gradient_with_a_custom_optimizer_on_the_tape_is_training_di
             engine="tape",
             progress=False,
         )
+
+
+@pytest.mark.parametrize("engine", ["tape", "eager"])
+def test_a_domain_error_in_the_first_row_is_reported_by_row_on_both_engines(engine):
+    """The tape is traced on a row that builds; the bad row is reported by fit, as eagerly."""
+    model = MLP(1, [1], weights=[[[1.0, 0.0]]])
+    with pytest.raises(
+        TrainingDiverged, match=r"^log\(\) of -4\.0 is undefined at epoch 1 of 1, batch 1 of 1, row 0 of X"
+    ):
+        fit(
+            model,
+            [[-5.0], [1.0], [2.0]],
+            [0, 1, 1],
+            loss=lambda o, t: (o + 1.0).log(),
+            epochs=1,
+            engine=engine,
+        )
