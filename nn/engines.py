@@ -241,7 +241,9 @@ def select(engine: str, model: Module, loss_fn: Loss | None, X: np.ndarray, T: n
         tape, reason = _cached_tape(model, loss_fn, X, T)
     except NotTraceable as e:
         if engine == "tape":
-            raise NotTraceable(f"engine='tape' cannot run this model and loss: {e}") from None
+            raise NotTraceable(
+                f"engine='tape': this model and loss cannot run on the batch tape: {e}"
+            ) from None
         warnings.warn(f"engine='auto' runs eagerly: {e}", FallbackWarning, stacklevel=3)
         return EagerEngine(model, loss_fn, f"auto fell back to eager: {e}")
     return TapeEngine(tape, reason)
