@@ -18,6 +18,7 @@ import numpy as np
 
 import autograd
 from autograd import Value
+from autograd.arguments import real
 
 Loss = Callable[[Any, Sequence[Any]], Value]
 
@@ -189,4 +190,4 @@ def _label(label: Any, i: int, k: int, n_outputs: int) -> int:
 def l2_penalty(params: Iterable[Value], alpha: float) -> Value:
     """alpha * Σ p^2 over the parameters: add it to a loss to keep weights small (micrograd's
     demo uses alpha = 1e-4). SGD's weight_decay=2*alpha gives the same gradient step."""
-    return alpha * autograd.sum([p * p for p in params])
+    return real("l2_penalty: alpha", alpha, minimum=0.0) * autograd.sum([p * p for p in params])
