@@ -96,7 +96,8 @@ def fit(
     batch; otherwise the examples are shuffled into mini-batches each epoch, from ``seed``, in the
     order of ``datasets.batches(seed=seed)`` for the first epoch. ``progress``: a tqdm bar; None
     shows it only when stderr is a terminal. ``engine``: "eager", "tape" or "auto" (``nn.engines``).
-    A numeric failure raises TrainingDiverged naming the epoch, batch, op and row.
+    ``History.engine`` and ``History.engine_reason`` say which engine ran and why. A numeric
+    failure raises TrainingDiverged naming the epoch, batch, op and row.
     """
     loss_fn = get_loss(loss)
     data = _prepare(model, X, y, loss, "X", "y")
@@ -164,6 +165,9 @@ def _epoch(
     return {"train_loss": total / n, "train_acc": correct / n}
 
 
+_AUTOGRAD_DIR = os.path.dirname(os.path.abspath(autograd.__file__ or "")) + os.sep
+
+
 def _numeric(e: BaseException) -> bool:
     """Is this a numeric failure (an ArithmeticError, or a ValueError raised inside autograd, such
     as log of a negative or a NaN input), rather than a mistake in the caller's code?"""
@@ -175,9 +179,6 @@ def _numeric(e: BaseException) -> bool:
     return tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_AUTOGRAD_DIR)
 
 
-_AUTOGRAD_DIR = os.path.dirname(os.path.abspath(autograd.__file__ or "")) + os.sep
-
-
 def _diverged(
     failed: _BatchFailed, model: Module, loss_fn: Loss, data: _Data, runner: Engine, when: tuple[int, int]
 ) -> TrainingDiverged:
@@ -185,13 +186,13 @@ def _diverged(
     parameters (detect_anomaly on) to find the row and the op, unless a parameter is not finite."""
     runner.sync()
     rows = range(len(data.X)) if failed.rows is None else failed.rows.tolist()
-    row, cause = _bad_parameter(model), None
-    if row is None:
-        row, cause = _failing_row(model, loss_fn, data, rows)
+    culprit, cause = _bad_parameter(model), None  # culprit: ", row r of X (...)" or " (parameter ...)"
+    if culprit is None:
+        culprit, cause = _failing_row(model, loss_fn, data, rows)
     where = f"at epoch {when[0]} of {when[1]}, batch {failed.batch} of {failed.n_batches}"
     detail = str(cause) if cause is not None else str(failed.error)
     error = TrainingDiverged(
-        f"{detail} {where}{row or ''}; training diverged: try a smaller learning rate, or check the data"
+        f"{detail} {where}{culprit or ''}; training diverged: try a smaller learning rate, or check the data"
     )
     error.__cause__ = cause if cause is not None else failed.error
     return error
