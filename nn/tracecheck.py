@@ -6,9 +6,10 @@ right when the graph depends on nothing but the wiring: not on the numbers (a Py
 list). Three checks, run once per traced tape (docs/limits.md states what they guarantee):
 
 1. Reads: while the example is traced, every Python function that runs outside the library's own
-   packages (``autograd``, ``nn``) is looked at. One that reads an attribute named ``data`` (or
-   names the string ``"data"``), calls ``float()`` on a Value, or writes state outside its own
-   locals (``global``, ``nonlocal``, an attribute store) makes the graph not replayable.
+   packages (``autograd``, ``nn``), the standard library and installed packages is looked at. One
+   that reads an attribute named ``data`` or ``local_grads`` (or names those strings), calls
+   ``float()`` on a Value, or writes state outside its own locals (``global``, ``nonlocal``, an
+   attribute store) makes the graph not replayable.
 2. State: a fingerprint of what the model and the loss can reach (closure cells, the globals they
    name, their attributes, lists and dicts in those) is the same before and after the trace.
 3. Replay: the graphs built for other examples of the data have the same ops, wiring and constants
@@ -39,6 +40,7 @@ _LIBRARY = tuple(
 ) + tuple(
     os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")
 )
+_NUMBERS = {"data", "local_grads"}  # the attributes through which a Value's numbers are read
 _STATE_STORES = {"STORE_GLOBAL", "STORE_ATTR", "DELETE_GLOBAL", "DELETE_ATTR"}
 _FLOAT_CODE = Value.__float__.__code__
 
@@ -127,10 +129,10 @@ def _scan(code: types.CodeType) -> list[str]:
     for ins in dis.get_instructions(code):
         line = ins.positions.lineno if ins.positions and ins.positions.lineno else line
         name = ins.opname
-        if name in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval == "data":
-            found.append(f"reads .data at {_where(code, line)}")
-        elif name == "LOAD_CONST" and ins.argval == "data":
-            found.append(f"names 'data' at {_where(code, line)}")
+        if name in ("LOAD_ATTR", "LOAD_METHOD") and ins.argval in _NUMBERS:
+            found.append(f"reads .{ins.argval} at {_where(code, line)}")
+        elif name == "LOAD_CONST" and ins.argval in _NUMBERS:
+            found.append(f"names {ins.argval!r} at {_where(code, line)}")
         elif name in _STATE_STORES or (name == "STORE_DEREF" and ins.argval in code.co_freevars):
             found.append(f"writes {ins.argval!r} outside its locals at {_where(code, line)}")
     return found
