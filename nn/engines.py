@@ -254,7 +254,12 @@ def _cached_tape(
 ) -> tuple[autograd.Tape, str]:
     """The checked tape for this model and loss: from the cache while both are unchanged, else
     traced now. Raises NotTraceable (also remembered) when the checks fail."""
-    key = (fingerprint(model), None if loss_fn is None else (id(loss_fn), fingerprint(loss_fn)), X.shape[1])
+    params = _parameters(model)
+    key = (
+        fingerprint(model, params),
+        None if loss_fn is None else (id(loss_fn), fingerprint(loss_fn, params)),
+        X.shape[1],
+    )
     try:
         entries = _TAPES.setdefault(model, {})
     except TypeError:  # not weakly referenceable: nothing is kept
@@ -279,9 +284,9 @@ def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.nda
     """Trace one example's graph, after the checks of ``nn.tracecheck``: no read of the numbers or
     write of state in user code, no change of state, the same graph and numbers on other examples."""
     example = example_graph(model, loss_fn)
-    params: list[Value] = model.parameters() if hasattr(model, "parameters") else []  # any callable model
+    params = _parameters(model)
     rows = _finite_rows(X, T)
-    before = fingerprint((model, loss_fn))
+    before = fingerprint((model, loss_fn), params)
     first, roots, holders, seen = _first_graph(example, (model, loss_fn), X, T, rows)
     found = findings(seen)
     if found:
@@ -290,7 +295,7 @@ def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.nda
             f"the model or loss {found[0]}{more}, so its graph may depend on the numbers or on state; "
             "the tape replays one example's graph for every example"
         )
-    if fingerprint((model, loss_fn)) != before:
+    if fingerprint((model, loss_fn), params) != before:
         raise NotTraceable(
             "the model or loss changed state while building one example's graph (a counter, a list it "
             "appends to, a random draw); on the tape it would run once, not once per example"
@@ -318,6 +323,10 @@ def _first_graph(
         return i, graph, holders, seen
     assert error is not None
     raise error
+
+
+def _parameters(model: Module) -> list[Value]:
+    return model.parameters() if hasattr(model, "parameters") else []  # predict takes any callable model
 
 
 def _finite_rows(X: np.ndarray, T: np.ndarray | None) -> list[int]:

@@ -24,7 +24,7 @@ import os
 import sys
 import sysconfig
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -144,41 +144,58 @@ _ATOMS = (type(None), bool, int, float, complex, str, bytes)
 _OPAQUE = (types.ModuleType, type, types.BuiltinFunctionType)
 
 
-def fingerprint(obj: Any, depth: int = 10, _seen: set[int] | None = None) -> Any:
-    """A hashable summary of obj and what it reaches: numbers and strings by value, Values and
-    modules by identity, containers and attributes recursively (``depth`` levels). Two equal
-    fingerprints mean the graph-building code saw the same state."""
-    seen = set() if _seen is None else _seen
-    if isinstance(obj, _ATOMS):
-        return obj
-    if isinstance(obj, (Value, *_OPAQUE)) or depth == 0 or id(obj) in seen:
-        return ("id", id(obj))
-    seen.add(id(obj))
-    try:
-        return _fingerprint_parts(obj, depth - 1, seen)
-    finally:
-        seen.discard(id(obj))
+def fingerprint(obj: Any, params: Iterable[Value] = ()) -> Any:
+    """A hashable summary of obj and what it reaches: numbers and strings by value, modules and
+    classes by identity, containers and attributes recursively (10 levels). A Value is summarised
+    by identity, and by its number too unless it is one of ``params`` (whose numbers training
+    changes): a constant the graph reads is part of the state. Two equal fingerprints mean the
+    graph-building code saw the same state."""
+    return _Fingerprint({id(p) for p in params}).of(obj, 10)
 
 
-def _fingerprint_parts(obj: Any, depth: int, seen: set[int]) -> Any:
-    def fp(x: Any) -> Any:
-        return fingerprint(x, depth, seen)
+class _Fingerprint:
+    def __init__(self, params: set[int]) -> None:
+        self.params = params
+        self.seen: set[int] = set()
 
-    if isinstance(obj, (list, tuple)) and all(type(v) is Value for v in obj):  # fast: a layer's weights
-        return (type(obj).__name__, "values", tuple(map(id, obj)))
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = sorted(obj, key=id) if isinstance(obj, (set, frozenset)) else obj
-        return (type(obj).__name__, tuple(map(fp, items)))
-    if isinstance(obj, dict):
-        return ("dict", tuple((fp(k), fp(v)) for k, v in obj.items()))
-    if isinstance(obj, np.ndarray):
-        return ("array", obj.shape, obj.tobytes() if obj.size <= 4096 else id(obj))
-    if isinstance(obj, types.MethodType):
-        return ("method", fp(obj.__func__), fp(obj.__self__))
-    if isinstance(obj, types.FunctionType):
-        return _function_parts(obj, fp)
-    if isinstance(obj, functools.partial):
-        return ("partial", fp(obj.func), fp(obj.args), fp(obj.keywords))
+    def value(self, v: Value) -> Any:
+        return id(v) if id(v) in self.params else (id(v), v.data)
+
+    def of(self, obj: Any, depth: int) -> Any:
+        if isinstance(obj, _ATOMS):
+            return obj
+        if type(obj) is Value:
+            return ("Value", self.value(obj))
+        if isinstance(obj, _OPAQUE) or depth == 0 or id(obj) in self.seen:
+            return ("id", id(obj))
+        self.seen.add(id(obj))
+        try:
+            return self.parts(obj, lambda x: self.of(x, depth - 1))
+        finally:
+            self.seen.discard(id(obj))
+
+    def parts(self, obj: Any, fp: Callable[[Any], Any]) -> Any:
+        if isinstance(obj, (list, tuple)) and all(type(v) is Value for v in obj):  # fast: a layer's weights
+            return (type(obj).__name__, "values", tuple(map(self.value, obj)))
+        if isinstance(obj, (list, tuple, set, frozenset)):
+            items = sorted(obj, key=id) if isinstance(obj, (set, frozenset)) else obj
+            return (type(obj).__name__, tuple(map(fp, items)))
+        if isinstance(obj, dict):
+            return ("dict", tuple((fp(k), fp(v)) for k, v in obj.items()))
+        if isinstance(obj, np.ndarray):
+            return ("array", obj.shape, obj.tobytes() if obj.size <= 4096 else id(obj))
+        if isinstance(obj, types.MethodType):
+            return ("method", fp(obj.__func__), fp(obj.__self__))
+        if isinstance(obj, types.FunctionType):
+            return _function_parts(obj, fp)
+        if isinstance(obj, functools.partial):
+            return ("partial", fp(obj.func), fp(obj.args), fp(obj.keywords))
+        return _object_parts(obj, fp)
+
+
+def _object_parts(obj: Any, fp: Callable[[Any], Any]) -> Any:
+    """An object's attributes (``__dict__`` and slots), and for a callable object defined outside
+    the library, its ``__call__`` (whose globals may hold a loss class's counter)."""
     parts: dict[str, Any] = dict(getattr(obj, "__dict__", {}))
     for cls in type(obj).__mro__:
         for slot in getattr(cls, "__slots__", ()):
@@ -188,7 +205,7 @@ def _fingerprint_parts(obj: Any, depth: int, seen: set[int]) -> Any:
     call = vars(type(obj)).get("__call__") if callable(obj) else None
     if not isinstance(call, types.FunctionType) or _in_library(call.__code__):
         return (id(type(obj)), attributes)
-    return (id(type(obj)), attributes, fp(call))  # a callable object's globals: a loss class's counter
+    return (id(type(obj)), attributes, fp(call))
 
 
 def _function_parts(f: types.FunctionType, fp: Callable[[Any], Any]) -> Any:

@@ -720,3 +720,32 @@ def test_a_domain_error_in_the_first_row_is_reported_by_row_on_both_engines(engi
             epochs=1,
             engine=engine,
         )
+
+
+def test_a_constant_value_the_model_reads_is_part_of_the_tapes_key():
+    """A non-parameter Value (a fixed scale) changed between calls: a new tape, not its old number."""
+
+    class Scaled(Module):
+        nin, nout = 2, 1
+
+        def __init__(self):
+            self.inner = MLP(2, [1], seed=0)
+            self.scale = autograd.Value(2.0)  # not a parameter
+
+        def own_parameters(self):
+            return []
+
+        def children(self):
+            return [("inner", self.inner)]
+
+        def __call__(self, x):
+            return self.inner(x) * self.scale
+
+    X, y = moons()
+    model = Scaled()
+    before = evaluate(model, X, y, "mse")
+    model.scale.data = 3.0
+    after = evaluate(model, X, y, "mse")
+    eager = evaluate(model, X, y, "mse", engine="eager")
+    assert after["loss"] == pytest.approx(eager["loss"], rel=1e-12) and after["acc"] == eager["acc"]
+    assert after["loss"] != pytest.approx(before["loss"], rel=1e-3)  # the old tape would give `before`
