@@ -63,7 +63,40 @@ def from_torch(seq: Any) -> MLP:
     ``bias``; anything else raises a ValueError naming the module at fault.
     """
     torch = _torch()
-    modules = list(seq) if isinstance(seq, torch.nn.Sequential) else [seq]
+    layers = _linear_layers(list(seq) if isinstance(seq, torch.nn.Sequential) else [seq], torch)
+    for layer in layers:
+        layer[1] = layer[1] or "linear"
+    hidden = {act for _, act in layers[:-1]}
+    if len(hidden) > 1:
+        raise ValueError(
+            f"from_torch: an MLP has one hidden activation, but the hidden layers use {sorted(hidden)}"
+        )
+    biases = {lin.bias is not None for lin, _ in layers}
+    if len(biases) > 1:
+        raise ValueError(
+            "from_torch: some Linear layers have a bias and some do not; an MLP needs all or none"
+        )
+    bias = biases.pop()
+    weights = []
+    for lin, _ in layers:
+        w = lin.weight.detach().to(torch.float64).tolist()
+        if bias:
+            b = lin.bias.detach().to(torch.float64).tolist()
+            w = [row + [bj] for row, bj in zip(w, b)]
+        weights.append(w)
+    return MLP(
+        layers[0][0].in_features,
+        [lin.out_features for lin, _ in layers],
+        activation=hidden.pop() if hidden else "relu",
+        output_activation=layers[-1][1],
+        bias=bias,
+        weights=weights,
+    )
+
+
+def _linear_layers(modules: list, torch: Any) -> list[list]:
+    """The Linear layers of a Sequential's modules, each as [Linear, activation name or None],
+    or a ValueError naming the module that does not fit an MLP."""
     layers: list[list] = []  # [Linear, activation name or None]
     for i, m in enumerate(modules):
         kind = type(m).__name__
@@ -96,31 +129,4 @@ def from_torch(seq: Any) -> MLP:
             )
     if not layers:
         raise ValueError("from_torch: the Sequential holds no Linear layer")
-    for layer in layers:
-        layer[1] = layer[1] or "linear"
-    hidden = {act for _, act in layers[:-1]}
-    if len(hidden) > 1:
-        raise ValueError(
-            f"from_torch: an MLP has one hidden activation, but the hidden layers use {sorted(hidden)}"
-        )
-    biases = {lin.bias is not None for lin, _ in layers}
-    if len(biases) > 1:
-        raise ValueError(
-            "from_torch: some Linear layers have a bias and some do not; an MLP needs all or none"
-        )
-    bias = biases.pop()
-    weights = []
-    for lin, _ in layers:
-        w = lin.weight.detach().to(torch.float64).tolist()
-        if bias:
-            b = lin.bias.detach().to(torch.float64).tolist()
-            w = [row + [bj] for row, bj in zip(w, b)]
-        weights.append(w)
-    return MLP(
-        layers[0][0].in_features,
-        [lin.out_features for lin, _ in layers],
-        activation=hidden.pop() if hidden else "relu",
-        output_activation=layers[-1][1],
-        bias=bias,
-        weights=weights,
-    )
+    return layers
