@@ -44,10 +44,10 @@ def demo_training(Value, MLP, steps):
 
 
 def test_the_demo_training_loop_gives_micrograds_losses_and_accuracies():
-    # micrograd takes about a second per step on a busy CI machine: 4 steps keep the test short
+    # micrograd takes about a second per step on a busy CI machine: 3 steps keep the test short
     # while covering the large first updates (lr 1.0, 0.991, ...), where any difference would grow.
-    ours, our_weights = demo_training(autograd.Value, nn.MLP, steps=4)
-    theirs, their_weights = demo_training(micrograd.engine.Value, micrograd.nn.MLP, steps=4)
+    ours, our_weights = demo_training(autograd.Value, nn.MLP, steps=3)
+    theirs, their_weights = demo_training(micrograd.engine.Value, micrograd.nn.MLP, steps=3)
     assert [acc for _, acc in ours] == [acc for _, acc in theirs]
     assert [loss for loss, _ in ours] == pytest.approx([loss for loss, _ in theirs], rel=0, abs=1e-12)
     assert our_weights == pytest.approx(their_weights, rel=0, abs=1e-12)
