@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+import nn.layers
 import nn.serialize
 from nn import MLP, Layer, ModelFileError, Neuron, load, save
 
@@ -223,12 +224,13 @@ def test_only_our_module_types_can_be_saved(tmp_path):
 
 @pytest.fixture
 def nothing_built(monkeypatch):
-    """Fail the test if load constructs even one Neuron."""
+    """Fail the test if load draws initial weights or constructs even one Neuron."""
 
     def built(*args, **kwargs):
-        raise AssertionError("load built a Neuron before checking the file")
+        raise AssertionError("load drew weights or built a Neuron before checking the file")
 
     monkeypatch.setattr(Neuron, "__init__", built)
+    monkeypatch.setattr(nn.layers, "initial_row", built)
 
 
 def model_file(tmp_path, architecture, weights):
