@@ -1,12 +1,18 @@
 """The chainrule command: demo writes its pictures, train trains and saves, draw draws a saved model;
 every bad input ends in one error line (never a traceback), and Ctrl-C leaves no file behind."""
 
+import fcntl
 import json
 import os
+import pty
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from importlib import metadata
 from pathlib import Path
@@ -251,3 +257,48 @@ def test_bench_is_offered_only_beside_its_script(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "bench" not in capsys.readouterr().out
+
+
+def test_progress_is_a_bar_on_a_terminal_and_nothing_in_a_pipe(tmp_path):
+    piped = run("train", "xor", "--epochs", "30", cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
+    assert "epoch   30" in piped.stdout
+    main_end, terminal = pty.openpty()  # stderr on a terminal, as a user at a shell has it
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns wide
+    proc = subprocess.run(
+        [sys.executable, "-m", "viz.cli", "train", "xor", "--epochs", "30"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        timeout=60,
+    )
+    os.close(terminal)
+    shown = b""
+    while select.select([main_end], [], [], 0.1)[0]:
+        try:
+            chunk = os.read(main_end, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_end)
+    assert proc.returncode == 0
+    assert b"30/30" in shown and b"epoch" in shown  # tqdm's bar: "fit: 100%|...| 30/30 [...epoch/s]"
+
+
+def test_a_warning_is_one_line(monkeypatch, capsys):
+    import viz.cli
+
+    real_fit = nn.fit
+
+    def fit(*args, **kwargs):
+        warnings.warn("the batch tape cannot run this model:\nit reads .data", UserWarning, stacklevel=1)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(viz.cli.nn, "fit", fit)
+    assert main(["train", "xor", "--epochs", "2"]) == 0
+    assert (
+        capsys.readouterr().err
+        == "chainrule: warning: the batch tape cannot run this model: it reads .data\n"
+    )

@@ -16,6 +16,7 @@ import argparse
 import os
 import runpy
 import sys
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,11 @@ def _one_line(e: BaseException) -> str:
     return " ".join([text, *notes]).replace("\n", " ")
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning (say, fit falling back to the eager engine) as one line, without the source line."""
+    print(f"chainrule: warning: {message}".replace("\n", " "), file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         demo(None if args.no_pictures else args.out)
@@ -240,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
         return _run(args)
     try:
-        return _run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return _run(args)
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130

@@ -68,8 +68,7 @@ def _train(commands: argparse._SubParsersAction, datasets: tuple[str, ...]) -> N
         commands,
         "train",
         "DATASET [options]",
-        "train an MLP (ReLU hidden layers, Adam) on a bundled data set; print per-epoch metrics "
-        "and the test accuracy",
+        "train an MLP (ReLU hidden layers, Adam) on a bundled data set; print its metrics",
         "  chainrule train xor --hidden 8 --epochs 300 --lr 0.05\n"
         "  chainrule train moons --epochs 100 --lr 0.05 --save moons.json\n"
         "  chainrule train digits --hidden 32 --epochs 20 --batch-size 32\n",
@@ -104,6 +103,7 @@ def _train(commands: argparse._SubParsersAction, datasets: tuple[str, ...]) -> N
         "--seed",
         type=checks.seed_int,
         default=0,
+        metavar="N",
         help="seed for the data, the split, the weights and the shuffling (default: 0)",
     )
     p.add_argument(
