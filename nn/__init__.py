@@ -1,6 +1,7 @@
 """nn: neural networks built from autograd Values (Neuron, Layer, MLP, losses, optimizers, training)."""
 
 from . import datasets
+from .engines import FallbackWarning, NotTraceable
 from .layers import MLP, Layer, Neuron
 from .losses import (
     LOSSES,
@@ -46,6 +47,8 @@ __all__ = [
     "accuracy",
     "History",
     "TrainingDiverged",
+    "FallbackWarning",
+    "NotTraceable",
     "save",
     "load",
     "ModelFileError",

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["xor", "moons", "spirals", "blobs", "digits", "split", "batches"]
+from autograd.arguments import integer, positive_int, real
+
+__all__ = ["xor", "moons", "spirals", "blobs", "digits", "split", "batches", "shuffled_orders"]
 
 
 def xor() -> tuple[np.ndarray, np.ndarray]:
@@ -35,9 +37,9 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, 
     centred at (1, 0.5). ``n // 2`` points in class 0, the rest in class 1; each point gets
     Gaussian noise of standard deviation ``noise``.
     """
-    _check_count(n, 2, "moons")
-    _check_nonnegative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    n = _check_count(n, 2, "moons")
+    noise = _check_nonnegative(noise, "noise")
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
     n0 = n // 2
     n1 = n - n0
     t0 = np.linspace(0.0, math.pi, n0)
@@ -58,10 +60,10 @@ def spirals(
     noise of standard deviation ``noise`` on the angle. Points are split among the arms as evenly
     as possible (the first ``n % classes`` arms get one more).
     """
-    _check_count(classes, 2, "spirals: classes")
-    _check_count(n, classes, "spirals")
-    _check_nonnegative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    classes = _check_count(classes, 2, "spirals: classes")
+    n = _check_count(n, classes, "spirals")
+    noise = _check_nonnegative(noise, "noise")
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
     sizes = _even_sizes(n, classes)
     parts = []
     for k, m in enumerate(sizes):
@@ -84,12 +86,11 @@ def blobs(
     ``argmax_k(c_k . x)`` with the centres c_k labels every point correctly (for two classes, the
     line through the origin perpendicular to the centres separates them).
     """
-    _check_count(classes, 2, "blobs: classes")
-    _check_count(n, classes, "blobs")
-    _check_nonnegative(spread, "spread")
-    if not radius > 0:
-        raise ValueError(f"blobs: radius must be positive, got {radius!r}")
-    rng = np.random.default_rng(seed)
+    classes = _check_count(classes, 2, "blobs: classes")
+    n = _check_count(n, classes, "blobs")
+    spread = _check_nonnegative(spread, "spread")
+    radius = real("blobs: radius", radius, 0.0, strict_min=True)
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
     sizes = _even_sizes(n, classes)
     y = np.repeat(np.arange(classes, dtype=np.int64), sizes)
     angles = 2.0 * math.pi * np.arange(classes) / classes
@@ -153,7 +154,7 @@ def split(
     valid = fractions and all(f >= 0 for f in fractions) and math.isclose(sum(fractions), 1.0, abs_tol=1e-9)
     if not valid:
         raise ValueError(f"split: fractions must be non-negative and sum to 1, got {fractions}")
-    order = np.random.default_rng(seed).permutation(len(y))
+    order = np.random.default_rng(integer("seed", seed, minimum=0)).permutation(len(y))
     cuts = np.round(np.cumsum(fractions[:-1]) * len(y)).astype(int)
     return [(X[idx], y[idx]) for idx in np.split(order, cuts)]
 
@@ -168,13 +169,21 @@ def batches(
     order. For several epochs use a different seed per epoch, e.g. ``seed=epoch``.
     """
     X, y = _as_arrays(X, y, "batches")
-    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-        raise ValueError(f"batches: batch_size must be a positive integer, got {batch_size!r}")
-    order = np.arange(len(y)) if seed is None else np.random.default_rng(seed).permutation(len(y))
+    batch_size = positive_int("batches: batch_size", batch_size)
+    order = np.arange(len(y)) if seed is None else next(shuffled_orders(len(y), seed))
     stop = len(y) - len(y) % batch_size if drop_last else len(y)
     for start in range(0, stop, batch_size):
         idx = order[start : start + batch_size]
         yield X[idx], y[idx]
+
+
+def shuffled_orders(n: int, seed: int) -> Iterator[np.ndarray]:
+    """The order of the n examples in epoch 1, 2, ...: successive permutations from one generator
+    made from ``seed``. The one shuffling routine: ``fit(seed=s)`` visits epoch 1 in the order of
+    ``batches(seed=s)``."""
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    while True:
+        yield rng.permutation(n)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -200,11 +209,16 @@ def _even_sizes(n: int, parts: int) -> list[int]:
     return [n // parts + (1 if k < n % parts else 0) for k in range(parts)]
 
 
-def _check_count(n: Any, minimum: int, where: str) -> None:
-    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= minimum):
-        raise ValueError(f"{where}: need an integer of at least {minimum}, got {n!r}")
+def _check_count(n: Any, minimum: int, where: str) -> int:
+    try:
+        return integer(where, n, minimum)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: need an integer of at least {minimum}, got {n!r}") from None
 
 
-def _check_nonnegative(x: float, name: str) -> None:
-    if not x >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {x!r}")
+def _check_nonnegative(x: Any, name: str) -> float:
+    """x as a finite float >= 0: NaN and infinity are refused (moons(noise=inf) would be all inf)."""
+    try:
+        return real(name, x, minimum=0.0)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite non-negative number, got {x!r}") from None

@@ -5,8 +5,11 @@ renderer: weights ``w0, w1, ...``, bias ``b``, products ``x·w``, the sum ``Σ``
 (``relu``, ``tanh``, ``sigmoid``), all with ``scope`` = the neuron's dotted name such as
 ``layers.0.neurons.1``.
 
-Weights are drawn by a seeded initializer or given explicitly, one *row* per neuron: its weights
-in input order, then its bias (the order of ``parameters()``, and of micrograd).
+Weights are drawn by an initializer or given explicitly, one *row* per neuron: its weights in
+input order, then its bias (the order of ``parameters()``, and of micrograd). With ``seed=None`` the
+initializer draws from Python's global ``random`` in micrograd's order (``random.uniform(-1, 1)`` per
+weight, neuron by neuron, biases 0), so code that calls ``random.seed(1337)`` first gets micrograd's
+model bit for bit; ``seed=<int>`` draws from a private generator and leaves the global one alone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import autograd
 from autograd import Value
+from autograd.arguments import choice, integer, positive_int
 
 from .module import Module, _one_number
 
@@ -28,37 +32,47 @@ INITS = ("uniform", "xavier", "glorot", "he")
 Seed = int | random.Random | None
 
 
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
+def _rng(seed: Seed) -> random.Random | None:
+    """The generator weights are drawn from: None (Python's global one) stays None."""
+    if seed is None or isinstance(seed, random.Random):
+        return seed
+    return random.Random(integer("seed", seed))
 
 
-def _check_size(name: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
-    return n
-
-
-def _rng(seed: Seed) -> random.Random:
-    return seed if isinstance(seed, random.Random) else random.Random(seed)
-
-
-def initial_row(init: str, nin: int, nout: int, rng: random.Random, bias: bool) -> list[float]:
+def initial_row(init: str, nin: int, nout: int, rng: random.Random | None, bias: bool) -> list[float]:
     """One neuron's starting parameters (weights, then a zero bias) from a named initializer.
 
     ``uniform``: U(-1, 1) as in micrograd; ``xavier``/``glorot``: U(-a, a) with
     a = sqrt(6 / (nin + nout)); ``he``: N(0, sqrt(2 / nin)), for ReLU layers.
+    ``rng=None`` draws from Python's global ``random`` (what micrograd does).
     """
-    _check_choice("init", init, INITS)
+    choice("init", init, INITS)
+    uniform = random.uniform if rng is None else rng.uniform
     if init == "uniform":
-        w = [rng.uniform(-1.0, 1.0) for _ in range(nin)]
+        w = [uniform(-1.0, 1.0) for _ in range(nin)]
     elif init in ("xavier", "glorot"):
         a = math.sqrt(6.0 / (nin + nout))
-        w = [rng.uniform(-a, a) for _ in range(nin)]
+        w = [uniform(-a, a) for _ in range(nin)]
     else:
-        w = [rng.gauss(0.0, math.sqrt(2.0 / nin)) for _ in range(nin)]
+        gauss = random.gauss if rng is None else rng.gauss
+        w = [gauss(0.0, math.sqrt(2.0 / nin)) for _ in range(nin)]
     return w + [0.0] if bias else w
+
+
+def _activation(activation: str | None, nonlin: bool | None, choices: tuple[str, ...]) -> str:
+    """The activation named by ``activation=`` or by micrograd's ``nonlin=`` (True: relu, False: linear)."""
+    if nonlin is None:
+        if isinstance(activation, bool):
+            raise ValueError(
+                f"activation must be one of {', '.join(map(repr, choices))}; got {activation!r} "
+                f"(for micrograd's flag, pass nonlin={activation!r})"
+            )
+        return choice("activation", "relu" if activation is None else activation, choices)
+    if not isinstance(nonlin, bool):
+        raise TypeError(f"nonlin must be True (relu) or False (linear), as in micrograd; got {nonlin!r}")
+    if activation is not None:
+        raise ValueError(f"give activation={activation!r} or micrograd's nonlin={nonlin!r}, not both")
+    return "relu" if nonlin else "linear"
 
 
 def as_inputs(x: Any, nin: int, who: object) -> list[Value]:
@@ -71,21 +85,26 @@ def as_inputs(x: Any, nin: int, who: object) -> list[Value]:
 
 
 class Neuron(Module):
-    """act(Σ x_i·w_i + b). ``Neuron(2, activation="tanh")``; ``weights=[w0, w1, b]`` to set them."""
+    """act(Σ x_i·w_i + b). ``Neuron(2, activation="tanh")``; ``weights=[w0, w1, b]`` to set them.
+
+    ``activation`` defaults to relu; micrograd's ``nonlin=True``/``False`` (relu/linear) is accepted
+    in its place.
+    """
 
     def __init__(
         self,
         nin: int,
-        activation: str = "relu",
+        activation: str | None = None,
         bias: bool = True,
         init: str = "uniform",
         seed: Seed = None,
         weights: Sequence[float] | None = None,
+        nonlin: bool | None = None,
     ) -> None:
-        self.nin = _check_size("nin", nin)
+        self.nin = positive_int("nin", nin)
         if activation == "softmax":
             raise ValueError("softmax acts on a whole layer: use Layer(..., activation='softmax')")
-        self.activation = _check_choice("activation", activation, ACTIVATIONS)
+        self.activation = _activation(activation, nonlin, ACTIVATIONS)
         self.bias = bool(bias)
         if weights is None:
             weights = initial_row(init, nin, 1, _rng(seed), self.bias)
@@ -97,6 +116,11 @@ class Neuron(Module):
         self.w = [Value(v, label=f"w{i}") for i, v in enumerate(row[:nin])]
         self.b = Value(row[nin], label="b") if self.bias else None
         self._set_scope("")
+
+    @property
+    def nonlin(self) -> bool:
+        """micrograd's flag: True when the neuron applies a nonlinearity."""
+        return self.activation != "linear"
 
     def own_parameters(self) -> list[tuple[str, Value]]:
         named = [(f"w.{i}", w) for i, w in enumerate(self.w)]
@@ -129,20 +153,24 @@ class Neuron(Module):
 
 
 class Layer(Module):
-    """``nout`` neurons reading the same inputs. ``weights``: one row per neuron (see Neuron)."""
+    """``nout`` neurons reading the same inputs. ``weights``: one row per neuron (see Neuron).
+
+    ``activation`` defaults to relu (``softmax`` allowed); micrograd's ``nonlin=`` is accepted instead.
+    """
 
     def __init__(
         self,
         nin: int,
         nout: int,
-        activation: str = "relu",
+        activation: str | None = None,
         bias: bool = True,
         init: str = "uniform",
         seed: Seed = None,
         weights: Sequence[Sequence[float]] | None = None,
+        nonlin: bool | None = None,
     ) -> None:
-        self.nin, self.nout = _check_size("nin", nin), _check_size("nout", nout)
-        self.activation = _check_choice("activation", activation, OUTPUT_ACTIVATIONS)
+        self.nin, self.nout = positive_int("nin", nin), positive_int("nout", nout)
+        activation = self.activation = _activation(activation, nonlin, OUTPUT_ACTIVATIONS)
         self.bias = bool(bias)
         if weights is None:
             rng = _rng(seed)
@@ -195,8 +223,9 @@ class MLP(Module):
     """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has two hidden ReLU layers of 16 and one output.
 
     ``activation`` is for the hidden layers, ``output_activation`` for the last one (``softmax``
-    allowed there). ``weights``: one list of neuron rows per layer (see Neuron), e.g. the seed
-    example's ``[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]]`` with ``bias=False``.
+    allowed there); as in micrograd, every layer but the last applies the nonlinearity.
+    ``weights``: one list of neuron rows per layer (see Neuron), e.g. the 2-2-2 worked example's
+    ``[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]]`` with ``bias=False``.
     """
 
     def __init__(
@@ -210,16 +239,16 @@ class MLP(Module):
         seed: Seed = None,
         weights: Sequence[Sequence[Sequence[float]]] | None = None,
     ) -> None:
-        self.nin = _check_size("nin", nin)
-        if isinstance(sizes, int) or not sizes:
+        self.nin = positive_int("nin", nin)
+        if isinstance(sizes, (int, str)) or not hasattr(sizes, "__len__") or len(sizes) == 0:
             raise ValueError(f"sizes must be a non-empty list of layer widths, got {sizes!r}")
-        self.sizes = [_check_size(f"sizes[{i}]", n) for i, n in enumerate(sizes)]
+        self.sizes = [positive_int(f"sizes[{i}]", n) for i, n in enumerate(sizes)]
         if activation == "softmax":
             raise ValueError("softmax is only for the output layer: use output_activation='softmax'")
-        self.activation = _check_choice("activation", activation, ACTIVATIONS)
-        self.output_activation = _check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        self.activation = choice("activation", activation, ACTIVATIONS)
+        self.output_activation = choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
         self.bias = bool(bias)
-        _check_choice("init", init, INITS)
+        choice("init", init, INITS)
         if weights is not None and (not hasattr(weights, "__len__") or len(weights) != len(self.sizes)):
             raise ValueError(
                 f"MLP weights must hold {len(self.sizes)} layers of neuron rows; got {weights!r:.80}"

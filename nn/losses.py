@@ -14,8 +14,11 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 import autograd
 from autograd import Value
+from autograd.arguments import real
 
 Loss = Callable[[Any, Sequence[Any]], Value]
 
@@ -144,6 +147,19 @@ def encode_targets(y: Iterable[Any], loss: str | Loss, n_outputs: int) -> list[l
             "cross_entropy needs a model with 2 or more outputs; for one output use 'bce_logits'"
         )
     k = 2 if n_outputs == 1 else n_outputs
+    if (
+        isinstance(y, np.ndarray)
+        and y.ndim == 1
+        and y.dtype.kind in "iu"
+        and len(y)
+        and y.min() >= 0
+        and y.max() < k
+    ):
+        codes = y.astype(np.intp)  # the common case (a data set's labels), without a Python loop
+        if n_outputs == 1:
+            column = 2.0 * codes - 1.0 if name == "hinge" else codes.astype(float)
+            return column[:, None].tolist()
+        return np.eye(n_outputs)[codes].tolist()
     targets = []
     for i, label in enumerate(y):
         c = _label(label, i, k, n_outputs)
@@ -160,7 +176,7 @@ def _label(label: Any, i: int, k: int, n_outputs: int) -> int:
     """One class label as an int in 0..k-1, or a ValueError naming it and its index."""
     if isinstance(label, bool) or not isinstance(label, numbers.Real) or not float(label).is_integer():
         raise ValueError(f"y[{i}] = {label!r}: class labels must be integers")
-    c = int(label)
+    c = int(float(label))
     if not 0 <= c < k:
         outputs = (
             "one output takes labels 0 and 1"
@@ -174,4 +190,4 @@ def _label(label: Any, i: int, k: int, n_outputs: int) -> int:
 def l2_penalty(params: Iterable[Value], alpha: float) -> Value:
     """alpha * Σ p^2 over the parameters: add it to a loss to keep weights small (micrograd's
     demo uses alpha = 1e-4). SGD's weight_decay=2*alpha gives the same gradient step."""
-    return alpha * autograd.sum([p * p for p in params])
+    return real("l2_penalty: alpha", alpha, minimum=0.0) * autograd.sum([p * p for p in params])

@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
 from autograd import Value
+from autograd.arguments import real
 
 LearningRate = float | Callable[[int], float]
 _data, _grad = attrgetter("data"), attrgetter("grad")
@@ -71,10 +73,26 @@ class Optimizer:
         raise NotImplementedError
 
 
-def _check_lr(lr: float) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-        raise ValueError(f"learning rate must be a finite number >= 0, got {lr!r}")
-    return float(lr)
+def _check_lr(lr: Any) -> float:
+    try:
+        return real("learning rate", lr, minimum=0.0)
+    except (TypeError, ValueError):
+        raise ValueError(f"learning rate must be a finite number >= 0, got {lr!r}") from None
+
+
+def _fraction(name: str, x: Any) -> float:
+    """x as a float in [0, 1) (momentum, a beta); NaN and infinity refused."""
+    try:
+        return real(name, x, 0.0, 1.0, strict_max=True)
+    except ValueError:
+        raise ValueError(f"{name} must be in [0, 1), got {x!r}") from None
+
+
+def _betas(betas: Any) -> tuple[float, float]:
+    """Adam's (beta1, beta2): exactly two numbers, each in [0, 1)."""
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+    return _fraction("betas", betas[0]), _fraction("betas", betas[1])
 
 
 class SGD(Optimizer):
@@ -89,11 +107,8 @@ class SGD(Optimizer):
         self, params: Iterable[Value], lr: LearningRate, momentum: float = 0.0, weight_decay: float = 0.0
     ) -> None:
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-        self.momentum, self.weight_decay = momentum, weight_decay
+        self.momentum = _fraction("momentum", momentum)
+        self.weight_decay = real("weight_decay", weight_decay, minimum=0.0)
         self.velocity: np.ndarray | None = None  # one entry per parameter, after the first step
 
     def update(self, data: np.ndarray, grad: np.ndarray, lr: float) -> None:
@@ -124,12 +139,9 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        b1, b2 = betas
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"betas must be in [0, 1), got {betas!r}")
-        if eps < 0 or weight_decay < 0:
-            raise ValueError(f"eps and weight_decay must be >= 0, got {eps!r} and {weight_decay!r}")
-        self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
+        self.betas = _betas(betas)
+        self.eps = real("eps", eps, minimum=0.0)
+        self.weight_decay = real("weight_decay", weight_decay, minimum=0.0)
         self.m = np.zeros(len(self.params))  # one entry per parameter
         self.v = np.zeros(len(self.params))
 

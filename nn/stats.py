@@ -12,7 +12,7 @@ def grad_stats(model: Module) -> list[dict[str, float | str | int]]:
     it has none): its name, how many parameters it has, and the mean |grad|, RMS grad and max |grad|
     of those parameters. Call it after ``backward()``."""
     parts = model.children() or [(model.scope, model)]
-    rows = []
+    rows: list[dict[str, float | str | int]] = []
     for _, part in parts:
         grads = [p.grad for p in part.parameters()]
         n = len(grads)

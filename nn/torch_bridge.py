@@ -45,7 +45,8 @@ def to_torch(model: MLP | Layer | Neuron) -> Any:
         with torch.no_grad():
             linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=torch.float64))
             if bias:
-                linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
+                b = [n.b.data for n in neurons if n.b is not None]
+                linear.bias.copy_(torch.tensor(b, dtype=torch.float64))
         modules.append(linear)
         if activation == "softmax":
             modules.append(torch.nn.Softmax(dim=-1))
@@ -64,40 +65,7 @@ def from_torch(seq: Any) -> MLP:
     """
     torch = _torch()
     modules = list(seq) if isinstance(seq, torch.nn.Sequential) else [seq]
-    layers: list[list] = []  # [Linear, activation name or None]
-    for i, m in enumerate(modules):
-        kind = type(m).__name__
-        if isinstance(m, torch.nn.Linear):
-            if layers and m.in_features != layers[-1][0].out_features:
-                raise ValueError(
-                    f"from_torch: module {i} (Linear {m.in_features} -> {m.out_features}) does not take "
-                    f"the {layers[-1][0].out_features} outputs of the Linear before it"
-                )
-            layers.append([m, None])
-            continue
-        if not layers:
-            raise ValueError(f"from_torch: module {i} ({kind}) comes before any Linear layer")
-        if layers[-1][1] is not None:
-            raise ValueError(f"from_torch: module {i} ({kind}) is a second activation after one Linear layer")
-        if isinstance(m, torch.nn.Softmax):
-            if i != len(modules) - 1:
-                raise ValueError(f"from_torch: Softmax (module {i}) is only supported as the last module")
-            if m.dim not in (-1, 1):
-                raise ValueError(
-                    f"from_torch: Softmax (module {i}) must act on the features (dim=-1), got dim={m.dim}"
-                )
-            layers[-1][1] = "softmax"
-        elif kind in _FROM_TORCH and isinstance(m, getattr(torch.nn, kind)):
-            layers[-1][1] = _FROM_TORCH[kind]
-        else:
-            raise ValueError(
-                f"from_torch: module {i} ({kind}) is not supported; an MLP is made of Linear layers and "
-                "ReLU, Tanh, Sigmoid, Identity, or Softmax on the output"
-            )
-    if not layers:
-        raise ValueError("from_torch: the Sequential holds no Linear layer")
-    for layer in layers:
-        layer[1] = layer[1] or "linear"
+    layers = _linear_layers(torch, modules)
     hidden = {act for _, act in layers[:-1]}
     if len(hidden) > 1:
         raise ValueError(
@@ -109,18 +77,62 @@ def from_torch(seq: Any) -> MLP:
             "from_torch: some Linear layers have a bias and some do not; an MLP needs all or none"
         )
     bias = biases.pop()
-    weights = []
-    for lin, _ in layers:
-        w = lin.weight.detach().to(torch.float64).tolist()
-        if bias:
-            b = lin.bias.detach().to(torch.float64).tolist()
-            w = [row + [bj] for row, bj in zip(w, b)]
-        weights.append(w)
     return MLP(
         layers[0][0].in_features,
         [lin.out_features for lin, _ in layers],
         activation=hidden.pop() if hidden else "relu",
         output_activation=layers[-1][1],
         bias=bias,
-        weights=weights,
+        weights=[_rows(torch, lin, bias) for lin, _ in layers],
     )
+
+
+def _linear_layers(torch: Any, modules: list[Any]) -> list[tuple[Any, str]]:
+    """Each Linear with the name of the activation after it ("linear" for none)."""
+    layers: list[tuple[Any, str | None]] = []
+    for i, m in enumerate(modules):
+        if isinstance(m, torch.nn.Linear):
+            if layers and m.in_features != layers[-1][0].out_features:
+                raise ValueError(
+                    f"from_torch: module {i} (Linear {m.in_features} -> {m.out_features}) does not take "
+                    f"the {layers[-1][0].out_features} outputs of the Linear before it"
+                )
+            layers.append((m, None))
+            continue
+        kind = type(m).__name__
+        if not layers:
+            raise ValueError(f"from_torch: module {i} ({kind}) comes before any Linear layer")
+        if layers[-1][1] is not None:
+            raise ValueError(f"from_torch: module {i} ({kind}) is a second activation after one Linear layer")
+        layers[-1] = (layers[-1][0], _activation(torch, m, i, last=i == len(modules) - 1))
+    if not layers:
+        raise ValueError("from_torch: the Sequential holds no Linear layer")
+    return [(lin, act or "linear") for lin, act in layers]
+
+
+def _activation(torch: Any, m: Any, i: int, last: bool) -> str:
+    """chainrule's name for the activation module ``m`` (module ``i`` of the Sequential)."""
+    kind = type(m).__name__
+    if isinstance(m, torch.nn.Softmax):
+        if not last:
+            raise ValueError(f"from_torch: Softmax (module {i}) is only supported as the last module")
+        if m.dim not in (-1, 1):
+            raise ValueError(
+                f"from_torch: Softmax (module {i}) must act on the features (dim=-1), got dim={m.dim}"
+            )
+        return "softmax"
+    if kind in _FROM_TORCH and isinstance(m, getattr(torch.nn, kind)):
+        return _FROM_TORCH[kind]
+    raise ValueError(
+        f"from_torch: module {i} ({kind}) is not supported; an MLP is made of Linear layers and "
+        "ReLU, Tanh, Sigmoid, Identity, or Softmax on the output"
+    )
+
+
+def _rows(torch: Any, lin: Any, bias: bool) -> list[list[float]]:
+    """A Linear's weights as neuron rows (weights, then the bias), in float64."""
+    w = lin.weight.detach().to(torch.float64).tolist()
+    if not bias:
+        return w
+    b = lin.bias.detach().to(torch.float64).tolist()
+    return [row + [bj] for row, bj in zip(w, b)]

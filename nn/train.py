@@ -2,25 +2,30 @@
 
 X is a list of feature lists or a 2-D NumPy array; y holds integer class labels 0..k-1 (0/1
 for a one-output model). A batch's loss is the mean of the per-example losses of ``nn.losses``.
+The batches run on one of two engines (``nn.engines``: eager, or the batch tape) through one
+interface, so nothing here depends on which.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import math
-import random
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import autograd
-from autograd import Value, no_grad
+from autograd import no_grad
+from autograd.arguments import integer, positive_int
 
+from . import engines
+from .datasets import shuffled_orders
+from .engines import Engine, select
 from .losses import Loss, encode_targets, get_loss, loss_name
 from .module import Module
 from .optim import SGD, Optimizer
@@ -30,15 +35,11 @@ if importlib.util.find_spec("ipywidgets"):  # tqdm's notebook bar needs it; with
 else:
     from tqdm import tqdm
 
-ENGINES = ("auto", "eager", "tape")
-
-# runs one batch: (examples, target vectors) -> (mean loss, the outputs: rows of floats, or an array),
-# leaving the gradient of the mean loss in every parameter's .grad
-BatchRunner = Callable[[Any, Any], tuple[float, Any]]
-
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite; the message names the epoch and the batch."""
+    """A numeric failure inside ``fit`` (a NaN or infinite loss or gradient, an overflow, a domain
+    error such as log of a negative): the message names the epoch, the batch, the op and, when
+    one example fails, its row of the caller's X; the original error is chained (``__cause__``)."""
 
 
 @dataclass
@@ -48,7 +49,8 @@ class History:
     when validation data was given. ``history["train_loss"]`` lists one key over the epochs."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
-    engine: str = "eager"  # which engine computed the batches
+    engine: str = "eager"  # which engine computed the batches: "eager" or "tape"
+    engine_reason: str = ""  # why that engine (asked for, traced and checked, reused, or a fallback's cause)
     loss: str = ""
     seconds: list[float] = field(default_factory=list)  # wall time of each epoch
 
@@ -63,171 +65,13 @@ class History:
         return self.epochs[-1]
 
 
-# --- one batch --------------------------------------------------------------------------------------
+class _Data(NamedTuple):
+    """Checked examples: X (examples, inputs) and targets T (examples, outputs) as float arrays,
+    and the integer labels."""
 
-
-def _eager_batch(
-    model: Module, loss_fn: Loss, xs: list[list[float]], ts: list[list[float]]
-) -> tuple[float, list[list[float]]]:
-    """Forward and backward through the scalar graph for one batch: one graph per example, their
-    mean loss as one n-ary sum / n, then backward. Returns the mean loss and the outputs."""
-    outputs, losses = [], []
-    for x, t in zip(xs, ts):
-        out = model(x)
-        outputs.append(out)
-        losses.append(loss_fn(out, t))
-    batch_loss = autograd.sum(losses) / len(losses)
-    batch_loss.backward()
-    return batch_loss.data, [_floats(o) for o in outputs]
-
-
-class _TapeBatch:
-    """Runs each batch on the batch tape (``autograd.Tape``): the graph of one example (model, then
-    loss) is traced once, then every batch is one NumPy forward and backward over its examples.
-    Without a loss (``loss_fn=None``) it traces the model alone, for ``predict``."""
-
-    def __init__(self, model: Module, loss_fn: Loss | None, x: list[float], t: list[float] | None) -> None:
-        def example(x: list[Value], t: list[Value] | None = None) -> list[Value]:
-            out = model(x)
-            outs = list(out) if isinstance(out, (list, tuple)) else [out]
-            return outs if loss_fn is None else [loss_fn(out, t), *outs]
-
-        self.tape = autograd.Tape.trace(example, model.parameters(), x, t)
-
-    def __call__(
-        self, xs: Any, ts: Any, params: np.ndarray | None = None, grad: np.ndarray | None = None
-    ) -> tuple[float, np.ndarray]:
-        """Mean loss and outputs of one batch; the gradient goes into each ``.grad``, or with
-        ``params``/``grad`` arrays the parameters are read from and the gradient written to those."""
-        out = self.tape.forward(xs, ts, params=params)
-        self.tape.backward(scale=1.0 / len(xs), out=grad)
-        return math.fsum(out[:, 0].tolist()) / len(xs), out[:, 1:]
-
-    def forward(self, xs: list[list[float]], ts: list[list[float]] | None, chunk: int = 2048) -> np.ndarray:
-        """Every example's row of (loss, outputs...) (or outputs alone), in chunks to bound memory."""
-        return np.concatenate(
-            [
-                self.tape.forward(xs[i : i + chunk], None if ts is None else ts[i : i + chunk])
-                for i in range(0, len(xs), chunk)
-            ]
-        )
-
-
-class _OnValues:
-    """fit's batches through the Values: zero each ``.grad``, run the batch (eager, or the tape
-    adding into ``.grad``), then ``optimizer.step()`` on the Values. Works with any optimizer."""
-
-    def __init__(self, run_batch: BatchRunner, optimizer: Optimizer) -> None:
-        self.run_batch, self.optimizer = run_batch, optimizer
-
-    def __call__(self, xs: Any, ts: Any) -> tuple[float, Any]:
-        self.optimizer.zero_grad()
-        return self.run_batch(xs, ts)
-
-    def step(self) -> None:
-        self.optimizer.step()
-
-    def sync(self) -> None:
-        """Nothing to do: the Values are always current."""
-
-
-class _TapeOnArrays:
-    """fit's batches on the tape with the parameters kept as arrays: the tape reads them from
-    ``data`` and writes their gradients into ``grad``, and the optimizer moves ``data`` in place
-    (``step_arrays``, the same update rule as ``step()``). No step moves a parameter through Python
-    one by one, which for a few thousand parameters costs more than NumPy's whole step.
-    ``sync()`` makes the Values current: ``.data`` the trained value, ``.grad`` the last batch's
-    gradient, as the eager engine leaves them."""
-
-    def __init__(self, runner: _TapeBatch, optimizer: Optimizer) -> None:
-        self.runner, self.tape, self.optimizer = runner, runner.tape, optimizer
-        self.data = np.array([p.data for p in self.tape.params], dtype=float)
-        self.grad = np.zeros_like(self.data)
-
-    @staticmethod
-    def usable(runner: BatchRunner, optimizer: Optimizer) -> bool:
-        """Only for the optimizer's own update rule (a custom ``step()`` works on the Values) over
-        the tape's parameters, in the same order."""
-        if not isinstance(runner, _TapeBatch) or type(optimizer).step is not Optimizer.step:
-            return False
-        ours, theirs = runner.tape.params, optimizer.params
-        return len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs))
-
-    def __call__(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
-        return self.runner(X, T, params=self.data, grad=self.grad)
-
-    def step(self) -> None:
-        self.optimizer.step_arrays(self.data, self.grad)
-
-    def sync(self) -> None:
-        for p, d, g in zip(self.tape.params, self.data.tolist(), self.grad.tolist()):
-            p.data, p.grad = d, g
-
-
-def _select_engine(
-    engine: str, model: Module, loss_fn: Loss | None, xs: list[list[float]], ts: list[list[float]] | None
-) -> tuple[str, BatchRunner]:
-    """The engine that runs each batch, and its name for ``History.engine``.
-
-    "auto" takes the tape when the model and loss trace, and the traced graph gives the eager
-    engine's numbers on a second example (a graph that branches on the data would not); else eager.
-    """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
-    eager = ("eager", functools.partial(_eager_batch, model, loss_fn))
-    if engine == "eager":
-        return eager
-    try:
-        runner = _TapeBatch(model, loss_fn, xs[0], None if ts is None else ts[0])
-        _check_tape(runner, model, loss_fn, xs, ts)
-    except Exception as e:
-        if engine == "tape":
-            raise ValueError(f"engine='tape': this model and loss cannot run on the batch tape: {e}") from e
-        return eager
-    return "tape", runner
-
-
-def _check_tape(
-    runner: _TapeBatch,
-    model: Module,
-    loss_fn: Loss | None,
-    xs: list[list[float]],
-    ts: list[list[float]] | None,
-) -> None:
-    """Raise unless the tape gives the eager loss and outputs on the last example (traced on the first)."""
-    x, t = xs[-1], None if ts is None else ts[-1]
-    got = runner.tape.forward([x], None if t is None else [t])[0]
-    with no_grad():
-        out = model(x)
-        want = ([] if loss_fn is None else [loss_fn(out, t).data]) + _floats(out)
-    if not all(math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12) for g, w in zip(got, want)):
-        raise ValueError(
-            f"the traced graph gives {got.tolist()} on the last example, the eager engine {want}: "
-            "the graph depends on the data"
-        )
-
-
-def _losses_and_outputs(
-    runner: BatchRunner,
-    model: Module,
-    loss_fn: Loss | None,
-    xs: list[list[float]],
-    ts: list[list[float]] | None,
-) -> tuple[list[float], list[list[float]]]:
-    """Every example's loss (none without a loss_fn) and outputs, without touching any .grad:
-    on the tape when ``runner`` is one, else eagerly without recording a graph."""
-    if isinstance(runner, _TapeBatch):
-        out = runner.forward(xs, ts)
-        k = 0 if loss_fn is None else 1
-        return out[:, 0].tolist() if k else [], out[:, k:]
-    losses, outputs = [], []
-    with no_grad():
-        for i, x in enumerate(xs):
-            out = model(x)
-            outputs.append(_floats(out))
-            if loss_fn is not None:
-                losses.append(loss_fn(out, ts[i]).data)
-    return losses, np.array(outputs)
+    X: np.ndarray
+    T: np.ndarray
+    labels: np.ndarray
 
 
 # --- the training loop ------------------------------------------------------------------------------
@@ -236,12 +80,12 @@ def _losses_and_outputs(
 def fit(
     model: Module,
     X: Any,
-    y: Sequence[int],
+    y: Any,
     loss: str | Loss,
     optimizer: Optimizer | None = None,
     epochs: int = 10,
     batch_size: int | None = None,
-    validation: tuple[Any, Sequence[int]] | None = None,
+    validation: tuple[Any, Any] | None = None,
     seed: int = 0,
     progress: bool | None = None,
     engine: str = "auto",
@@ -249,115 +93,167 @@ def fit(
     """Train ``model`` on (X, y) and return its History.
 
     ``optimizer`` defaults to ``SGD(model.parameters(), lr=0.1)``. ``batch_size=None`` is full
-    batch; otherwise the examples are shuffled into mini-batches each epoch, from ``seed``.
-    ``progress``: a tqdm bar; None shows it only when stderr is a terminal. A NaN or infinite
-    loss raises TrainingDiverged naming the epoch and batch (both counted from 1).
+    batch; otherwise the examples are shuffled into mini-batches each epoch, from ``seed``, in the
+    order of ``datasets.batches(seed=seed)`` for the first epoch. ``progress``: a tqdm bar; None
+    shows it only when stderr is a terminal. ``engine``: "eager", "tape" or "auto" (``nn.engines``).
+    ``History.engine`` and ``History.engine_reason`` say which engine ran and why. A numeric
+    failure raises TrainingDiverged naming the epoch, batch, op and row.
     """
     loss_fn = get_loss(loss)
-    _check_loss_fits_model(model, loss)
-    xs, ts, labels = _prepare(model, X, y, loss, "X", "y")
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise ValueError("validation must be a pair (X_valid, y_valid)")
-        valid = _prepare(model, validation[0], validation[1], loss, "validation X", "validation y")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-    n = len(xs)
-    if batch_size is None:
-        batch_size = n
-    elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
-    if optimizer is None:
-        optimizer = SGD(model.parameters(), lr=0.1)
-    if progress is None:
-        progress = sys.stderr.isatty()
-
-    engine_name, run_batch = _select_engine(engine, model, loss_fn, xs, ts)
-    if _TapeOnArrays.usable(run_batch, optimizer):
-        trainer: _OnValues | _TapeOnArrays = _TapeOnArrays(run_batch, optimizer)
-    else:
-        trainer = _OnValues(run_batch, optimizer)
-    if isinstance(run_batch, _TapeBatch):  # the tape takes batches as arrays: index them with NumPy
-        xs, ts = np.array(xs), np.array(ts)
-        if validation is not None:
-            valid = (np.array(valid[0]), np.array(valid[1]), valid[2])
-    history = History(engine=engine_name, loss=loss_name(loss))
+    data = _prepare(model, X, y, loss, "X", "y")
+    valid = None if validation is None else _validation(model, validation, loss)
+    epochs = integer("epochs", epochs, minimum=0)
+    size = len(data.X) if batch_size is None else positive_int("batch_size", batch_size)
+    orders = shuffled_orders(len(data.X), seed)
+    optimizer = SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
+    runner = select(engine, model, loss_fn, data.X, data.T)
+    runner.begin(optimizer)
+    history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_name(loss))
     threshold = _threshold(model)
-    label_array = np.array(labels)
-    rng = random.Random(seed)
-    order = list(range(n))
-    bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress, file=sys.stderr)
-    for epoch in bar:
-        start = time.perf_counter()
-        if batch_size < n:
-            rng.shuffle(order)
-        total_loss = correct = 0.0
-        n_batches = math.ceil(n / batch_size)
-        try:
-            for b in range(n_batches):
-                idx = order[b * batch_size : (b + 1) * batch_size]
-                try:
-                    batch_loss, outs = trainer(*_take(xs, ts, idx, n))
-                except (ArithmeticError, ValueError) as e:
-                    e.add_note(f"(while training: epoch {epoch} of {epochs}, batch {b + 1} of {n_batches})")
-                    raise
-                if not math.isfinite(batch_loss):
-                    raise TrainingDiverged(
-                        f"the loss is {batch_loss!r} at epoch {epoch} of {epochs}, "
-                        f"batch {b + 1} of {n_batches}: "
-                        "training diverged; try a smaller learning rate"
-                    )
-                trainer.step()
-                total_loss += batch_loss * len(idx)
-                correct += int(np.count_nonzero(_labels_of(np.asarray(outs), threshold) == label_array[idx]))
-        finally:  # the Values are user-visible again: validation, the caller, or an error
-            trainer.sync()
-        record = {"train_loss": total_loss / n, "train_acc": correct / n}
-        if validation is not None:  # on the training tape when there is one: no second trace
-            v = _scores(run_batch, model, loss_fn, *valid)
-            record.update(val_loss=v["loss"], val_acc=v["acc"])
-        history.epochs.append(record)
-        history.seconds.append(time.perf_counter() - start)
-        bar.set_postfix({k: round(v, 4) for k, v in record.items()})
-    bar.close()
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not show, file=sys.stderr)
+    try:
+        for epoch in bar:
+            start = time.perf_counter()
+            order = next(orders) if size < len(data.X) else None
+            try:
+                record = _epoch(runner, data, order, size, threshold)
+            except _BatchFailed as failed:
+                raise _diverged(failed, model, loss_fn, data, runner, (epoch, epochs))  # noqa: B904 (cause set)
+            if valid is not None:  # on the training engine: the tape is not traced again
+                record.update({f"val_{k}": v for k, v in _scores(runner, valid, threshold).items()})
+            history.epochs.append(record)
+            history.seconds.append(time.perf_counter() - start)
+            if show:
+                bar.set_postfix({k: round(v, 4) for k, v in record.items()})
+    finally:  # the Values are user-visible again: the caller, or an error
+        runner.sync()
+        bar.close()
     return history
 
 
-def evaluate(
-    model: Module, X: Any, y: Sequence[int], loss: str | Loss, engine: str = "auto"
+class _BatchFailed(Exception):
+    """A batch raised or gave a NaN/inf loss: carries the error and where (internal to fit)."""
+
+    def __init__(self, error: BaseException, batch: int, n_batches: int, rows: np.ndarray | None) -> None:
+        super().__init__(str(error))
+        self.error, self.batch, self.n_batches, self.rows = error, batch, n_batches, rows
+
+
+def _epoch(
+    runner: Engine, data: _Data, order: np.ndarray | None, size: int, threshold: float
 ) -> dict[str, float]:
+    """One pass over the batches (in ``order``, or the data's own order as one batch): a step per
+    batch; the mean loss and accuracy over the epoch."""
+    n = len(data.X)
+    n_batches = math.ceil(n / size)
+    total = correct = 0.0
+    for b in range(n_batches):
+        rows = None if order is None else order[b * size : (b + 1) * size]
+        X, T, labels = data if rows is None else (data.X[rows], data.T[rows], data.labels[rows])
+        try:
+            batch_loss, outs = runner.run(X, T)
+            if not math.isfinite(batch_loss):
+                raise FloatingPointError(f"the loss is {batch_loss!r}")
+        except (ArithmeticError, ValueError) as e:
+            if not _numeric(e):
+                raise
+            raise _BatchFailed(e, b + 1, n_batches, rows) from e
+        runner.step()
+        total += batch_loss * len(X)
+        correct += int(np.count_nonzero(_labels_of(outs, threshold) == labels))
+    return {"train_loss": total / n, "train_acc": correct / n}
+
+
+_AUTOGRAD_DIR = os.path.dirname(os.path.abspath(autograd.__file__ or "")) + os.sep
+
+
+def _numeric(e: BaseException) -> bool:
+    """Is this a numeric failure (an ArithmeticError, or a ValueError raised inside autograd, such
+    as log of a negative or a NaN input), rather than a mistake in the caller's code?"""
+    if isinstance(e, ArithmeticError):
+        return True
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_AUTOGRAD_DIR)
+
+
+def _diverged(
+    failed: _BatchFailed, model: Module, loss_fn: Loss, data: _Data, runner: Engine, when: tuple[int, int]
+) -> TrainingDiverged:
+    """The TrainingDiverged for a failed batch: rerun its examples eagerly with the current
+    parameters (detect_anomaly on) to find the row and the op, unless a parameter is not finite."""
+    runner.sync()
+    rows = range(len(data.X)) if failed.rows is None else failed.rows.tolist()
+    culprit, cause = _bad_parameter(model), None  # culprit: ", row r of X (...)" or " (parameter ...)"
+    if culprit is None:
+        culprit, cause = _failing_row(model, loss_fn, data, rows)
+    where = f"at epoch {when[0]} of {when[1]}, batch {failed.batch} of {failed.n_batches}"
+    detail = str(cause) if cause is not None else str(failed.error)
+    error = TrainingDiverged(
+        f"{detail} {where}{culprit or ''}; training diverged: try a smaller learning rate, or check the data"
+    )
+    error.__cause__ = cause if cause is not None else failed.error
+    return error
+
+
+def _bad_parameter(model: Module) -> str | None:
+    for name, p in model.named_parameters():
+        if not math.isfinite(p.data):
+            return f" (parameter {name} is {p.data!r} after the last step)"
+    return None
+
+
+def _failing_row(
+    model: Module, loss_fn: Loss, data: _Data, rows: Iterable[int]
+) -> tuple[str | None, BaseException | None]:
+    """The first of ``rows`` whose example fails eagerly, and its error."""
+    example = engines.example_graph(model, loss_fn)
+    for r in rows:
+        x, t = data.X[r].tolist(), data.T[r].tolist()
+        if not all(map(math.isfinite, x)):
+            return f", row {r} of X ({x})", ValueError(f"row {r} of X holds NaN or infinity: {x}")
+        try:
+            with autograd.detect_anomaly():
+                example(x, t)
+        except (ArithmeticError, ValueError) as e:
+            return f", row {r} of X ({x})", e
+    return None, None
+
+
+def _validation(model: Module, validation: Any, loss: str | Loss) -> _Data:
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise ValueError("validation must be a pair (X_valid, y_valid)")
+    return _prepare(model, validation[0], validation[1], loss, "validation X", "validation y")
+
+
+def evaluate(model: Module, X: Any, y: Any, loss: str | Loss, engine: str = "auto") -> dict[str, float]:
     """Mean loss and accuracy of ``model`` on (X, y), without recording a graph for backward.
     ``engine`` as in ``fit``: "auto" runs the whole set on the batch tape when the model traces."""
     loss_fn = get_loss(loss)
-    _check_loss_fits_model(model, loss)
-    xs, ts, labels = _prepare(model, X, y, loss, "X", "y")
-    _, runner = _select_engine(engine, model, loss_fn, xs, ts)
-    return _scores(runner, model, loss_fn, xs, ts, labels)
+    data = _prepare(model, X, y, loss, "X", "y")
+    runner = select(engine, model, loss_fn, data.X, data.T)
+    return _scores(runner, data, _threshold(model))
 
 
-def _scores(
-    runner: BatchRunner,
-    model: Module,
-    loss_fn: Loss,
-    xs: list[list[float]],
-    ts: list[list[float]],
-    labels: list[int],
-) -> dict[str, float]:
-    losses, outputs = _losses_and_outputs(runner, model, loss_fn, xs, ts)
-    correct = int(np.count_nonzero(_labels_of(outputs, _threshold(model)) == np.array(labels)))
-    return {"loss": math.fsum(losses) / len(xs), "acc": correct / len(xs)}
+def _scores(runner: Engine, data: _Data, threshold: float) -> dict[str, float]:
+    losses, outputs = runner.outputs(data.X, data.T)
+    correct = int(np.count_nonzero(_labels_of(outputs, threshold) == data.labels))
+    return {"loss": math.fsum(losses.tolist()) / len(data.X), "acc": correct / len(data.X)}
 
 
 def predict(model: Module, X: Any, engine: str = "auto") -> list[int]:
     """The predicted class of each example: argmax of the outputs, or for one output 1 when it is
     above 0 (above 0.5 after a sigmoid output), else 0. ``engine`` as in ``fit``."""
     xs = _rows(X, getattr(model, "nin", None), "X")
-    _, runner = _select_engine(engine, model, None, xs, None)
-    _, outputs = _losses_and_outputs(runner, model, None, xs, None)
-    return _labels_of(outputs, _threshold(model)).tolist()
+    runner = select(engine, model, None, xs, None)
+    _, outputs = runner.outputs(xs, None)
+    labels: list[int] = _labels_of(outputs, _threshold(model)).tolist()
+    return labels
 
 
-def accuracy(model: Module, X: Any, y: Sequence[int]) -> float:
+def accuracy(model: Module, X: Any, y: Any) -> float:
     """The fraction of examples whose predicted class is y."""
     labels = list(y)
     pred = predict(model, X)
@@ -367,18 +263,6 @@ def accuracy(model: Module, X: Any, y: Sequence[int]) -> float:
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _floats(out: Any) -> list[float]:
-    return [v.data for v in out] if isinstance(out, (list, tuple)) else [out.data]
-
-
-def _take(xs: Any, ts: Any, idx: list[int], n: int) -> tuple[Any, Any]:
-    """The examples idx and their targets: from lists (eager) or arrays (tape; a full batch
-    is the arrays themselves, since a full batch is never shuffled)."""
-    if isinstance(xs, np.ndarray):
-        return (xs, ts) if len(idx) == n else (xs[idx], ts[idx])
-    return [xs[i] for i in idx], [ts[i] for i in idx]
 
 
 def _labels_of(outputs: np.ndarray, threshold: float) -> np.ndarray:
@@ -397,42 +281,52 @@ def _threshold(model: Module) -> float:
     return 0.5 if _output_activation(model) == "sigmoid" else 0.0
 
 
-def _n_outputs(model: Module, x: list[float]) -> int:
+def _n_outputs(model: Module, x: np.ndarray) -> int:
     n = getattr(model, "nout", None)
     if n is None:
         with no_grad():
-            n = len(_floats(model(x)))
-    return n
+            out = model(x.tolist())
+        n = len(out) if isinstance(out, (list, tuple)) else 1
+    return int(n)
 
 
-def _rows(X: Any, nin: int | None, name: str) -> list[list[float]]:
-    """X as a list of float rows, checking that every row has nin features."""
+def _rows(X: Any, nin: int | None, name: str) -> np.ndarray:
+    """X as a float array (examples, features), checking that every row has nin features."""
     if hasattr(X, "ndim") and X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (examples x features), got an array of shape {X.shape}")
-    try:
-        rows = [[float(v) for v in row] for row in X]
-    except TypeError as e:
-        raise TypeError(f"{name} must be a list of feature lists or a 2-D array of numbers ({e})") from None
-    if not rows:
+    numeric = isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
+    rows = X.astype(float) if numeric else _listed(X, nin, name)
+    if len(rows) == 0:
         raise ValueError(f"{name} is empty")
-    if nin is not None:
-        for i, row in enumerate(rows):
-            if len(row) != nin:
-                raise ValueError(f"{name}[{i}] has {len(row)} features; the model takes {nin}")
+    if nin is not None and rows.shape[1] != nin:
+        raise ValueError(f"{name}[0] has {rows.shape[1]} features; the model takes {nin}")
     return rows
 
 
-def _prepare(model: Module, X: Any, y: Any, loss: str | Loss, xname: str, yname: str):
+def _listed(X: Any, nin: int | None, name: str) -> np.ndarray:
+    try:
+        listed = [[float(v) for v in row] for row in X]
+    except TypeError as e:
+        raise TypeError(f"{name} must be a list of feature lists or a 2-D array of numbers ({e})") from None
+    width = nin if nin is not None else len(listed[0]) if listed else 0
+    for i, row in enumerate(listed):
+        if len(row) != width:
+            raise ValueError(f"{name}[{i}] has {len(row)} features; the model takes {width}")
+    return np.array(listed, dtype=float).reshape(len(listed), width)
+
+
+def _prepare(model: Module, X: Any, y: Any, loss: str | Loss, xname: str, yname: str) -> _Data:
     """Checked example rows, their target vectors and their labels as ints."""
+    _check_loss_fits_model(model, loss)
     xs = _rows(X, getattr(model, "nin", None), xname)
-    labels = list(y)
+    labels = y if isinstance(y, np.ndarray) and y.ndim == 1 else list(y)
     if len(labels) != len(xs):
         raise ValueError(f"{xname} has {len(xs)} examples but {yname} has {len(labels)} labels")
     try:
         ts = encode_targets(labels, loss, _n_outputs(model, xs[0]))
     except ValueError as e:
         raise ValueError(f"{yname}: {e}") from None
-    return xs, ts, [int(c) for c in labels]
+    return _Data(xs, np.array(ts, dtype=float), np.asarray(labels).astype(np.int64))
 
 
 def _check_loss_fits_model(model: Module, loss: str | Loss) -> None:

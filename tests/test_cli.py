@@ -1,38 +1,304 @@
-"""The chainrule command: demo writes its pictures, train trains and saves, draw draws a saved model."""
+"""The chainrule command: demo writes its pictures, train trains and saves, draw draws a saved model;
+every bad input ends in one error line (never a traceback), and Ctrl-C leaves no file behind."""
 
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+import warnings
 import xml.etree.ElementTree as ET
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
-from viz.cli import main
+import nn
+from nn.worked_example import worked_example
+from viz.cli import DATASETS, main
+from viz.cli_checks import atomic_files, temporary_beside
+from viz.cli_parser import build_parser, command_parser
+from viz.dot import fmt
 
 
-def test_demo_prints_the_seed_numbers_and_writes_pictures(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+def run(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The command as a user runs it: a new process, its own stdout and stderr."""
+    full_env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_TRACEBACK"} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "viz.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_one_error(proc: subprocess.CompletedProcess, status: int, *words: str) -> str:
+    """Exit ``status``; stderr is the error line, after at most one usage line; no traceback."""
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == status, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert 1 <= len(lines) <= 2, proc.stderr
+    if len(lines) == 2:
+        assert lines[0].startswith("usage: chainrule")
+    assert lines[-1].startswith("chainrule: error: ")
+    for word in words:
+        assert word in lines[-1], lines[-1]
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "m.json"
+    nn.save(nn.MLP(2, [3, 1], seed=0), path)
+    return path
+
+
+def test_demo_prints_the_worked_example_and_writes_pictures(tmp_path, capsys):
+    ex = worked_example()
+    assert main(["demo", "--out", str(tmp_path / "pictures")]) == 0
     out = capsys.readouterr().out
+    assert f"{ex['o'][0].data:.8f}, {ex['o'][1].data:.8f}" == "0.60944600, 0.66384491"
     assert "0.60944600, 0.66384491" in out and "0.02397190" in out
     assert "= 0.209446 × 0.23802157 × 0.51998934" in out  # explain(w5)
-    svg = (tmp_path / "worked_example.svg").read_text()
+    assert "seed" not in out.lower()
+    svg = (tmp_path / "pictures" / "worked_example.svg").read_text()
     ET.fromstring(svg)
     assert "0.02592286" in svg  # dE/dw5 drawn to 8 decimals
-    assert (tmp_path / "worked_example.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "<input" in (tmp_path / "worked_example_backprop.html").read_text()
+    assert (tmp_path / "pictures" / "worked_example.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<input" in (tmp_path / "pictures" / "worked_example_backprop.html").read_text()
+    assert sorted(p.name for p in (tmp_path / "pictures").iterdir()) == [
+        "worked_example.png",
+        "worked_example.svg",
+        "worked_example_backprop.html",
+    ]  # no temporary file left beside them
 
 
 def test_train_saves_a_model_that_draw_can_draw(tmp_path, capsys):
     model = tmp_path / "xor.json"
-    assert (
-        main(["train", "xor", "--hidden", "8", "--epochs", "300", "--lr", "0.05", "--save", str(model)]) == 0
-    )
+    args = ["train", "xor", "--hidden", "8", "--epochs", "300", "--lr", "0.05", "--save", str(model)]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "xor: 4 examples, 2 classes" in out and "train_acc" in out and model.exists()
     picture = tmp_path / "xor.svg"
     assert main(["draw", str(model), "--input", "1,0", "--out", str(picture)]) == 0
     svg = picture.read_text()
     ET.fromstring(svg)
-    assert "neuron" in svg or "Σ" in svg
+    expected = nn.load(model)([1.0, 0.0])
+    expected.backward()
+    assert ">output<" in svg  # the root the command labels
+    assert fmt(expected.data) in svg  # the model's output on (1, 0), as the drawing writes numbers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xor.json", "xor.svg"]
 
 
-def test_unknown_data_set_is_refused():
+USAGE_ERRORS = [
+    (["train", "mnist"], "invalid choice"),
+    (["train", "moons", "--epochs", "-5"], "--epochs"),
+    (["train", "moons", "--epochs", "0"], "--epochs"),
+    (["train", "moons", "--lr", "-1"], "--lr"),
+    (["train", "moons", "--lr", "nan"], "--lr"),
+    (["train", "moons", "--lr", "inf"], "--lr"),
+    (["train", "moons", "--hidden", "0"], "--hidden"),
+    (["train", "moons", "--hidden", "16,x"], "--hidden"),
+    (["train", "moons", "--hidden", ",,,"], "--hidden"),
+    (["train", "moons", "--hidden", "16,"], "--hidden"),
+    (["train", "moons", "--hidden", "100000,100000"], "parameters"),
+    (["train", "moons", "--batch-size", "0"], "--batch-size"),
+    (["train", "moons", "--seed", "-5"], "--seed"),
+    (["train", "moons", "--save", "m.txt"], "--save"),
+    (["draw", "MODEL", "--out", "m.jpg"], "m.jpg"),
+    (["draw", "MODEL", "--input", "a,b"], "--input"),
+    (["draw", "MODEL", "--input", "1,2,3"], "--input"),
+    ([], "required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "word"), USAGE_ERRORS, ids=[" ".join(a) or "nothing" for a, _ in USAGE_ERRORS]
+)
+def test_a_usage_error_is_a_usage_line_and_one_error_line(args, word, tmp_path, model_file):
+    args = [str(model_file) if a == "MODEL" else a for a in args]
+    assert_one_error(run(*args, cwd=tmp_path), 2, word)
+
+
+def bad_model_files(directory: Path, good: Path) -> dict[str, Path]:
+    data = json.loads(good.read_text())
+    files = {
+        "corrupt": "{not json at all",
+        "truncated": good.read_text()[: len(good.read_text()) // 2],
+        "empty": "",
+        "wrong-version": json.dumps({**data, "version": 99}),
+        "wrong-shape": json.dumps({**data, "weights": data["weights"][:1]}),
+        "not-a-model": json.dumps([1, 2, 3]),
+    }
+    for name, text in files.items():
+        (directory / f"{name}.json").write_text(text)
+    (directory / "a-directory.json").mkdir()
+    return {name: directory / f"{name}.json" for name in [*files, "a-directory"]}
+
+
+def test_draw_of_a_bad_model_file_is_one_error_line(tmp_path, model_file):
+    for name, path in bad_model_files(tmp_path, model_file).items():
+        line = assert_one_error(run("draw", str(path), cwd=tmp_path), 1, path.name)
+        assert len(line) < 300, (name, line)
+    assert_one_error(run("draw", str(tmp_path / "missing.json"), cwd=tmp_path), 1, "no such file")
+    assert not (tmp_path / "model.svg").exists()
+
+
+def test_output_paths_are_checked_the_same_way_by_every_command(tmp_path, model_file):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    missing = tmp_path / "missing" / "deeper"
+    cases = [
+        (["train", "xor", "--save", str(missing / "m.json")], "does not exist"),
+        (["train", "xor", "--save", str(a_file / "m.json")], "not a directory"),
+        (["train", "xor", "--save", str(tmp_path)], "is a directory"),
+        (["draw", str(model_file), "--out", str(missing / "m.svg")], "does not exist"),
+        (["draw", str(model_file), "--out", str(a_file / "m.svg")], "not a directory"),
+        (["demo", "--out", str(missing)], "does not exist"),
+        (["demo", "--out", str(a_file)], "is a file"),
+    ]
+    for args, words in cases:
+        assert_one_error(run(*args, cwd=tmp_path), 1, words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing created
+
+
+def test_a_renderer_that_is_not_there_is_one_error_line(tmp_path, model_file):
+    env = {"CHAINRULE_RENDERER": "dot", "PATH": str(tmp_path)}  # no `dot` on this PATH
+    assert_one_error(run("draw", str(model_file), cwd=tmp_path, env=env), 1, "dot")
+    assert_one_error(run("demo", "--out", "pics", cwd=tmp_path, env=env), 1, "dot")
+    env = {"CHAINRULE_RENDERER": "nonsense"}
+    assert_one_error(run("draw", str(model_file), cwd=tmp_path, env=env), 1, "nonsense")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_bad_save_path_fails_before_training(tmp_path, capsys):
+    start = time.perf_counter()
+    status = main(["train", "digits", "--epochs", "100000", "--save", str(tmp_path / "no" / "m.json")])
+    elapsed = time.perf_counter() - start
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""  # not one line of training was printed
+    assert captured.err.startswith("chainrule: error: --save:")
+    assert elapsed < 1.0
+
+
+def test_training_that_diverges_is_one_error_line(tmp_path):
+    proc = run("train", "moons", "--lr", "1e300", "--epochs", "5", cwd=tmp_path)
+    assert_one_error(proc, 1)
+
+
+def test_traceback_on_request(tmp_path):
+    proc = run("draw", "missing.json", cwd=tmp_path, env={"CHAINRULE_TRACEBACK": "1"})
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+
+
+def test_ctrl_c_ends_with_one_line_status_130_and_no_file(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "viz.cli", "train", "digits", "--epochs", "100000", "--save", "m.json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if our parent ignores it
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("digits: 1797 examples")
+        time.sleep(0.5)  # inside fit
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err == "chainrule: interrupted\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_files_leave_nothing_behind_on_an_error(tmp_path):
+    with pytest.raises(KeyboardInterrupt), atomic_files() as pairs:
+        temporary_beside(tmp_path / "a.svg", pairs).write_text("half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with atomic_files() as pairs:
+        temporary_beside(tmp_path / "a.svg", pairs).write_text("whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.svg"]
+
+
+def test_help_gives_every_default_and_examples(capsys):
+    parser = build_parser(DATASETS, with_bench=True)
+    for command in ("demo", "train", "draw", "bench"):
+        sub = command_parser(parser, command)
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help and "default" in action.help, (command, action.option_strings)
+        assert sub.epilog and sub.epilog.startswith("examples:\n  chainrule " + command)
+
+
+def test_version(tmp_path):
+    proc = run("--version", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"chainrule {metadata.version('chainrule')}"
+
+
+def test_bench_is_offered_only_beside_its_script(tmp_path, capsys, monkeypatch):
+    import viz.cli
+
+    monkeypatch.setattr(viz.cli, "bench_script", lambda: None)  # as in an installed copy
+    with pytest.raises(SystemExit) as e:
+        main(["bench"])
+    assert e.value.code == 2
+    assert "clone of the repository" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["train", "mnist"])
+        main(["--help"])
+    assert "bench" not in capsys.readouterr().out
+
+
+def test_progress_is_a_bar_on_a_terminal_and_nothing_in_a_pipe(tmp_path):
+    piped = run("train", "xor", "--epochs", "30", cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
+    assert "epoch   30" in piped.stdout
+    main_end, terminal = pty.openpty()  # stderr on a terminal, as a user at a shell has it
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns wide
+    proc = subprocess.run(
+        [sys.executable, "-m", "viz.cli", "train", "xor", "--epochs", "30"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        timeout=60,
+    )
+    os.close(terminal)
+    shown = b""
+    while select.select([main_end], [], [], 0.1)[0]:
+        try:
+            chunk = os.read(main_end, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_end)
+    assert proc.returncode == 0
+    assert b"30/30" in shown and b"epoch" in shown  # tqdm's bar: "fit: 100%|...| 30/30 [...epoch/s]"
+
+
+def test_a_warning_is_one_line(monkeypatch, capsys):
+    import viz.cli
+
+    real_fit = nn.fit
+
+    def fit(*args, **kwargs):
+        warnings.warn("the batch tape cannot run this model:\nit reads .data", UserWarning, stacklevel=1)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(viz.cli.nn, "fit", fit)
+    assert main(["train", "xor", "--epochs", "2"]) == 0
+    assert (
+        capsys.readouterr().err
+        == "chainrule: warning: the batch tape cannot run this model: it reads .data\n"
+    )

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +206,28 @@ def test_missing_digits_file(monkeypatch, tmp_path):
     monkeypatch.setattr(datasets.resources, "files", lambda package: tmp_path)
     with pytest.raises(FileNotFoundError, match="reinstall"):
         datasets.digits()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: datasets.moons(noise=math.inf),
+        lambda: datasets.moons(noise=math.nan),
+        lambda: datasets.spirals(noise=math.nan),
+        lambda: datasets.blobs(spread=math.inf),
+        lambda: datasets.blobs(radius=math.nan),
+    ],
+)
+def test_nan_and_infinite_noise_or_spread_are_refused(make):
+    """moons(noise=inf) used to return a data set of inf."""
+    with pytest.raises(ValueError, match="must be a finite"):
+        make()
+
+
+def test_counts_and_seeds_accept_numpy_integers_and_batches_share_fits_shuffle():
+    X, y = datasets.moons(n=np.int64(20), noise=np.float32(0.1), seed=np.uint8(0))
+    assert X.shape == (20, 2)
+    first = next(datasets.shuffled_orders(20, 5))
+    assert np.array_equal(
+        np.concatenate([yb for _, yb in datasets.batches(X, y, np.int32(6), seed=5)]), y[first]
+    )

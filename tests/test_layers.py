@@ -4,6 +4,7 @@ renderer, one n-ary sum per neuron, and micrograd's parameter order."""
 import math
 import random
 
+import micrograd.nn as micrograd_nn
 import pytest
 
 import autograd
@@ -73,7 +74,6 @@ def test_one_output_returns_a_value_else_a_list():
 
 
 def test_parameters_follow_micrograds_order_and_give_micrograds_outputs():
-    micrograd_nn = pytest.importorskip("micrograd.nn")
     random.seed(7)
     theirs = micrograd_nn.MLP(3, [4, 4, 1])
     ours = MLP(3, [4, 4, 1], seed=0)

@@ -167,6 +167,19 @@ def test_l2_penalty():
     assert reg.data == pytest.approx(0.14)
     reg.backward()
     assert [p.grad for p in ps] == pytest.approx([0.02, -0.04, 0.06])
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        l2_penalty(ps, math.nan)  # would make every weight NaN
+
+
+def test_encode_targets_from_an_integer_array_matches_the_list_path():
+    """The vectorised path for a data set's int labels gives the same targets as the loop."""
+    import numpy as np
+
+    y = np.array([0, 2, 1, 2])
+    assert encode_targets(y, "cross_entropy", 3) == encode_targets(y.tolist(), "cross_entropy", 3)
+    assert encode_targets(np.array([0, 1]), "hinge", 1) == [[-1.0], [1.0]]
+    with pytest.raises(ValueError, match=r"y\[1\] = 3 is out of range"):
+        encode_targets(np.array([0, 3]), "mse", 3)
 
 
 def test_every_loss_passes_gradcheck():

@@ -3,6 +3,7 @@ numbers, by a textbook re-implementation, and against torch.optim when torch is 
 
 import math
 
+import numpy as np
 import pytest
 
 from autograd import Value
@@ -127,3 +128,32 @@ def test_same_steps_as_torch_optim(name):
         torchs.step()
         for p, t in zip(params, theirs):
             assert p.data == pytest.approx(t.item(), rel=1e-12, abs=1e-14), (name, step)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: SGD(p, lr=math.nan), "learning rate must be a finite number"),
+        (lambda p: SGD(p, lr=np.float32(math.inf)), "learning rate must be a finite number"),
+        (lambda p: SGD(p, lr=0.1, weight_decay=math.nan), "weight_decay must be a finite number"),
+        (lambda p: SGD(p, lr=0.1, momentum=math.nan), r"momentum must be in \[0, 1\)"),
+        (lambda p: Adam(p, eps=math.nan), "eps must be a finite number"),
+        (lambda p: Adam(p, weight_decay=math.inf), "weight_decay must be a finite number"),
+        (lambda p: Adam(p, betas=(math.nan, 0.999)), r"betas must be in \[0, 1\)"),
+        (lambda p: Adam(p, betas=(0.9,)), r"betas must be a pair \(beta1, beta2\)"),
+        (lambda p: Adam(p, betas=0.9), r"betas must be a pair"),
+    ],
+)
+def test_nan_and_infinite_hyperparameters_are_refused_by_name(make, message):
+    """A NaN hyperparameter would turn every weight into NaN (and relu(NaN) = 0 would hide it)."""
+    with pytest.raises(ValueError, match=message):
+        make([Value(1.0)])
+
+
+def test_numpy_scalar_hyperparameters_are_accepted():
+    p = Value(1.0)
+    p.grad = 2.0
+    opt = SGD([p], lr=np.float32(0.5), momentum=np.float64(0.0), weight_decay=np.int64(0))
+    opt.step()
+    assert p.data == 0.0 and isinstance(opt.weight_decay, float)
+    assert Adam([p], betas=np.array([0.8, 0.9]), eps=np.float64(1e-6)).betas == (0.8, 0.9)

@@ -1,0 +1,236 @@
+"""The kinds of tape group: each runs one operation for all its members and all examples at once.
+
+- ``Elementwise``: k nodes of one primitive at one level, one NumPy call on (k, batch) arrays (an
+  n-ary op such as sum or max gets its inputs as one (n, k, batch) block and reduces the first axis);
+- ``MatMul``: a layer's neurons, k nodes ``Σ_i W[j, i]·a_i + Σ c_j`` that read the same batch rows
+  a: one ``W @ A`` forward and two products backward.
+
+A group is built from its members and a ``where`` function (node -> ``Place``), is told its own
+rows by ``place``, and ``bind`` gives its forward and backward steps as closures over views of the
+tape's buffers for one batch size (made once per batch size, so a step costs only its NumPy calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+
+from .ops import OPS, Op
+from .tape_rows import Index, Place, Rows
+from .value import Value
+
+__all__ = ["Elementwise", "Group", "Linear", "MatMul", "Steps"]
+
+Steps = tuple[Callable[[], None], Callable[[], None]]
+Where = Callable[[Value], Place]
+
+
+class Linear(NamedTuple):
+    """A sum node ``Σ w_i·a_i + Σ c_j`` folded into a matrix product: static weights w, the batch
+    nodes a they multiply (in the order of the node's parents), and the static terms c (a bias)."""
+
+    weights: list[Value]
+    inputs: list[Value]
+    constants: list[Value]
+
+
+class Group:
+    """One operation for all members. ``is_static`` and ``out`` (a slice of rows) say where the
+    members' values go; ``on_loss_path`` is False when backward can skip it."""
+
+    name = "group"
+    op: Op
+    scopes: list[str | None] = []  # which module made each member (Value.scope), for error messages
+    on_loss_path = True
+    is_static = False
+    out = slice(0, 0)
+
+    def place(self, is_static: bool, out: slice) -> None:
+        self.is_static, self.out = is_static, out
+
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
+        """The group's forward and backward steps, reading and writing views of these buffers."""
+        raise NotImplementedError
+
+    def gradient_targets(self) -> list[tuple[bool, Index]]:
+        """The rows backward writes gradients into: (in the static buffer?, rows)."""
+        raise NotImplementedError
+
+    def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
+        """The inputs of one member for one example (its column of V), as the eager op sees them:
+        ``self.op.forward(*inputs)`` is what the eager engine computes there."""
+        raise NotImplementedError
+
+    def non_finite_local(self, V: np.ndarray, S: np.ndarray) -> tuple[int, int] | None:
+        """The first (member, example column) whose local derivative is NaN or infinite while its
+        inputs and output are finite, or None. (A matrix product's derivatives are its inputs.)"""
+        return None
+
+
+def _column(block: np.ndarray, row: int, column: int) -> float:
+    """One entry of a block of rows read from V (one column per example) or S (one column)."""
+    return float(block[row, column if block.shape[1] > 1 else 0])
+
+
+def _times(d: Any, g: np.ndarray) -> np.ndarray:
+    """The chain rule's product local x upstream, skipping a multiplication by 1."""
+    return g if isinstance(d, float) and d == 1.0 else d * g
+
+
+class Elementwise(Group):
+    """k nodes of one op with the same number of inputs: one NumPy call on (k, batch) arrays.
+    An n-ary op (sum, max) gets its inputs as one (n, k, batch) block and reduces the first axis."""
+
+    def __init__(self, members: Sequence[Value], where: Where, wants_grad: dict[Value, bool]):
+        op = cast(Op, members[0]._op)
+        self.op, self.name = op, op.name
+        self.nary = op.arity == -1
+        self.n = len(members[0].parents)
+        self.k = len(members)
+        if self.nary:  # edge i * k + m is input i of member m
+            self.inputs = [Rows([where(v.parents[i]) for i in range(self.n) for v in members])]
+        else:
+            self.inputs = [Rows([where(v.parents[i]) for v in members]) for i in range(self.n)]
+        self.wants = [any(wants_grad[v.parents[i]] for v in members) for i in range(self.n)]
+
+    def gradient_targets(self) -> list[tuple[bool, Index]]:
+        wanted = self.inputs if self.nary else [x for x, w in zip(self.inputs, self.wants) if w]
+        return [t for x in wanted for t in x.targets()]
+
+    def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
+        blocks = [x.reader(V, S)() for x in self.inputs]
+        if self.nary:  # edge i * k + m is input i of member m
+            return [_column(blocks[0], i * self.k + member, column) for i in range(self.n)]
+        return [_column(b, member, column) for b in blocks]
+
+    def non_finite_local(self, V: np.ndarray, S: np.ndarray) -> tuple[int, int] | None:
+        if self.nary:  # sum's derivatives are 1, max's one-hot
+            return None
+        out = (S if self.is_static else V)[self.out]
+        xs = [np.broadcast_to(x.reader(V, S)(), out.shape) for x in self.inputs]
+        with np.errstate(all="ignore"):
+            local = self.op.local(*xs, out)
+        fine = np.isfinite(out) & np.logical_and.reduce([np.isfinite(x) for x in xs])
+        bad = np.logical_or.reduce([~np.isfinite(np.broadcast_to(d, out.shape)) for d in local]) & fine
+        sites = np.argwhere(bad.T)  # (column, member), by example first
+        return (int(sites[0][1]), int(sites[0][0])) if len(sites) else None
+
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
+        out = (S if self.is_static else V)[self.out]
+        g = (GS if self.is_static else GV)[self.out]
+        if self.nary:
+            return self._bind_nary(V, S, GV, GS, out, g)
+        f, local = self.op.forward_on_arrays(), self.op.local
+        reads = [x.reader(V, S) for x in self.inputs]
+        writes = [
+            (i, x.target(GV), x.adder(GV, GS)) for i, (x, w) in enumerate(zip(self.inputs, self.wants)) if w
+        ]
+        saved: list[np.ndarray] = []  # the inputs of the last forward, for the local derivatives
+
+        def forward() -> None:
+            saved[:] = [r() for r in reads]
+            out[...] = f(*saved)
+
+        def backward() -> None:
+            d = local(*saved, out)
+            for i, target, add in writes:
+                if target is not None and np.ndim(d[i]) <= 2:  # d broadcasts to g's shape
+                    np.multiply(d[i], g, out=target)
+                else:
+                    add(_times(d[i], g))
+
+        return forward, backward
+
+    def _bind_nary(
+        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, out: np.ndarray, g: np.ndarray
+    ) -> Steps:
+        n, k = self.n, self.k
+        f = self.op.forward_on_arrays()
+        read, array_local, add = (
+            self.inputs[0].reader(V, S),
+            self.op.array_local,
+            self.inputs[0].adder(GV, GS),
+        )
+        assert array_local is not None
+        saved: list[np.ndarray] = []
+
+        def forward() -> None:
+            saved[:] = [read().reshape(n, k, -1)]
+            out[...] = f(saved[0])
+
+        def backward() -> None:
+            d = array_local(saved[0], out)  # (n, k, batch), or one number for all inputs
+            parts = d * g if isinstance(d, np.ndarray) else _times(d, g)[None].repeat(n, axis=0)
+            add(parts.reshape(n * k, -1))
+
+        return forward, backward
+
+
+class MatMul(Group):
+    """A layer's neurons: k nodes ``Σ_i W[j, i]·a_i + Σ c_j`` that read the same rows a: W @ A."""
+
+    name = "matmul"
+    op = OPS["sum"]  # what each member is to the eager engine: the sum of its products and terms
+
+    def __init__(self, terms: Sequence[Linear], where: Where, wants_grad: dict[Value, bool]):
+        ws, xs, consts = zip(*terms)
+        self.wants_a = any(wants_grad[x] for x in xs[0])
+        self.k, self.n = len(ws), len(xs[0])
+        self.weights = Index([where(w).row for row in ws for w in row])  # static rows, row-major (k, n)
+        self.a = Index([where(x).row for x in xs[0]])  # batch rows
+        self.nb = len(consts[0])
+        self.bias = Index([where(c).row for row in consts for c in row]) if self.nb else None
+
+    def gradient_targets(self) -> list[tuple[bool, Index]]:
+        return (
+            [(True, self.weights)]
+            + ([(True, self.bias)] if self.bias is not None else [])
+            + ([(False, self.a)] if self.wants_a else [])
+        )
+
+    def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
+        W = self.weights.reader(S[:, 0])().reshape(self.k, self.n)
+        A = self.a.reader(V)()
+        terms = [float(W[member, i]) * _column(A, i, column) for i in range(self.n)]
+        if self.bias is not None:
+            terms += self.bias.reader(S)()[member * self.nb : (member + 1) * self.nb, 0].tolist()
+        return terms
+
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
+        k, n, nb, bias = self.k, self.n, self.nb, self.bias
+        out, g = V[self.out], GV[self.out]
+        read_w, read_a = self.weights.reader(S[:, 0]), self.a.reader(V)
+        read_b = bias.reader(S) if bias is not None else None
+        add_w = self.weights.adder(GS[:, 0])
+        add_b = bias.adder(GS[:, 0]) if bias is not None else None
+        add_a = self.a.adder(GV) if self.wants_a else None
+        w_out = self.weights.target(GS[:, 0])  # views to write the products into, when sole writers
+        w_out = None if w_out is None else w_out.reshape(k, n)
+        a_out = self.a.target(GV) if self.wants_a else None
+        saved: list[np.ndarray] = []
+
+        def forward() -> None:
+            W, A = read_w().reshape(k, n), read_a()
+            saved[:] = [W, A]
+            np.matmul(W, A, out=out)
+            if read_b is not None:
+                b = read_b()
+                np.add(out, b if nb == 1 else b.reshape(k, nb).sum(axis=1, keepdims=True), out=out)
+
+        def backward() -> None:
+            W, A = saved
+            if w_out is not None:
+                np.matmul(g, A.T, out=w_out)
+            else:
+                add_w((g @ A.T).reshape(-1))
+            if add_b is not None:
+                gb = np.add.reduce(g, axis=1)
+                add_b(gb if nb == 1 else np.repeat(gb, nb))
+            if a_out is not None:
+                np.matmul(W.T, g, out=a_out)
+            elif add_a is not None:
+                add_a(W.T @ g)
+
+        return forward, backward

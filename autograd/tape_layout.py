@@ -1,0 +1,292 @@
+"""The tape's layout: from a traced graph to groups of NumPy operations over rows of two buffers.
+
+``lay_out`` runs the phases below in order; each is a small function of what the earlier ones found.
+
+1. **analyse** the graph (``Graph``): which nodes are *static* (parameters, constants and nodes
+   computed from those alone: the same for every example) and which are *batch* nodes (the
+   placeholders and everything computed from them); how many users each node has; which sums are
+   *linear* (``Σ w·a + b``: static weights times batch rows, each product used only there: they
+   are folded into one matrix product per layer); which nodes *want a gradient* (they depend on a
+   parameter); which are on the *loss path* (the first output depends on them: backward skips the rest).
+2. **group** the nodes that get a row: a node's *level* is one more than its inputs' highest, and
+   nodes with the same ``GroupKey`` (level, and the same op on the same buffer, or a matrix product
+   over the same rows) become one group.
+3. **rows**: ``V`` gets the placeholders, then each batch group's members; ``S`` gets the parameters
+   (ordered so that each layer's weight matrix and bias are slices), the constants, then each static
+   group's members. A group's members are ordered so the next group usually reads a slice.
+4. **write plan**: which gradient rows backward may overwrite (one writer) and which it must zero
+   and add into (several writers).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+
+from .backward import topological_order
+from .ops import OPS, Op
+from .tape_groups import Elementwise, Group, Linear, MatMul
+from .tape_rows import Index, Place
+from .value import Value
+
+__all__ = ["ElementwiseKey", "Graph", "GroupKey", "Layout", "MatMulKey", "analyse", "lay_out"]
+
+_SUM, _MUL = OPS["sum"], OPS["*"]
+
+
+@dataclass
+class Graph:
+    """What the tape needs to know about each node of a traced graph (phase 1)."""
+
+    nodes: list[Value]  # each after its parents
+    leaves: set[Value]  # the nodes without parents: placeholders, parameters, constants
+    static: dict[Value, bool]  # the same for every example (lives in S), else one value per example (V)
+    linear: dict[Value, Linear]  # sums folded into a matrix product
+    wants_grad: dict[Value, bool]  # depends on a parameter
+    on_loss_path: set[Value]  # the first output depends on it
+
+
+@dataclass(frozen=True, slots=True)
+class ElementwiseKey:
+    """Nodes of one op, with the same number of inputs, at one level, in one buffer."""
+
+    level: int
+    static: bool
+    op: Op
+    n_inputs: int
+
+
+@dataclass(frozen=True, slots=True)
+class MatMulKey:
+    """Linear sums at one level that read the same batch rows (by id) with the same number of
+    static terms: the rows of one ``W @ A``."""
+
+    level: int
+    reads: tuple[int, ...]
+    n_constants: int
+
+
+GroupKey = ElementwiseKey | MatMulKey
+
+
+@dataclass
+class Layout:
+    """Where everything lives and what runs, in order (phases 2-4)."""
+
+    n_nodes: int
+    groups: list[Group]  # by level: each reads only rows written before it
+    params_by_row: list[Value]  # the parameters in the order of their rows of S (rows 0, 1, ...)
+    param_rows: np.ndarray  # the row of S of each parameter, in the order they were given
+    constants: list[Value]  # the constant leaves, in the rows of S after the parameters
+    roots: list[Place]  # where each output lives
+    n_batch_rows: int
+    n_static_rows: int
+    zero_batch: slice | np.ndarray | None  # gradient rows backward zeroes first (write plan)
+    zero_static: slice | np.ndarray | None
+
+
+def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Layout:
+    """The whole layout of a traced graph: the phases of the module doc, in order."""
+    graph = analyse(roots, placeholders, params)
+    by_key = group_by_level(graph)
+    params_by_row = order_parameters(by_key, graph.linear, params)
+    param_set = set(params)
+    constants = [v for v in graph.nodes if v in graph.leaves and graph.static[v] and v not in param_set]
+    # Each node's row in its buffer (V or S, as graph.static says); plain ints, so tracing a big
+    # graph leaves little for the garbage collector to walk.
+    rows = {v: i for i, v in enumerate(placeholders)}
+    rows.update({v: i for i, v in enumerate(params_by_row + constants)})
+    n_rows = {False: len(placeholders), True: len(params_by_row) + len(constants)}
+    groups = [make_group(key, members, graph, rows, n_rows) for key, members in by_key.items()]
+    root_places = [Place(graph.static[r], rows[r]) for r in roots]
+    zero_batch, zero_static = plan_gradient_writes(groups, root_places[0], n_rows)
+    return Layout(
+        n_nodes=len(graph.nodes),
+        groups=groups,
+        params_by_row=params_by_row,
+        param_rows=np.array([rows[p] for p in params], dtype=np.intp),
+        constants=constants,
+        roots=root_places,
+        n_batch_rows=n_rows[False],
+        n_static_rows=n_rows[True],
+        zero_batch=zero_batch,
+        zero_static=zero_static,
+    )
+
+
+# --- phase 1: what each node is ------------------------------------------------------------------
+
+
+def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Graph:
+    """Phase 1: leaves, static or batch, folded sums, wants-grad, the loss path."""
+    nodes = topological_order(roots)[::-1]
+    leaves = {v for v in nodes if v.is_leaf}
+    static = classify_static(nodes, leaves, placeholders)
+    linear = fold_linear(nodes, static, count_users(nodes, roots))
+    param_set = set(params)
+    wants_grad: dict[Value, bool] = {}
+    for v in nodes:
+        wants_grad[v] = v in param_set or (v not in leaves and any(map(wants_grad.__getitem__, v.parents)))
+    return Graph(nodes, leaves, static, linear, wants_grad, set(topological_order(roots[0])))
+
+
+def classify_static(nodes: list[Value], leaves: set[Value], placeholders: list[Value]) -> dict[Value, bool]:
+    """A leaf is static unless it is a placeholder; a computed node when all its inputs are."""
+    is_placeholder = set(placeholders)
+    static: dict[Value, bool] = {}
+    for v in nodes:
+        static[v] = v not in is_placeholder if v in leaves else all(map(static.__getitem__, v.parents))
+    return static
+
+
+def count_users(nodes: list[Value], roots: list[Value]) -> dict[Value, int]:
+    """How many times each node is read; an output counts as read, so it is never folded away."""
+    users: dict[Value, int] = defaultdict(int)
+    for v in nodes:
+        for p in v.parents:
+            users[p] += 1
+    for r in roots:
+        users[r] += 1
+    return users
+
+
+def fold_linear(
+    nodes: list[Value], static: dict[Value, bool], users: dict[Value, int]
+) -> dict[Value, Linear]:
+    """The batch sums that are ``Σ w·a + Σ c`` (see ``linear_terms``), with their terms."""
+    linear = {}
+    for v in nodes:
+        if not static[v] and (terms := linear_terms(v, static, users)) is not None:
+            linear[v] = terms
+    return linear
+
+
+def linear_terms(v: Value, static: dict[Value, bool], users: dict[Value, int]) -> Linear | None:
+    """For ``v = Σ w_i·a_i + Σ c_j`` (w, c static, a batch rows, each product used only here): its
+    weights, rows a and static terms, the products in the order of v's parents; else None."""
+    if v._op is not _SUM:
+        return None
+    products, constants = [], []
+    for p in v.parents:
+        if static[p]:
+            constants.append(p)
+            continue
+        if p._op is not _MUL or users[p] != 1:
+            return None
+        a, b = p.parents
+        if static[a] == static[b]:
+            return None
+        products.append((b, a) if static[a] else (a, b))  # (batch row, weight)
+    if not products:
+        return None
+    return Linear([w for _, w in products], [a for a, _ in products], constants)
+
+
+# --- phase 2: levels and groups ------------------------------------------------------------------
+
+
+def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
+    """The nodes that get a row (not leaves, not products folded into a sum), by group, the groups
+    in order of level (ties in the order first seen). Levels count only the nodes that get rows."""
+    static, linear = graph.static, graph.linear
+    folded = {p for v in linear for p in v.parents if not static[p]}
+    level: dict[Value, int] = dict.fromkeys(graph.leaves, 0)
+    by_key: dict[GroupKey, list[Value]] = defaultdict(list)
+    for v in graph.nodes:
+        if v in graph.leaves or v in folded:
+            continue
+        ps = v.parents
+        key: GroupKey
+        if v in linear:
+            ws, xs, bias = linear[v]
+            level[v] = 1 + max(level[u] for u in (*ws, *xs, *bias))
+            key = MatMulKey(level[v], tuple(map(id, xs)), len(bias))
+        else:
+            level[v] = 1 + max(level[p] for p in ps)
+            key = ElementwiseKey(level[v], static[v], cast(Op, v._op), len(ps))
+        by_key[key].append(v)
+    return {key: by_key[key] for key in sorted(by_key, key=lambda k: k.level)}
+
+
+# --- phase 3: rows -------------------------------------------------------------------------------
+
+
+def order_parameters(
+    by_key: dict[GroupKey, list[Value]], linear: dict[Value, Linear], params: list[Value]
+) -> list[Value]:
+    """The parameters in row order: each layer's weights (row-major) then its biases, layer by layer,
+    then the others. Sorts each matrix product's members (neurons) in the order of their weights
+    among the parameters (layer by layer, neuron by neuron), which is how the next layer reads their
+    outputs: then it reads a slice."""
+    param_order = {p: i for i, p in enumerate(params)}
+    laid_out: list[Value] = []
+    for key, members in by_key.items():
+        if isinstance(key, MatMulKey):
+            members.sort(key=lambda v: param_order.get(linear[v].weights[0], len(param_order)))
+            terms = [linear[v] for v in members]
+            laid_out += [w for t in terms for w in t.weights] + [c for t in terms for c in t.constants]
+    return list(dict.fromkeys([v for v in laid_out if v in param_order] + params))
+
+
+def make_group(
+    key: GroupKey, members: list[Value], graph: Graph, rows: dict[Value, int], n_rows: dict[bool, int]
+) -> Group:
+    """The group running these members, given the next free rows of its buffer (``n_rows``, which
+    it advances) and recording its members' rows in ``rows``."""
+    static = graph.static
+
+    def where(v: Value) -> Place:
+        return Place(static[v], rows[v])
+
+    group: Group
+    if isinstance(key, MatMulKey):
+        group = MatMul([graph.linear[v] for v in members], where, graph.wants_grad)
+    else:
+        # Members sorted by where their first input lives, so chains of groups line up as slices.
+        members.sort(key=lambda v: where(v.parents[0]))
+        group = Elementwise(members, where, graph.wants_grad)
+    is_static = isinstance(key, ElementwiseKey) and key.static
+    start = n_rows[is_static]
+    for i, v in enumerate(members):
+        rows[v] = start + i
+    n_rows[is_static] = start + len(members)
+    group.place(is_static, slice(start, start + len(members)))
+    group.scopes = [v.scope for v in members]
+    group.on_loss_path = any(v in graph.on_loss_path for v in members) and any(
+        graph.wants_grad[v] for v in members
+    )
+    return group
+
+
+# --- phase 4: the write plan ---------------------------------------------------------------------
+
+
+def plan_gradient_writes(
+    groups: Sequence[Group], root: Place, n_rows: dict[bool, int]
+) -> tuple[slice | np.ndarray | None, slice | np.ndarray | None]:
+    """Which gradient rows backward overwrites, and which rows it must zero before adding into them.
+
+    A row that one group input alone writes (and that is not the loss's seed) is overwritten:
+    no zeroing, no read-add-write pass, and matmul or multiply can write their result straight
+    into it. Rows with several writers are added into, so they are zeroed first. Rows nobody
+    writes stay at the zeros they were allocated with. Marks each target ``Index.assign`` and
+    returns the rows to zero in the batch and the static gradient buffers (a slice, an index
+    array, or None)."""
+    writes = [w for g in groups if g.on_loss_path for w in g.gradient_targets()]
+    counts = {False: np.zeros(n_rows[False], dtype=np.intp), True: np.zeros(n_rows[True], dtype=np.intp)}
+    counts[root.static][root.row] += 1
+    for is_static, index in writes:
+        np.add.at(counts[is_static], index.rows, 1)
+    zero: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    for is_static, index in writes:
+        index.assign = not index.repeats and bool((counts[is_static][index.rows] == 1).all())
+        if not index.assign:
+            zero[is_static].append(index.rows)
+    batch, static = (
+        Index(np.unique(np.concatenate(zero[k]))).key if zero[k] else None for k in (False, True)
+    )
+    return batch, static

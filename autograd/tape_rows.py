@@ -1,0 +1,152 @@
+"""Where a tape group's inputs live, and how gradients are written back into them.
+
+The tape keeps every value in one of two buffers, ``V`` (rows x batch: one column per example) and
+``S`` (rows x 1: computed once per batch), with gradient buffers ``GV`` and ``GS`` of the same
+shapes. A ``Place`` names one row of one of them. ``Index`` is some rows of one buffer (read as a
+view when they are consecutive, else gathered; written by assignment, by adding, or by summing
+repeated rows first); ``Rows`` is one input of a group, whose members may read from both buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["Index", "Place", "Rows"]
+
+
+class Place(NamedTuple):
+    """Where a node's value lives: row ``row`` of ``S`` when ``static`` (the same for every example),
+    else of ``V`` (one column per example)."""
+
+    static: bool
+    row: int
+
+
+class Index:
+    """Some rows of a buffer: a slice when they are consecutive, else an index array. Adding into
+    repeated rows sums the repeats with a sorted ``np.add.reduceat`` plan (``np.add.at`` is slow),
+    or, when they are all one row (every member reads the same node, as a softmax's max and sum
+    are read), with one ``np.add.reduce`` (3x faster than reduceat along the first axis)."""
+
+    def __init__(self, rows: Sequence[int] | np.ndarray):
+        self.rows = np.asarray(rows, dtype=np.intp)
+        self.assign = False  # as a gradient target: the only writer of its rows (plan_gradient_writes)
+        consecutive = len(self.rows) > 0 and bool((np.diff(self.rows) == 1).all())
+        self.key: slice | np.ndarray = (
+            slice(int(self.rows[0]), int(self.rows[-1]) + 1) if consecutive else self.rows
+        )
+        listed = self.rows.tolist()
+        self.repeats = len(set(listed)) < len(listed)
+        if self.repeats:
+            self.order = np.argsort(self.rows, kind="stable")
+            self.targets, self.starts = np.unique(self.rows[self.order], return_index=True)
+            self.one_row = len(self.targets) == 1
+
+    def reader(self, buffer: np.ndarray) -> Callable[[], np.ndarray]:
+        """A function giving these rows of buffer: a view made once, or a fresh gather."""
+        if isinstance(self.key, slice):
+            view = buffer[self.key]
+            return lambda: view
+        key = self.key
+        return lambda: buffer[key]
+
+    def target(self, buffer: np.ndarray) -> np.ndarray | None:
+        """These rows of buffer as a view to write a result into (``out=``), when this is their
+        only writer and they are consecutive; else None."""
+        return buffer[self.key] if self.assign and isinstance(self.key, slice) else None
+
+    def adder(self, buffer: np.ndarray) -> Callable[[np.ndarray], None]:
+        """A function adding values (one per row) into these rows of buffer (or, when this is their
+        only writer, storing them: the rows were not zeroed)."""
+        key = self.key
+        if self.assign:
+
+            def add(values: np.ndarray) -> None:
+                buffer[key] = values
+
+        elif self.repeats and self.one_row:
+            row = buffer[int(self.targets[0]) : int(self.targets[0]) + 1]
+
+            def add(values: np.ndarray) -> None:
+                np.add(row, np.add.reduce(values, axis=0, keepdims=True), out=row)
+
+        elif self.repeats:
+            targets, order, starts = self.targets, self.order, self.starts
+
+            def add(values: np.ndarray) -> None:
+                buffer[targets] += np.add.reduceat(values[order], starts, axis=0)
+
+        elif isinstance(key, slice):
+            view = buffer[key]
+
+            def add(values: np.ndarray) -> None:
+                np.add(view, values, out=view)
+
+        else:
+
+            def add(values: np.ndarray) -> None:
+                buffer[key] += values
+
+        return add
+
+
+class Rows:
+    """One input of a group, for each member: a row of V (batch), of S (static), or a mix."""
+
+    def __init__(self, places: Sequence[Place]):
+        static = np.array([p.static for p in places], dtype=bool)
+        rows = np.array([p.row for p in places], dtype=np.intp)
+        self.n = len(places)
+        self.batch = Index(rows[~static]) if not static.all() else None
+        self.static = Index(rows[static]) if static.any() else None
+        if self.batch is not None and self.static is not None:
+            self.batch_at, self.static_at = np.flatnonzero(~static), np.flatnonzero(static)
+
+    def reader(self, V: np.ndarray, S: np.ndarray) -> Callable[[], np.ndarray]:
+        if self.static is None:
+            assert self.batch is not None
+            return self.batch.reader(V)
+        if self.batch is None:
+            return self.static.reader(S)
+        from_batch, from_static = self.batch.reader(V), self.static.reader(S)
+        out, batch_at, static_at = np.empty((self.n, V.shape[1])), self.batch_at, self.static_at
+
+        def read() -> np.ndarray:
+            out[batch_at] = from_batch()
+            out[static_at] = from_static()
+            return out
+
+        return read
+
+    def targets(self) -> list[tuple[bool, Index]]:
+        """The gradient rows this input writes in backward: (in the static buffer?, rows)."""
+        return [(s, x) for s, x in ((False, self.batch), (True, self.static)) if x is not None]
+
+    def target(self, GV: np.ndarray) -> np.ndarray | None:
+        """A view to write the gradient into directly (see ``Index.target``): batch rows only."""
+        return self.batch.target(GV) if self.static is None and self.batch is not None else None
+
+    def adder(self, GV: np.ndarray, GS: np.ndarray) -> Callable[[np.ndarray], None]:
+        """A function adding each member's gradient contribution to its input's gradient row
+        (summed over the batch for static inputs)."""
+        if self.static is None:
+            assert self.batch is not None
+            return self.batch.adder(GV)
+        to_static = self.static.adder(GS)
+        if self.batch is None:
+            return lambda grad: to_static(batch_sum(grad))
+        to_batch, batch_at, static_at = self.batch.adder(GV), self.batch_at, self.static_at
+
+        def add(grad: np.ndarray) -> None:
+            to_batch(grad[batch_at])
+            to_static(batch_sum(grad[static_at]))
+
+        return add
+
+
+def batch_sum(grad: np.ndarray) -> np.ndarray:
+    """A static node's gradient: its contributions summed over the batch's columns."""
+    return grad if grad.shape[1] == 1 else np.add.reduce(grad, axis=1, keepdims=True)
