@@ -13,7 +13,7 @@ tape's buffers for one batch size (made once per batch size, so a step costs onl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class Elementwise(Group):
     An n-ary op (sum, max) gets its inputs as one (n, k, batch) block and reduces the first axis."""
 
     def __init__(self, members: Sequence[Value], where: Where, wants_grad: dict[Value, bool]):
-        op = cast(Op, members[0]._op)
+        op = members[0]._op
         self.op, self.name = op, op.name
         self.nary = op.arity == -1
         self.n = len(members[0].parents)

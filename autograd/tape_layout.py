@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 
@@ -207,7 +206,7 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
             key = MatMulKey(level[v], tuple(map(id, xs)), len(bias))
         else:
             level[v] = 1 + max(level[p] for p in ps)
-            key = ElementwiseKey(level[v], static[v], cast(Op, v._op), len(ps))
+            key = ElementwiseKey(level[v], static[v], v._op, len(ps))
         by_key[key].append(v)
     return {key: by_key[key] for key in sorted(by_key, key=lambda k: k.level)}
 
