@@ -354,3 +354,25 @@ def test_second_derivative_at_zero_through_x_to_the_first_and_zeroth_power():
     (h,) = grad(g, [x], create_graph=True)
     (t,) = grad(h, [x])
     assert (g.data, h.data, t.data) == (0.0, 2.0, 6.0)
+
+
+def test_threads_computing_gradients_of_one_graph_do_not_mix():
+    # The accumulation sums in the nodes' .grad under a lock and puts the old values back.
+    x, w = Value(0.3), Value(-0.8)
+    shared = (x * w).tanh() * x + w * w
+    expected = [g.data for g in grad(shared, [x, w])]
+    x.grad, w.grad = 7.0, 8.0
+    results = []
+
+    def work():
+        for _ in range(200):
+            results.append([g.data for g in grad(shared, [x, w])])
+            results.append([autograd.gradients(shared)[v] for v in (x, w)])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 1600 and all(r == expected for r in results)
+    assert (x.grad, w.grad) == (7.0, 8.0)
