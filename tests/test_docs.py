@@ -38,17 +38,11 @@ def test_the_reference_pages_exist_and_the_readme_links_them():
         assert f"(docs/{name})" in readme, f"README.md does not link docs/{name}"
 
 
-# Written by other branches of the project; until those are merged, their absence is expected.
-ELSEWHERE = {"docs/micrograd.md", "docs/limits.md", "micrograd.md", "limits.md"}
-
-
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_every_link_to_a_file_points_at_one(page):
     links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", prose(page))
     missing = [t for t in links if "://" not in t and not (page.parent / t).exists()]
-    assert not set(missing) - ELSEWHERE, f"{page.name} links {missing}, which do not exist"
-    if missing:
-        pytest.xfail(f"{page.name} links {missing}, written on another branch and not merged yet")
+    assert not missing, f"{page.name} links {missing}, which do not exist"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
