@@ -4,8 +4,10 @@ Value nodes are boxes (label, data, grad); a small circle between a node and its
 the operation; each input edge shows the local derivative d child / d input and the gradient it
 carries back (child.grad x local). A box's fill is the size of the gradient it passes back, in
 decades (legend included), so vanishing gradients stand out; a dead ReLU passes none and is grey.
-Nodes made by an ``nn`` module (``Value.scope``, e.g. ``"layers.0.neurons.1"``) are grouped in a
-cluster per neuron inside a cluster per layer; ``collapsed=True`` draws each neuron as one box
+A node made by an ``nn`` module (``Value.scope``, e.g. ``"layers.0.neurons.1"``) shows its place
+(``layer 0 · neuron 1``); ``clusters=True`` frames a neuron's nodes inside its layer's frame instead
+(Graphviz then orders the frames itself: the reading order below is kept only without them);
+``collapsed=True`` draws each neuron as one box
 ``Σ w·x + b → act`` and each weight as an edge (width |w|, colour |dL/dw|). A constant (a leaf
 with neither label nor module: a target, a literal factor) is a small plain number.
 
@@ -111,7 +113,7 @@ def draw(
     precision: int = 4,
     show_grad: bool = True,
     color: bool = True,
-    clusters: bool = True,
+    clusters: bool = False,
     title: str | None = None,
     constants: bool = False,
     max_nodes: int | None = MAX_NODES,
@@ -152,7 +154,7 @@ def draw_graph(
     precision: int = 4,
     show_grad: bool = True,
     color: bool = True,
-    clusters: bool = True,
+    clusters: bool = False,
     title: str | None = None,
     known: set[int] | None = None,
     current: int | None = None,
@@ -164,7 +166,7 @@ def draw_graph(
     (the others show "?", in cells of fixed size so every frame has one layout); ``current``, the id
     to highlight; ``caption``: (HTML text, width, height) of a fixed-size caption above the graph."""
     digits = check_options(rankdir, precision)
-    painter = Painter(graph, collapsed, digits, show_grad, color, known, current, constants)
+    painter = Painter(graph, collapsed, digits, show_grad, color, known, current, constants, clusters)
     g = Drawing(
         name="chainrule",
         format="svg",
@@ -174,7 +176,7 @@ def draw_graph(
     )
     g.graph_attr["ranksep"] = "1.2" if collapsed else "0.35"
     g.body.append(f"\tlabel=<{painter.title(title, caption)}>\n")
-    bodies = painter.bodies(clusters)
+    bodies = painter.bodies()
     g.node_count = painter.drawn
     g.max_nodes = max_nodes
     if color and painter.show_grad:
@@ -194,8 +196,9 @@ def _assemble(g: graphviz.Digraph, bodies: dict[str | None, list[str]]) -> None:
     keys: dict[str, None] = {}  # every cluster, parents before children
     for key in bodies:
         keys.update(dict.fromkeys(cluster_path(key or "")))
+    keys = dict.fromkeys(sorted(keys, key=natural))  # layer 0 before layer 1: reading order
     subs: dict[str, graphviz.Digraph] = {}
-    for i, key in enumerate(sorted(keys, key=natural)):
+    for i, key in enumerate(keys):
         sub = graphviz.Digraph(name=f"cluster_{i}")
         sub.body.append(f"\tlabel=<{esc(cluster_title(key))}>\n")
         sub.body.append('\tstyle="rounded,dashed" color="#999999" fontsize="10"\n')

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .graph import Graph, Node
+from .graph import Graph, Node, scope_titles
 from .style import (
     BINS,
     CURRENT,
@@ -65,8 +65,9 @@ class Painter:
         known: set[int] | None,
         current: int | None,
         constants: bool,
+        clusters: bool = False,
     ) -> None:
-        self.graph, self.collapsed, self.color = graph, collapsed, color
+        self.graph, self.collapsed, self.color, self.clusters = graph, collapsed, color, clusters
         self.show_grad = show_grad and graph.grads_computed
         self.known, self.current, self.full_constants = known, current, constants
         self.n: Callable[[float], str] = lambda x: fmt(x, digits)
@@ -96,7 +97,7 @@ class Painter:
         return f'<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0">{cells}</TABLE>'
 
     # --- the lines ------------------------------------------------------------------------------
-    def bodies(self, clusters: bool) -> dict[str | None, list[str]]:
+    def bodies(self) -> dict[str | None, list[str]]:
         """The DOT lines per cluster key (None: the top level)."""
         bodies: dict[str | None, list[str]] = {None: []}
         where: dict[int, str | None] = {}
@@ -104,7 +105,7 @@ class Painter:
             if node.id in self.group and self.group[node.id] != node.id:
                 continue  # collapsed into its neuron's box
             level = -2 if node.id in self.group else -1  # a neuron box sits in its layer's cluster
-            path = cluster_path(node.scope) if (node.scope and clusters) else []
+            path = cluster_path(node.scope) if (node.scope and self.clusters) else []
             key = path[level] if len(path) >= -level else None
             where[node.id] = key
             bodies.setdefault(key, []).extend(self.node_lines(node))
@@ -159,6 +160,8 @@ class Painter:
         rows: list[Row] = [
             f"<B>{esc(node.label)}</B>" if node.label else NAME_FONT.format(esc(self.graph.name(i)))
         ]
+        if node.scope and not self.clusters:  # where it is, as a cluster's title would say
+            rows.insert(0, NAME_FONT.format(esc(" · ".join(scope_titles(node.scope)))))
         rows.append(f"data {esc(self.n(node.data))}")
         grad = self.grad_row(i, node.grad)
         rows += [grad] if grad is not None else []
@@ -174,8 +177,9 @@ class Painter:
         has_bias = any(n.label == "b" and n.is_leaf and n.scope == scope for n in self.graph.nodes)
         act = out.op if out.op in ("relu", "tanh", "sigmoid") else "linear"
         formula = "Σ w·x" + (" + b" if has_bias else "") + f" → {act}"
+        title = cluster_title(scope) if self.clusters else " · ".join(scope_titles(scope))
         rows: list[Row] = [
-            f"<B>{esc(cluster_title(scope))}</B>: {esc(formula)}",
+            f"<B>{esc(title)}</B>: {esc(formula)}",
             f"out {esc(self.n(out.data))}",
         ]
         pre = out.id
@@ -294,7 +298,7 @@ class Painter:
         )
         table = (
             '<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="1" CELLPADDING="3">'
-            f"<TR><TD><B>fill: |gradient passed back|</B></TD></TR>{cells}</TABLE>"
+            f"<TR><TD><B>fill: |grad| passed back</B></TD></TR>{cells}</TABLE>"
         )
         return line("legend", table, shape="plaintext", margin="0")
 

@@ -14,7 +14,7 @@ import graphviz
 from autograd import Value
 
 from .backend import PDF_HELP, RenderError, find_renderer, graphviz_pure_path, pipe
-from .dot import draw
+from .dot import Drawing, draw
 
 __all__ = ["FORMATS", "PDF_HELP", "RenderError", "find_renderer", "graphviz_pure_path", "pipe", "render"]
 
@@ -27,7 +27,9 @@ def render(
     renderer: str | None = None,
     **draw_options: Any,
 ) -> Path:
-    """Write a drawing (or ``draw(root, **draw_options)``) to ``path``; the format is the suffix."""
+    """Write a drawing (or ``draw(root, **draw_options)``) to ``path``; the format is the suffix.
+    A drawing of more than ``max_nodes`` boxes (a draw option, 3000 by default) is refused at once
+    with ``DrawingTooBig``, except as DOT source (writing text is fast)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -42,6 +44,8 @@ def render(
         drawing = root_or_drawing
     else:
         raise TypeError(f"render(): expected a Value or a drawing, got {type(root_or_drawing).__name__}")
+    if suffix not in (".dot", ".gv") and isinstance(drawing, Drawing):
+        drawing.check_size()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".dot", ".gv"):
         path.write_text(drawing.source, encoding="utf-8")

@@ -46,12 +46,12 @@ def _visible(ch: str) -> str:
 
 
 def esc(text: Any) -> str:
-    """User text for an HTML-like label, shown literally: markup characters escaped, backslashes as
-    ``&#92;`` (Graphviz would read ``\\N``, ``\\G``, ``\\l``), control characters made visible,
-    newlines as line breaks."""
+    """User text for an HTML-like label, shown literally: markup characters escaped, a backslash
+    doubled (Graphviz reads ``\\N``, ``\\G``, ``\\l`` even in HTML-like labels, and ``\\\\`` as one
+    backslash), control characters made visible, newlines as line breaks."""
     s = str(text).replace("\r\n", "\n")
     s = "".join(c if c == "\n" else _visible(c) for c in s)
-    s = html.escape(s, quote=True).replace("\\", "&#92;")
+    s = html.escape(s, quote=True).replace("\\", "&#92;&#92;")
     return s.replace("\n", '<BR ALIGN="CENTER"/>')
 
 
