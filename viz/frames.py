@@ -19,7 +19,7 @@ from typing import Any
 from autograd import Value
 
 from .backend import pipe
-from .dot import MAX_NODES, Drawing, DrawingTooBig, check_options, draw_graph
+from .dot import Drawing, DrawingTooBig, check_options, draw_graph
 from .explain import explain_node
 from .graph import Graph, gradients, trace
 from .page import page_html
@@ -27,6 +27,7 @@ from .painter import neuron_groups
 from .style import esc, text_width
 
 CAPTION_SIZE = 14  # points: Graphviz's default size for a graph's label
+PAGE_NODES = 1000  # a page holds about 2.3 KB per node drawn: 1000 nodes are ~2.3 MB, written in ~1.5 s
 
 
 @dataclass
@@ -55,10 +56,15 @@ class Steps:
 
 
 def backprop_steps(
-    root: Value, collapsed: bool = False, constants: bool = False, precision: int = 4
+    root: Value,
+    collapsed: bool = False,
+    constants: bool = False,
+    precision: int = 4,
+    max_nodes: int | None = None,
 ) -> Steps:
     """Trace ``root`` with its gradients and list the steps: one per node drawn with a gradient
-    (a collapsed neuron is one step; a constant drawn as a plain number is none)."""
+    (a collapsed neuron is one step; a constant drawn as a plain number is none). More than
+    ``max_nodes`` steps raise ``DrawingTooBig`` before any caption is written."""
     graph = trace(root, gradients(root))
     group = neuron_groups(graph) if collapsed else {}
     order = [
@@ -66,6 +72,11 @@ def backprop_steps(
         for i in reversed(range(len(graph.nodes)))
         if group.get(i, i) == i and (constants or i in group or not graph.is_constant(i))
     ]
+    if max_nodes is not None and len(order) > max_nodes:
+        raise DrawingTooBig(
+            f"backprop_html(): the graph has {len(order)} steps (nodes drawn), over "
+            f"max_nodes={max_nodes}: pass collapsed=True (one box per neuron), or a larger max_nodes"
+        )
     uses = graph.uses()
     captions = []
     for s, i in enumerate(order):
@@ -156,7 +167,7 @@ def backprop_html(
     path: str | os.PathLike,
     title: str = "Backpropagation, step by step",
     renderer: str | None = None,
-    max_nodes: int | None = MAX_NODES,
+    max_nodes: int | None = PAGE_NODES,
     **draw_options: Any,
 ) -> Path:
     """Write one self-contained page: the graph drawn once, the state of every step, a slider,
@@ -168,12 +179,8 @@ def backprop_html(
         draw_options.get("collapsed", False),
         draw_options.get("constants", False),
         draw_options.get("precision", 4),
+        max_nodes,
     )
-    if max_nodes is not None and len(steps.order) > max_nodes:
-        raise DrawingTooBig(
-            f"backprop_html(): the graph has {len(steps.order)} steps (nodes drawn), over "
-            f"max_nodes={max_nodes}: pass collapsed=True (one box per neuron), or a larger max_nodes"
-        )
     drawing = draw_graph(
         steps.graph, known=set(range(len(steps.graph.nodes))), current=None,
         caption=None, max_nodes=None, **draw_options,
