@@ -181,6 +181,7 @@ def draw_graph(
     g.max_nodes = max_nodes
     if color and painter.show_grad:
         g.body.append(painter.legend())
+        g.body.append("\t{rank=sink; legend}\n")  # beside the root, where a drawing is narrow
     _assemble(g, bodies)
     return g
 

@@ -268,17 +268,17 @@ class Painter:
         if not self.graph.grads_computed:
             lines.append(f'<FONT COLOR="#b2182b">gradients not computed yet: call {name}.backward()</FONT>')
         elif self.show_grad and self.collapsed:
-            lines.append(
-                f"each box is a neuron: its output, d {name} / d output, and its fill: the gradient it "
-                "passes back (legend); each edge into a neuron is a weight w: width |w|, "
-                f"colour |d {name} / dw| (labelled w and dL/dw while a layer has at most "
-                f"{WEIGHT_LABELS} weights)"
-            )
+            lines += [
+                f"each box is a neuron: its output and d {name} / d output; "
+                "its fill: the gradient it passes back (legend)",
+                f"each edge into a neuron is a weight w: width |w|, colour |d {name} / dw|"
+                f" (labelled while a layer has at most {WEIGHT_LABELS} weights)",
+            ]
         elif self.show_grad:
-            lines.append(
-                f"grad = d {name} / d node; fill: the gradient a box passes back (legend); on each edge "
-                "into an operation: the local derivative and the gradient it carries back (grad × local)"
-            )
+            lines += [
+                f"grad = d {name} / d node; a box's fill: the gradient it passes back (legend)",
+                "on each edge into an operation: the local derivative, and the gradient it carries back",
+            ]
         if not caption:
             return "<BR/>".join(lines)
         text, w, h = caption  # a table: a label may not mix text lines and a table
