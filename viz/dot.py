@@ -170,11 +170,20 @@ def draw_graph(
     g = Drawing(
         name="chainrule",
         format="svg",
-        graph_attr={"rankdir": rankdir, "fontname": FONT, "labelloc": "t", "nodesep": "0.25"},
+        graph_attr={
+            "rankdir": rankdir,
+            "fontname": FONT,
+            "labelloc": "t",
+            "nodesep": "0.25",
+            "outputorder": "edgesfirst",
+        },
         node_attr={"fontname": FONT, "fontsize": "11"},
         edge_attr={"fontname": FONT, "fontsize": "9", "color": "#666666", "arrowsize": "0.6"},
     )
-    g.graph_attr["ranksep"] = "1.2" if collapsed else "0.35"
+    if collapsed:  # many edges between layers: straight lines and room between the ranks
+        g.graph_attr.update(splines="line", ranksep="1.5", nodesep="0.1", nslimit="1")  # nslimit: compact
+    else:
+        g.graph_attr["ranksep"] = "0.35"
     g.body.append(f"\tlabel=<{painter.title(title, caption)}>\n")
     bodies = painter.bodies()
     g.node_count = painter.drawn

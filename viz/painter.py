@@ -166,7 +166,7 @@ class Painter:
         grad = self.grad_row(i, node.grad)
         rows += [grad] if grad is not None else []
         if is_dead(node):
-            rows.append("<B>✕ dead ReLU</B>: output 0, passes no gradient back")
+            rows.append("<B>dead ReLU</B>: output 0, passes no gradient back")
         fill, text, border = self.colours(node, node.grad)
         return rows, fill, text, border
 
@@ -194,7 +194,7 @@ class Painter:
         elif grad is not None:
             rows.append(grad)
         if is_dead(out):
-            rows.append("<B>✕ dead ReLU</B>: passes no gradient back")
+            rows.append("<B>dead ReLU</B>: passes no gradient back")
         fill, text, border = self.colours(out, passed)
         if pre != out.id and not is_dead(out) and self.color and self.grad_known(out.id) and passed == 0:
             fill, text = ZERO_FILL, "#000000"
