@@ -36,6 +36,11 @@ Row = str | tuple[str, float]  # a label row; a tuple: (text, width of its fixed
 WEIGHT_LABELS = 12  # a collapsed layer with at most this many weights gets a label on each
 
 
+def layer_of(node: Node) -> str:
+    """ "layers.1.neurons.2" -> "layers.1" ("" without a scope)."""
+    return cluster_path(node.scope)[0] if node.scope else ""
+
+
 def is_dead(node: Node) -> bool:
     """A ReLU whose output is 0: it passes no gradient back."""
     return node.op == "relu" and node.data == 0
@@ -75,6 +80,11 @@ class Painter:
         self.uses = graph.uses()
         self.drawn = 0
         self.weights = self._weights() if collapsed else {}
+        self.biased = {n.scope for n in graph.nodes if n.label == "b" and n.is_leaf}
+        self.top_weight = max((abs(w.data) for w in self.weights.values()), default=1.0) or 1.0
+        self.layer_weights: dict[str, int] = {}
+        for w in self.weights.values():
+            self.layer_weights[layer_of(w)] = self.layer_weights.get(layer_of(w), 0) + 1
 
     # --- what a node is -------------------------------------------------------------------------
     def grad_known(self, i: int) -> bool:
@@ -174,7 +184,7 @@ class Painter:
         """A collapsed neuron: its formula, output and gradient; filled by what it passes back
         (the gradient of its weighted sum), grey when that is 0."""
         scope = out.scope or ""
-        has_bias = any(n.label == "b" and n.is_leaf and n.scope == scope for n in self.graph.nodes)
+        has_bias = scope in self.biased
         act = out.op if out.op in ("relu", "tanh", "sigmoid") else "linear"
         formula = "Σ w·x" + (" + b" if has_bias else "") + f" → {act}"
         title = cluster_title(scope) if self.clusters else " · ".join(scope_titles(scope))
@@ -247,13 +257,12 @@ class Painter:
         w = self.weights.get(k)
         if w is None:
             return edge_line(f"v{p}", f"v{c}", id=f"e{k}", color="#99999999", penwidth="0.6")
-        top = max((abs(x.data) for x in self.weights.values()), default=1.0) or 1.0
+        top = self.top_weight
         attrs = {"id": f"e{k}", "class": f"k{w.id}", "penwidth": f"{0.5 + 3.5 * abs(w.data) / top:.2f}"}
         attrs["color"] = "#969696"
         if self.color and self.grad_known(w.id):
             attrs["color"] = grad_colors(w.grad)[0] if w.grad else ZERO_FILL
-        layer = cluster_path(w.scope or "")[0] if w.scope else ""
-        if sum(1 for x in self.weights.values() if (x.scope or "").startswith(layer)) > WEIGHT_LABELS:
+        if self.layer_weights[layer_of(w)] > WEIGHT_LABELS:
             return edge_line(f"v{p}", f"v{c}", **attrs)
         rows: list[Row] = [f"{esc(w.label or 'w')} {esc(self.n(w.data))}"]
         grad = self.grad_row(w.id, w.grad, "dL/dw ", 9)
