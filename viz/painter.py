@@ -75,7 +75,7 @@ class Painter:
         self.graph, self.collapsed, self.color, self.clusters = graph, collapsed, color, clusters
         self.show_grad = show_grad and graph.grads_computed
         self.known, self.current, self.full_constants = known, current, constants
-        self.n: Callable[[float], str] = lambda x: fmt(x, digits)
+        self.n: Callable[[float], str] = lambda x: fmt(x, digits)  # digits, '-', '.', 'e': no markup
         self.group = neuron_groups(graph) if collapsed else {}
         self.uses = graph.uses()
         self.drawn = 0
@@ -128,7 +128,7 @@ class Painter:
         self.drawn += 1
         i = node.id
         if self.plain(i):
-            return [line(f"v{i}", esc(self.n(node.data)), **PLAIN, id=f"v{i}")]
+            return [line(f"v{i}", self.n(node.data), **PLAIN, id=f"v{i}")]
         rows, fill, text, border = self.neuron_rows(node) if i in self.group else self.value_rows(node)
         style = {"style": f"filled{border[2]}", "color": border[0], "penwidth": border[1]}
         box = line(f"v{i}", self.label(rows, 11), id=f"v{i}", **BOX, fillcolor=fill, fontcolor=text, **style)
@@ -162,7 +162,7 @@ class Painter:
             text = prefix + "?"
         else:
             return None if self.graph.grads_computed else "grad not computed"
-        return esc(text) if self.known is None else (esc(text), text_width(prefix + self.n(grad), size))
+        return text if self.known is None else (text, text_width(prefix + self.n(grad), size))
 
     def value_rows(self, node: Node) -> tuple[list[Row], str, str, tuple[str, str, str]]:
         i = node.id
@@ -172,7 +172,7 @@ class Painter:
         ]
         if node.scope and not self.clusters:  # where it is, as a cluster's title would say
             rows.insert(0, NAME_FONT.format(esc(" · ".join(scope_titles(node.scope)))))
-        rows.append(f"data {esc(self.n(node.data))}")
+        rows.append(f"data {self.n(node.data)}")
         grad = self.grad_row(i, node.grad)
         rows += [grad] if grad is not None else []
         if is_dead(node):
@@ -190,7 +190,7 @@ class Painter:
         title = cluster_title(scope) if self.clusters else " · ".join(scope_titles(scope))
         rows: list[Row] = [
             f"<B>{esc(title)}</B>: {esc(formula)}",
-            f"out {esc(self.n(out.data))}",
+            f"out {self.n(out.data)}",
         ]
         pre = out.id
         if act != "linear" and self.graph.edges_into(out.id):
@@ -225,7 +225,7 @@ class Painter:
             if self.plain(p):
                 lines.append(edge_line(f"v{p}", f"o{c}", id=f"e{k}", color="#bbbbbb"))
                 continue
-            rows: list[Row] = [f"local {esc(self.n(e.local))}"]
+            rows: list[Row] = [f"local {self.n(e.local)}"]
             attrs = {"id": f"e{k}", "class": f"k{e.child}"}  # the page reveals it with its child
             carried = self.grad_row(e.child, e.carried, "carries ", 9)
             if carried is not None and carried != "grad not computed":
@@ -264,7 +264,7 @@ class Painter:
             attrs["color"] = grad_colors(w.grad)[0] if w.grad else ZERO_FILL
         if self.layer_weights[layer_of(w)] > WEIGHT_LABELS:
             return edge_line(f"v{p}", f"v{c}", **attrs)
-        rows: list[Row] = [f"{esc(w.label or 'w')} {esc(self.n(w.data))}"]
+        rows: list[Row] = [f"{esc(w.label or 'w')} {self.n(w.data)}"]
         grad = self.grad_row(w.id, w.grad, "dL/dw ", 9)
         rows += [grad] if grad is not None and grad != "grad not computed" else []
         return edge_line(f"v{p}", f"v{c}", self.label(rows, 9), **attrs)

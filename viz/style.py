@@ -37,20 +37,15 @@ def fmt(x: float, precision: int = 4) -> str:
     return f"{x:.{precision}g}"
 
 
-def _visible(ch: str) -> str:
-    """A control character as its visible Unicode picture (NUL -> ␀, tab -> ␉); others unchanged."""
-    code = ord(ch)
-    if code < 32:
-        return chr(0x2400 + code)
-    return "␡" if code == 127 else ch
+# control characters as their visible Unicode pictures (NUL -> ␀, tab -> ␉, DEL -> ␡); newline kept
+VISIBLE = {c: 0x2400 + c for c in range(32) if c != 10} | {127: 0x2421}
 
 
 def esc(text: Any) -> str:
     """User text for an HTML-like label, shown literally: markup characters escaped, a backslash
     doubled (Graphviz reads ``\\N``, ``\\G``, ``\\l`` even in HTML-like labels, and ``\\\\`` as one
     backslash), control characters made visible, newlines as line breaks."""
-    s = str(text).replace("\r\n", "\n")
-    s = "".join(c if c == "\n" else _visible(c) for c in s)
+    s = str(text).replace("\r\n", "\n").translate(VISIBLE)
     s = html.escape(s, quote=True).replace("\\", "&#92;&#92;")
     return s.replace("\n", '<BR ALIGN="CENTER"/>')
 
