@@ -157,7 +157,7 @@ def test_clusters_per_layer_and_neuron():
     assert layer0 < src.index("label=<neuron 1>") < src.index("label=<layer 1>")
     plain = draw(hand_made_neuron_net()).source  # the default: each box says where it is instead
     assert "subgraph cluster_" not in plain
-    assert plain.count(">layer 0 · neuron 1</FONT>") == 7  # w0, w1, b, x·w twice, Σ, relu
+    assert plain.count(">layer 0 · neuron 1</I></FONT>") == 7  # w0, w1, b, x·w twice, Σ, relu
     assert "<B>layer 1 · neuron 0</B>" not in plain
 
 
@@ -408,7 +408,7 @@ def test_unlabelled_nodes_carry_the_names_explain_uses():
     names = re.findall(r"d(\w+)/d", first)
     src = draw(out).source
     for name in set(names) - {"L"}:
-        assert f">{name}</FONT>" in src, name
+        assert f">{name}</I></FONT>" in src, name
 
 
 # --- big graphs fail fast -------------------------------------------------------------------------

@@ -121,7 +121,7 @@ SCRIPT = r"""(function () {
     var path = g.querySelector("path"), head = g.querySelector("polygon");
     var text = lastValueText(g, /^(carries|dL\/dw) /);
     edges.push({ id: +m[1], path: path, head: head, text: text, final: text && text.textContent,
-      stroke: path.getAttribute("stroke"), width: path.getAttribute("stroke-width") });
+      stroke: path.getAttribute("stroke") });  // its width (|w| in the collapsed view) is kept
   });
   function paint(el, attr, value) {
     if (!el) return;
@@ -145,7 +145,6 @@ SCRIPT = r"""(function () {
       paint(e.path, "stroke", known ? e.stroke : "#999999");
       paint(e.head, "stroke", known ? e.stroke : "#999999");
       paint(e.head, "fill", known ? e.stroke : "#999999");
-      paint(e.path, "stroke-width", known ? e.width : null);
     });
     slider.value = s;
     counter.textContent = "step " + (s + 1) + " of " + count;

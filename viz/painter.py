@@ -27,7 +27,7 @@ from .style import (
     text_width,
 )
 
-NAME_FONT = '<FONT POINT-SIZE="9" COLOR="#6b6b6b">{}</FONT>'
+NAME_FONT = '<FONT POINT-SIZE="9"><I>{}</I></FONT>'  # in the box's text colour: readable on any fill
 PLAIN = {"shape": "plaintext", "fontsize": "9", "width": "0", "height": "0", "margin": "0.02"}
 BOX = {"shape": "box", "margin": "0.1,0.04"}
 CIRCLE = {"shape": "circle", "width": "0.3", "height": "0.3", "margin": "0.02", "fontsize": "10",
