@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from test_dot import mlp_loss, node_positions
+from test_dot import WORKED_ORDER, mlp_loss, node_positions, top_to_bottom
 
 from autograd import Value
 from nn.worked_example import worked_example
@@ -92,6 +92,9 @@ def test_every_frame_and_the_page_put_every_node_in_the_same_place(tmp_path):
     assert len(frames[0]) == len(trace(ex["E"]).nodes) == len(page)
     for positions in frames[1:] + [page]:
         assert positions == frames[0]
+    ids = {n.label: n.id for n in trace(ex["E"]).nodes if n.label}
+    for column in WORKED_ORDER:  # the reading order of the drawing holds in the frames too
+        assert top_to_bottom(frames[0], [ids[name] for name in column]), column
 
 
 @pytest.mark.parametrize("collapsed", [False, True])
