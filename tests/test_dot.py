@@ -510,3 +510,18 @@ def test_mlp_inputs_and_neurons_read_in_order(sizes, collapsed):
             ]
             assert [graph.nodes[i].label for i in weights] == ["w0", "w1"]
             assert top_to_bottom(pos, weights)
+
+
+def test_a_collapsed_neuron_is_filled_by_the_gradient_it_passes_back():
+    from viz.style import grad_colors
+
+    loss = mlp_loss([4, 4, 1], seed=3)
+    graph = trace(loss)
+    src = draw(loss, collapsed=True).source
+    for layer, count in enumerate([4, 4, 1]):
+        for out in neuron_outputs(graph, layer, count):
+            node = graph.nodes[out]
+            before = graph.edges_into(out)[0].parent if node.op == "relu" else out  # its weighted sum
+            box = re.search(rf"\tv{out} \[label=<[^\n]*", src).group(0)
+            assert f'fillcolor="{grad_colors(graph.nodes[before].grad)[0]}"' in box
+            assert f"grad {fmt(node.grad)}" in box  # the output's own gradient is still written

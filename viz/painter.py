@@ -192,12 +192,8 @@ class Painter:
             f"<B>{esc(title)}</B>: {esc(formula)}",
             f"out {self.n(out.data)}",
         ]
-        pre = out.id
-        if act != "linear" and self.graph.edges_into(out.id):
-            pre = self.graph.edges_into(out.id)[0].parent
-            passed = self.graph.nodes[pre].grad
-        else:
-            passed = out.grad
+        into = self.graph.edges_into(out.id)
+        passed = self.graph.nodes[into[0].parent].grad if act != "linear" and into else out.grad
         grad = self.grad_row(out.id, out.grad)
         if isinstance(grad, str) and self.graph.grads_computed:
             rows[-1] = f"{rows[-1]} · {grad}"
@@ -205,9 +201,7 @@ class Painter:
             rows.append(grad)
         if is_dead(out):
             rows.append("<B>dead ReLU</B>: passes no gradient back")
-        fill, text, border = self.colours(out, passed)
-        if pre != out.id and not is_dead(out) and self.color and self.grad_known(out.id) and passed == 0:
-            fill, text = ZERO_FILL, "#000000"
+        fill, text, border = self.colours(out, passed)  # 0 passed back: grey, as the legend says
         return rows, fill, text, border
 
     def edge_lines(self) -> list[str]:
