@@ -55,9 +55,12 @@ def test_worked_example_numbers_in_the_dot_source():
         assert shown(number) in src, number
     for name in ("x1", "w1[0][0]", "z1", "h1", "o1", "E1", "E_total"):
         assert f"<B>{name}</B>" in src
-    # every edge label carries local and carried gradient
-    assert src.count("label=<local ") == len(trace(ex["E"]).edges)
-    assert src.count("<BR/>carries ") == len(trace(ex["E"]).edges)
+    # every edge from a drawn box carries local and carried gradient; a constant's edge is plain
+    graph = trace(ex["E"])
+    from_boxes = [e for e in graph.edges if not graph.is_constant(e.parent)]
+    assert len(from_boxes) == len(graph.edges) - 4  # the targets 0.4, 0.6 and the two factors 0.5
+    assert src.count("label=<local ") == len(from_boxes)
+    assert src.count("<BR/>carries ") == len(from_boxes)
     assert "|grad|" in src  # the legend
 
 
@@ -145,21 +148,26 @@ def hand_made_neuron_net():
 
 
 def test_clusters_per_layer_and_neuron():
-    src = draw(hand_made_neuron_net()).source
+    src = draw(hand_made_neuron_net(), clusters=True).source
     assert src.count("subgraph cluster_") == 5  # 2 layers, 3 neurons
     for title in ("layer 0", "layer 1", "neuron 0", "neuron 1"):
         assert f"label=<{title}>" in src
     # neuron clusters are nested inside their layer's cluster
     layer0 = src.index("label=<layer 0>")
     assert layer0 < src.index("label=<neuron 1>") < src.index("label=<layer 1>")
-    assert "subgraph cluster_" not in draw(hand_made_neuron_net(), clusters=False).source
+    plain = draw(hand_made_neuron_net()).source  # the default: each box says where it is instead
+    assert "subgraph cluster_" not in plain
+    assert plain.count(">layer 0 · neuron 1</I></FONT>") == 7  # w0, w1, b, x·w twice, Σ, relu
+    assert "<B>layer 1 · neuron 0</B>" not in plain
 
 
 def test_collapsed_draws_one_box_per_neuron():
     loss = hand_made_neuron_net()
-    src = draw(loss, collapsed=True).source
+    src = draw(loss, collapsed=True, clusters=True).source
     assert src.count("Σ w·x + b → relu") == 2 and src.count("Σ w·x → linear") == 1
     assert src.count("subgraph cluster_") == 2  # layers only: a collapsed neuron is one box
+    plain = draw(loss, collapsed=True).source
+    assert "<B>layer 0 · neuron 1</B>: Σ w·x + b → relu" in plain and "subgraph cluster_" not in plain
     assert "x·w" not in src
 
 
@@ -172,7 +180,7 @@ def test_collapsed_mlp_has_one_node_per_neuron():
     loss.backward()
     full = trace(loss)
     src = draw(loss, collapsed=True).source
-    boxes = re.findall(r"\t(v\d+) \[label=<<B>neuron \d+</B>", src)
+    boxes = re.findall(r"\t(v\d+) \[label=<<B>layer \d · neuron \d+</B>", src)
     assert len(boxes) == 16 + 16 + 1
     nodes = re.findall(r"^\t\t*(\w+) \[label=", src, flags=re.M)
     assert len(nodes) < 45 < len(full.nodes) // 10  # 33 neurons, 2 inputs, the loss's few nodes, legend
@@ -193,7 +201,7 @@ def test_worked_example_as_an_mlp_draws_its_modules():
     o = model([0.1, 0.2])
     loss = sum(0.5 * (t - oi) ** 2 for t, oi in zip((0.4, 0.6), o))
     loss.backward()
-    src = draw(loss, precision=8).source
+    src = draw(loss, precision=8, clusters=True).source
     for number in SEED_NUMBERS[2:]:
         assert shown(number) in src, number
     assert src.count("subgraph cluster_") == 6
@@ -213,7 +221,9 @@ def test_hostile_labels_are_escaped_in_dot():
     y.backward()
     src = draw(y).source
     assert HOSTILE not in src and "evil ->" not in src.replace("evil -&gt;", "")
-    assert "a&lt;b&gt;&amp;c &quot;q&quot; &#x27;s&#x27; {x} \\n &lt;/TD&gt;&lt;/TABLE&gt;&gt;]" in src
+    assert (
+        "a&lt;b&gt;&amp;c &quot;q&quot; &#x27;s&#x27; {x} &#92;&#92;n &lt;/TD&gt;&lt;/TABLE&gt;&gt;]" in src
+    )
     assert 'line one<BR ALIGN="CENTER"/>line &lt;two&gt;' in src
 
 
@@ -259,4 +269,259 @@ def test_collapsed_keeps_layer_level_nodes_in_full():
     out = e[0] + e[1]
     out.backward()
     src = draw(out, collapsed=True).source
-    assert src.count("<B>exp</B>") == 2 and src.count("<B>neuron 0</B>") == 2
+    assert src.count("<B>exp</B>") == 2
+    assert src.count("<B>layer 0 · neuron 0</B>") == 1 and src.count("<B>layer 1 · neuron 0</B>") == 1
+
+
+# --- shown literally, checked options, micrograd's draw_dot ---------------------------------------
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def svg_texts(svg: str) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    return ["".join(t.itertext()) for t in ET.fromstring(svg).iter(f"{SVG_NS}text")]
+
+
+@pytest.mark.parametrize(
+    "label, shown_as",
+    [
+        ("C:\\path\\N", "C:\\path\\N"),  # \N would be the node's name, \G the graph's, \l a line end
+        ("\\G and \\l and \\\\", "\\G and \\l and \\\\"),
+        ('say "hi" & <b>', 'say "hi" & <b>'),
+        ("nul\x00bell\x07tab\tesc\x1bdel\x7f", "nul␀bell␇tab␉esc␛del␡"),  # visible, not fatal
+    ],
+)
+def test_labels_are_shown_literally_never_interpreted(label, shown_as):
+    x = Value(2.0, label=label)
+    y = x * 3.0
+    y.backward()
+    texts = svg_texts(draw(y).pipe("svg").decode("utf-8"))
+    assert shown_as in texts
+    assert "chainrule" not in " ".join(texts)  # \G was not replaced by the graph's name
+
+
+BAD_PRECISIONS = [(-1, ValueError), (0, ValueError), (18, ValueError), (float("nan"), ValueError)]
+
+
+@pytest.mark.parametrize("bad, error", [*BAD_PRECISIONS, (2.5, TypeError), (True, TypeError)])
+def test_precision_must_be_a_number_of_digits(bad, error):
+    y = Value(2.0) * 3
+    with pytest.raises(error, match="precision"):
+        draw(y, precision=bad)
+
+
+def test_precision_accepts_numpy_integers():
+    np = pytest.importorskip("numpy")
+    y = Value(2.0, label="y") * 3
+    y.backward()
+    assert "data 6" in draw(y, precision=np.int64(3)).source
+
+
+def test_draw_dot_has_micrographs_signature_and_renders_without_system_dot(tmp_path, monkeypatch):
+    from viz import draw_dot
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot`; graphviz-pure is found beside Python
+    x = Value(2.0, label="x")
+    y = (x * x).tanh()
+    y.backward()
+    dot = draw_dot(y, format="svg", rankdir="LR")
+    assert dot.format == "svg" and draw(y).format == "svg"
+    out = dot.render(str(tmp_path / "gout"))  # micrograd's notebooks call dot.render('gout')
+    assert out == str(tmp_path / "gout.svg")
+    assert (tmp_path / "gout").read_text() == dot.source
+    assert "data 4" in " ".join(svg_texts((tmp_path / "gout.svg").read_text()))
+    assert dot.pipe()[:5] in (b"<?xml", b"<svg ")
+    assert dot.pipe("png").startswith(b"\x89PNG")
+    png = draw_dot(y, format="png").render(str(tmp_path / "g2"), cleanup=True)
+    assert png.endswith("g2.png") and not (tmp_path / "g2").exists()
+    assert "rankdir=TB" in draw_dot(y, rankdir="TB").source
+
+
+# --- constants, dead units, collapsed weights, shared names ---------------------------------------
+
+
+def test_constants_are_small_plain_numbers_unless_asked():
+    ex = worked_example()
+    src = draw(ex["E"]).source
+    graph = trace(ex["E"])
+    consts = [n for n in graph.nodes if graph.is_constant(n.id)]
+    assert sorted(n.data for n in consts) == [0.4, 0.5, 0.5, 0.6]  # the targets and the factors 0.5
+    for n in consts:
+        line = re.search(rf"\tv{n.id} \[label=<([^>]*)> ([^\n]*)", src)
+        assert line.group(1) == fmt(n.data) and 'shape="plaintext"' in line.group(2)
+    full = draw(ex["E"], constants=True).source
+    for n in consts:
+        assert re.search(rf"\tv{n.id} \[label=<[^\n]*data {fmt(n.data)}<BR/>grad ", full)
+
+
+def test_a_dead_unit_is_grey_and_marked_in_full_and_collapsed_views():
+    from viz.style import BINS, ZERO_FILL
+
+    hot = [fill for _, fill, _, _ in BINS]
+    x = Value(1.0, label="x")
+    x.scope = None
+    w = _scoped(Value(-3.0), "layers.0.neurons.0", "w0")
+    s = _scoped(w * x, "layers.0.neurons.0", "x·w")
+    out = _scoped(s.relu(), "layers.0.neurons.0", "relu")
+    loss = (out - 5.0) ** 2  # d loss / d out = -10: the output's gradient is large, but none passes back
+    loss.backward()
+    assert out.grad == -10.0 and w.grad == 0.0
+    for collapsed in (False, True):
+        src = draw(loss, collapsed=collapsed).source
+        box = re.search(r"\tv(\d+) \[label=<[^\n]*dead ReLU[^\n]*", src).group(0)
+        assert f'fillcolor="{ZERO_FILL}"' in box and not any(f'fillcolor="{h}"' in box for h in hot)
+        assert "<B>dead ReLU</B>" in box and "dashed" in box
+        assert src.count("dead ReLU") == 1
+
+
+def test_collapsed_edges_are_weights_width_by_size_colour_by_gradient():
+    import nn
+
+    model = nn.MLP(2, [3, 1], seed=0)
+    loss = (model([0.5, -1.0]) - 1.0) ** 2
+    loss.backward()
+    src = draw(loss, collapsed=True, precision=6).source
+    assert "each edge into a neuron is a weight w: width |w|, colour |d root / dw|" in src
+    weights = [p for p in model.parameters() if p.label != "b"]
+    top = max(abs(w.data) for w in weights)
+    for w in weights:  # 9 weights: few enough to label each
+        line = next(
+            ln for ln in src.split("\n") if f"{w.label} {fmt(w.data, 6)}<BR/>dL/dw {fmt(w.grad, 6)}" in ln
+        )
+        width = float(re.search(r'penwidth="([\d.]+)"', line).group(1))
+        assert width == pytest.approx(0.5 + 3.5 * abs(w.data) / top, abs=0.006)
+        from viz.style import grad_colors
+
+        assert f'color="{grad_colors(w.grad)[0]}"' in line
+
+
+def test_unlabelled_nodes_carry_the_names_explain_uses():
+    from viz import explain
+
+    a = Value(2.0, label="a")
+    out = ((a * 3.0).exp() + 1.0).log()
+    out.label = "L"
+    out.backward()
+    first = str(explain(a)).split("\n")[0]
+    names = re.findall(r"d(\w+)/d", first)
+    src = draw(out).source
+    for name in set(names) - {"L"}:
+        assert f">{name}</I></FONT>" in src, name
+
+
+# --- big graphs fail fast -------------------------------------------------------------------------
+
+
+def test_a_graph_too_big_to_lay_out_is_refused_at_once(tmp_path):
+    from viz import render
+    from viz.dot import DrawingTooBig
+
+    v = Value(1.0, label="x")
+    for _ in range(50_000):
+        v = v * 1.0
+    v.backward()
+    drawing = draw(v)
+    for attempt in (lambda: render(v, tmp_path / "big.svg"), drawing._repr_mimebundle_, drawing.pipe):
+        with pytest.raises(
+            DrawingTooBig, match=r"100001 nodes, over max_nodes=3000.*collapsed=True.*max_nodes"
+        ):
+            attempt()
+    assert not (tmp_path / "big.svg").exists()
+    small = Value(1.0) * 2
+    small.backward()
+    with pytest.raises(DrawingTooBig, match="over max_nodes=2"):
+        render(small, tmp_path / "s.svg", max_nodes=2)
+    assert render(small, tmp_path / "s.svg", max_nodes=None).exists()
+
+
+# --- reading order, read from the rendered SVG ----------------------------------------------------
+
+
+def node_positions(svg: str) -> dict[int, tuple[float, float]]:
+    """Node id -> centre (x, y) of its box (or of its text, for a plain number) in the SVG."""
+    out = {}
+    for m in re.finditer(r'<g id="v(\d+)" class="node">(.*?)</g>', svg, re.S):
+        body = m.group(2)
+        points = re.search(r'<polygon[^>]*points="([^"]*)"', body)
+        if points:
+            xy = [tuple(map(float, p.split(","))) for p in points.group(1).split()]
+            xs, ys = [p[0] for p in xy], [p[1] for p in xy]
+            out[int(m.group(1))] = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)
+        else:
+            t = re.search(r'<text[^>]*x="([^"]*)" y="([^"]*)"', body)
+            out[int(m.group(1))] = (float(t.group(1)), float(t.group(2)))
+    return out
+
+
+def top_to_bottom(pos, ids) -> bool:
+    ys = [pos[i][1] for i in ids]
+    return all(a < b for a, b in zip(ys, ys[1:]))  # SVG y grows downwards
+
+
+WORKED_ORDER = [
+    ["x1", "x2", "w1[0][0]", "w1[0][1]", "w1[1][0]", "w1[1][1]"],
+    ["z1", "z2"],
+    ["h1", "h2", "w2[0][0]", "w2[0][1]", "w2[1][0]", "w2[1][1]"],
+    ["net_o1", "net_o2"],
+    ["o1", "o2"],
+    ["E1", "E2"],
+]
+
+
+def test_the_worked_example_reads_in_order():
+    ex = worked_example()
+    graph = trace(ex["E"])
+    ids = {n.label: n.id for n in graph.nodes if n.label}
+    pos = node_positions(draw(ex["E"]).pipe("svg").decode("utf-8"))
+    for column in WORKED_ORDER:
+        assert len({round(pos[ids[name]][0]) for name in column}) == 1, column  # one column
+        assert top_to_bottom(pos, [ids[name] for name in column]), column
+
+
+def mlp_loss(sizes, seed=0):
+    import nn
+
+    model = nn.MLP(2, sizes, seed=seed)
+    loss = (model([0.5, -0.3]) - 1.0) ** 2
+    loss.backward()
+    return loss
+
+
+def neuron_outputs(graph, layer, count):
+    last = {n.scope: n.id for n in graph.nodes if n.scope}
+    return [last[f"layers.{layer}.neurons.{j}"] for j in range(count)]
+
+
+@pytest.mark.parametrize("sizes, collapsed", [([4, 4, 1], False), ([16, 16, 1], True), ([4, 4, 1], True)])
+def test_mlp_inputs_and_neurons_read_in_order(sizes, collapsed):
+    loss = mlp_loss(sizes)
+    graph = trace(loss)
+    pos = node_positions(draw(loss, collapsed=collapsed).pipe("svg").decode("utf-8"))
+    inputs = [n.id for n in graph.nodes if n.label in ("x0", "x1")]
+    assert [graph.nodes[i].label for i in inputs] == ["x0", "x1"] and top_to_bottom(pos, inputs)
+    for layer, count in enumerate(sizes):
+        assert top_to_bottom(pos, neuron_outputs(graph, layer, count)), f"layer {layer}"
+    if not collapsed:  # each neuron's weights in input order (the bias joins later, at its sum)
+        for j in range(sizes[0]):
+            weights = [
+                n.id for n in graph.nodes if n.scope == f"layers.0.neurons.{j}" and n.label in ("w0", "w1")
+            ]
+            assert [graph.nodes[i].label for i in weights] == ["w0", "w1"]
+            assert top_to_bottom(pos, weights)
+
+
+def test_a_collapsed_neuron_is_filled_by_the_gradient_it_passes_back():
+    from viz.style import grad_colors
+
+    loss = mlp_loss([4, 4, 1], seed=3)
+    graph = trace(loss)
+    src = draw(loss, collapsed=True).source
+    for layer, count in enumerate([4, 4, 1]):
+        for out in neuron_outputs(graph, layer, count):
+            node = graph.nodes[out]
+            before = graph.edges_into(out)[0].parent if node.op == "relu" else out  # its weighted sum
+            box = re.search(rf"\tv{out} \[label=<[^\n]*", src).group(0)
+            assert f'fillcolor="{grad_colors(graph.nodes[before].grad)[0]}"' in box
+            assert f"grad {fmt(node.grad)}" in box  # the output's own gradient is still written

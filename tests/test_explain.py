@@ -6,7 +6,7 @@ import pytest
 
 from autograd import Value
 from nn.worked_example import worked_example
-from viz import explain
+from viz import draw, explain
 
 
 def example():
@@ -72,7 +72,10 @@ def test_unlabelled_intermediates_are_named_after_their_ops_rather_than_folded_a
     out.label = "L"
     out.backward()
     e = explain(a)  # folding every unlabelled node would say only dL/da = dL/da
-    assert str(e).split("\n")[0] == "dL/da = dL/dexp4 · dexp4/dmul3 · dmul3/da"
+    # ids in forward order, inputs in slot order: a 0, the constant 3 1, mul 2, exp 3, ...
+    assert str(e).split("\n")[0] == "dL/da = dL/dexp3 · dexp3/dmul2 · dmul2/da"
+    src = draw(out).source  # the drawing shows the same names on those nodes
+    assert ">exp3</I></FONT>" in src and ">mul2</I></FONT>" in src
     assert [f.value for f in e.terms[0].factors] == pytest.approx([1 / (math.exp(6) + 1), math.exp(6), 3.0])
     assert e.total == pytest.approx(a.grad, rel=1e-12)
 

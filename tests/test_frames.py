@@ -1,13 +1,19 @@
-"""viz.frames: backprop step by step, as drawings, numbered images, a GIF and one HTML page."""
+"""viz.frames: backprop step by step, as drawings, numbered images, a GIF and one HTML page.
 
+Every frame and the page share one layout: positions are read from the rendered SVG."""
+
+import json
 import re
 
 import pytest
+from test_dot import WORKED_ORDER, mlp_loss, node_positions, top_to_bottom
 
 from autograd import Value
 from nn.worked_example import worked_example
-from viz import backprop_frames, backprop_html, save_frames, save_gif, trace
+from viz import DrawingTooBig, backprop_frames, backprop_html, save_frames, save_gif, trace
+from viz.backend import pipe
 from viz.dot import fmt
+from viz.frames import backprop_steps
 
 
 def small():
@@ -23,10 +29,16 @@ def test_one_frame_per_node_in_backward_order():
     graph = trace(y)
     frames = list(backprop_frames(y))
     assert len(frames) == len(graph.nodes) == 4
-    unknown = [f.source.count("grad ?") for f in frames]
+    unknown = [f.source.count(">grad ?<") for f in frames]
     assert unknown == [3, 2, 1, 0]  # one more gradient known at each step
-    assert "backward step 1 of 4" in frames[0].source and "backward step 4 of 4" in frames[-1].source
-    assert "<B>y</B><BR/>data -0.7616<BR/>grad 1>" in frames[0].source  # the root's gradient is known first
+    assert "step 1 of 4: the gradient of y is final" in frames[0].source
+    assert "step 4 of 4" in frames[-1].source
+    assert ">grad 1</TD>" in frames[0].source  # the root's gradient is known first
+
+
+def known_ids(source: str) -> set[int]:
+    """Ids of the boxes whose gradient a frame shows (a number, not "?")."""
+    return {int(i) for i in re.findall(r"\tv(\d+) \[label=<(?:(?!grad \?)[^\n])*?>grad [-\d]", source)}
 
 
 def test_each_frame_knows_a_node_only_after_all_its_consumers():
@@ -34,15 +46,15 @@ def test_each_frame_knows_a_node_only_after_all_its_consumers():
     graph = trace(ex["E"])
     uses = graph.uses()
     frames = list(backprop_frames(ex["E"]))
-    known = set()
+    constants = {n.id for n in graph.nodes if graph.is_constant(n.id)}
+    assert len(frames) == len(graph.nodes) - len(constants) == 33  # a constant is no step
+    known: set[int] = set()
     for frame in frames:
-        ids = {int(i) for i in re.findall(r"\tv(\d+) \[label=<(?:(?!grad \?).)*?grad [-\d]", frame.source)}
-        new = ids - known
-        assert len(new) == 1
-        (node,) = new
+        ids = known_ids(frame.source)
+        (node,) = ids - known  # exactly one more each step
         assert all(e.child in known for e in uses[node])
         known = ids
-    assert len(known) == len(graph.nodes)
+    assert known == set(range(len(graph.nodes))) - constants
 
 
 def test_frames_do_not_touch_grad_and_work_before_backward():
@@ -51,7 +63,52 @@ def test_frames_do_not_touch_grad_and_work_before_backward():
     assert x.grad == w.grad == y.grad == 0.0
     last = frames[-1].source
     assert "not computed" not in last
-    assert f"<B>w</B><BR/>data -2<BR/>grad {fmt(0.5 * (1 - y.data**2))}>" in last  # dy/dw = x tanh'
+    assert f">grad {fmt(0.5 * (1 - y.data**2))}</TD>" in last  # dy/dw = x tanh'
+
+
+def test_captions_name_the_node_with_its_place_and_its_chain_rule_sum():
+    loss = mlp_loss([4, 4, 1])
+    steps = backprop_steps(loss)
+    graph = steps.graph
+    w0 = next(n.id for n in graph.nodes if n.scope == "layers.1.neurons.2" and n.label == "w0")
+    caption = steps.captions[steps.order.index(w0)]
+    head, how = caption.split("\n", 1)
+    assert head.endswith(
+        "the gradient of layer 1 · neuron 2 · w0 is final: all its uses have passed theirs back"
+    )
+    assert how.startswith("droot/dw0 = ")
+    assert how.rstrip().endswith(f"= {fmt(graph.nodes[w0].grad)}")
+    assert "gradients known" not in caption
+
+
+def frame_positions(frames):
+    return [node_positions(pipe(f.source, "svg").decode("utf-8")) for f in frames]
+
+
+def test_every_frame_and_the_page_put_every_node_in_the_same_place(tmp_path):
+    ex = worked_example()
+    frames = frame_positions(backprop_frames(ex["E"]))
+    page = node_positions(backprop_html(ex["E"], tmp_path / "p.html").read_text(encoding="utf-8"))
+    assert len(frames[0]) == len(trace(ex["E"]).nodes) == len(page)
+    for positions in frames[1:] + [page]:
+        assert positions == frames[0]
+    ids = {n.label: n.id for n in trace(ex["E"]).nodes if n.label}
+    for column in WORKED_ORDER:  # the reading order of the drawing holds in the frames too
+        assert top_to_bottom(frames[0], [ids[name] for name in column]), column
+
+
+@pytest.mark.parametrize("collapsed", [False, True])
+def test_an_mlp_keeps_one_layout_through_backward(tmp_path, collapsed):
+    loss = mlp_loss([4, 4, 1])
+    frames = list(backprop_frames(loss, collapsed=collapsed))
+    sample = frame_positions(frames[:: max(1, len(frames) // 6)] + [frames[-1]])
+    page = node_positions(backprop_html(loss, tmp_path / "p.html", collapsed=collapsed).read_text("utf-8"))
+    for positions in sample[1:] + [page]:
+        assert positions == sample[0]
+    if collapsed:
+        assert len(frames) == 4 + 4 + 1 + 2 + 2  # neurons, x0 and x1, the loss's - and **2 (its root)
+    inputs = [n.id for n in trace(loss).nodes if n.label in ("x0", "x1")]
+    assert sample[0][inputs[0]][1] < sample[0][inputs[1]][1]  # reading order holds in every frame
 
 
 def test_numbered_images_and_gif(tmp_path):
@@ -60,26 +117,56 @@ def test_numbered_images_and_gif(tmp_path):
     paths = save_frames(backprop_frames(y), tmp_path / "frames")
     assert [p.name for p in paths] == [f"frame_{i:03d}.png" for i in range(4)]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
+    sizes = {pil.open(p).size for p in paths}
+    assert len(sizes) == 1  # one layout: every frame has the same size
     gif = save_gif(backprop_frames(y), tmp_path / "backprop.gif")
     with pil.open(gif) as im:
-        assert im.format == "GIF" and im.n_frames == 4 and im.size[0] > 200
+        assert im.format == "GIF" and im.n_frames == 4 and im.size == sizes.pop()
 
 
-def test_html_page_is_self_contained(tmp_path):
+HOSTILE = "</script><script>window.pwned=1</script>"
+
+
+def page_state(page: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="state">(.*?)</script>', page, re.S)[1])
+
+
+def test_html_page_is_one_drawing_plus_the_state_of_each_step(tmp_path):
     x, w, y = small()
-    x.label = "</script><script>alert('x')</script>"
+    x.label = HOSTILE
     path = backprop_html(y, tmp_path / "page.html", title="<b>steps</b>")
     page = path.read_text(encoding="utf-8")
-    assert page.count("<svg") == 4 and page.count('class="frame"') == 4
+    assert page.count("<svg") == 1 and page.count('<g id="v') == 4
     assert '<input id="slider" type="range" min="0" max="3"' in page
-    for button in ('id="prev"', 'id="play"', 'id="next"'):
+    for button in (
+        'id="prev"',
+        'id="play"',
+        'id="next"',
+        'id="first"',
+        'id="last"',
+        'id="fit"',
+        'id="zoomin"',
+    ):
         assert button in page
-    assert "<script>alert" not in page and "&lt;/script&gt;&lt;script&gt;alert" in page
+    state = page_state(page)
+    assert state["order"] == [3, 2, 1, 0] and len(state["captions"]) == 4
+    assert "the gradient of w is final" in state["captions"][2]
+    assert HOSTILE in state["captions"][3]  # shown as text by the page (textContent)
+    assert "<script>window" not in page and "&lt;/script&gt;&lt;script&gt;window" in page
     assert "<title>&lt;b&gt;steps&lt;/b&gt;</title>" in page
-    assert page.count("<script") == 1  # ours, inline
+    assert page.count("<script") == 2  # the state (JSON, not run) and ours, inline
     # no network: no external resource is referenced (xmlns / DOCTYPE URIs are identifiers, not loads)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page
+
+
+def test_page_size_grows_with_nodes_plus_steps(tmp_path):
+    loss = mlp_loss([4, 4, 1])
+    size = backprop_html(loss, tmp_path / "mlp.html").stat().st_size
+    n = len(backprop_steps(loss).order)
+    svg = len(pipe(next(iter(backprop_frames(loss))).source, "svg"))
+    assert size < 1_000_000 and size < 2 * svg  # one drawing, not one per step (n = 86 steps)
+    assert n == 86
 
 
 def test_jupyter_slider(monkeypatch):
@@ -108,15 +195,29 @@ def test_jupyter_slider(monkeypatch):
     box = show_frames(backprop_frames(y))
     slider, out = box.children
     assert slider.max == 3 and "<svg" in out.value and "step 1 of 4" in out.value
+    first = node_positions(out.value)
     slider.value = 3
-    assert "step 4 of 4" in out.value
+    assert "step 4 of 4" in out.value and node_positions(out.value) == first
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(ImportError, match="pip install ipywidgets"):
         show_frames(backprop_frames(y))
 
 
-def test_html_refuses_a_graph_too_big_for_one_frame_per_node(tmp_path):
+def test_html_refuses_a_graph_too_big_at_once(tmp_path):
     x, w, y = small()
-    with pytest.raises(ValueError, match="4 nodes.*max_frames=3"):
-        backprop_html(y, tmp_path / "page.html", max_frames=3)
+    with pytest.raises(DrawingTooBig, match="4 steps .*max_nodes=3: pass collapsed=True"):
+        backprop_html(y, tmp_path / "page.html", max_nodes=3)
     assert not (tmp_path / "page.html").exists()
+    v = Value(1.0, label="x")
+    for _ in range(50_000):
+        v = v * 1.0
+    with pytest.raises(DrawingTooBig, match="50001 steps .*max_nodes=1000"):  # the 1.0s are no steps
+        backprop_html(v, tmp_path / "page.html")
+
+
+def test_frames_check_their_options():
+    x, w, y = small()
+    with pytest.raises(ValueError, match="precision"):
+        next(backprop_frames(y, precision=-1))
+    with pytest.raises(ValueError, match="precision"):
+        backprop_html(y, "unused.html", precision=float("nan"))

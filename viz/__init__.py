@@ -6,7 +6,7 @@ render(loss, "graph.svg")          # or .png, .pdf, .dot; draw(loss) displays in
 print(explain(w))                  # the chain-rule sum behind w.grad
 """
 
-from .dot import Drawing, draw, draw_graph
+from .dot import Drawing, DrawingTooBig, draw, draw_dot, draw_graph
 from .explain import Explanation, explain
 from .frames import backprop_frames, backprop_html, save_frames, save_gif, show_frames
 from .graph import Edge, Graph, Node, gradients, trace
@@ -21,6 +21,8 @@ __all__ = [
     "gradients",
     "draw",
     "draw_graph",
+    "draw_dot",
+    "DrawingTooBig",
     "Drawing",
     "render",
     "find_renderer",

@@ -3,19 +3,21 @@
 Each use of ``v`` (each edge to a child) gives one term; the terms are summed. A term is a product
 of factors between *named* nodes (nodes with a label, and the root): unlabelled intermediate
 nodes are folded into the factor, so for w5 of the worked example one reads
-``dE/do1 · do1/dnet_o1 · dnet_o1/dw5``. The first factor is the gradient of the highest node
+``dE/do1 · do1/dnet_o1 · dnet_o1/dw5``. An unlabelled node is named as the drawing names it
+(``Graph.name``: its op and id, ``mul12``). The first factor is the gradient of the highest node
 reached (``levels`` factors at most, or up to a node used several times, or the root).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from autograd import Value, last_backward_root
 
-from .dot import fmt
-from .graph import Edge, gradients, trace
+from .graph import Edge, Graph, gradients, trace
+from .style import fmt
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,6 @@ class Explanation:
         )
 
 
-_OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
-
-
 def _tex(name: str) -> str:
     """A node name as upright LaTeX text with TeX's special characters escaped."""
     special = {
@@ -123,45 +122,54 @@ def explain(
     if value not in index:
         hint = "" if given else " (the output backward() was last called on); pass root=... to name another"
         raise ValueError(f"explain(): {value!r} is not part of the graph of {root!r}{hint}")
-    uses = graph.uses()
+    return explain_node(graph, index[value], levels, precision)
 
-    def name(i: int) -> str:
-        node = graph.nodes[i]
-        return node.label or ("root" if i == graph.root else f"{_OP_WORDS.get(node.op, node.op)}{i}")
+
+def explain_node(
+    graph: Graph, start: int, levels: int | None = 3, precision: int = 4, uses: list[list[Edge]] | None = None
+) -> Explanation:
+    """``explain`` for node ``start`` of a traced graph (its gradients filled in), named as drawn."""
+    uses = uses if uses is not None else graph.uses()
 
     def labelled(i: int) -> bool:
         return bool(graph.nodes[i].label) or i == graph.root or len(uses[i]) != 1
 
-    def chain_rule(named) -> list[Term]:
-        def hop(edge: Edge) -> tuple[int, float]:
-            """Follow one use up through unnamed single-use nodes: (first named node, d it / d start)."""
-            node, factor = edge.child, edge.local
-            while not named(node):
-                nxt = uses[node][0]
-                node, factor = nxt.child, factor * nxt.local
-            return node, factor
-
-        terms = []
-        for edge in uses[start]:
-            chain = [(start, *hop(edge))]  # (bottom, top, d top / d bottom)
-            while (
-                chain[-1][1] != graph.root
-                and len(uses[chain[-1][1]]) == 1
-                and (levels is None or len(chain) < levels - 1)
-            ):
-                top = chain[-1][1]
-                chain.append((top, *hop(uses[top][0])))
-            factors = [Factor(name(top), name(bottom), f) for bottom, top, f in reversed(chain)]
-            top = chain[-1][1]
-            if top != graph.root:
-                factors.insert(0, Factor(name(graph.root), name(top), graph.nodes[top].grad))
-            terms.append(Term(factors))
-        return sorted(terms, key=lambda t: [(f.top, f.bottom) for f in t.factors])
-
-    start = index[value]
-    terms = chain_rule(labelled)
+    terms = _chain_rule(graph, uses, start, labelled, levels)
     if all(len(t.factors) == 1 for t in terms) and any(e.child != graph.root for e in uses[start]):
         # Folding the unlabelled nodes left d root / d value = d root / d value: say more by
         # naming every node after its op (mul5, tanh7, ...).
-        terms = chain_rule(lambda i: True)
+        terms = _chain_rule(graph, uses, start, lambda i: True, levels)
+    name = graph.name  # the names the drawing shows
     return Explanation(name(start), name(graph.root), graph.nodes[start].grad, terms, precision)
+
+
+def _chain_rule(
+    graph: Graph, uses: list[list[Edge]], start: int, named: Callable[[int], bool], levels: int | None
+) -> list[Term]:
+    """One term per use of ``start``: the factors between named nodes up to the root."""
+    name = graph.name
+
+    def hop(edge: Edge) -> tuple[int, float]:
+        """Follow one use up through unnamed single-use nodes: (first named node, d it / d start)."""
+        node, factor = edge.child, edge.local
+        while not named(node):
+            nxt = uses[node][0]
+            node, factor = nxt.child, factor * nxt.local
+        return node, factor
+
+    terms = []
+    for edge in uses[start]:
+        chain = [(start, *hop(edge))]  # (bottom, top, d top / d bottom)
+        while (
+            chain[-1][1] != graph.root
+            and len(uses[chain[-1][1]]) == 1
+            and (levels is None or len(chain) < levels - 1)
+        ):
+            top = chain[-1][1]
+            chain.append((top, *hop(uses[top][0])))
+        factors = [Factor(name(top), name(bottom), f) for bottom, top, f in reversed(chain)]
+        top = chain[-1][1]
+        if top != graph.root:
+            factors.insert(0, Factor(name(graph.root), name(top), graph.nodes[top].grad))
+        terms.append(Term(factors))
+    return sorted(terms, key=lambda t: [(f.top, f.bottom) for f in t.factors])

@@ -1,33 +1,112 @@
-"""Backpropagation step by step: one drawing per node, in the order backward() finalises gradients.
+"""Backpropagation step by step, in the order backward() finalises gradients.
 
-Frame k shows the gradients known after k + 1 steps: the root's (1) first, then each node once all
-of its consumers have passed their gradient back. The gradients are computed afresh from the root
-(no ``.grad`` is read or changed), so frames work before or after ``backward()``.
+Step 1 shows the root's gradient (1); each later step finalises one more node, once all of its
+consumers have passed their gradient back. The graph is laid out once: every number that changes
+sits in a cell of fixed size, so every frame, the page, the GIF and the Jupyter slider show each
+node at the same place and differ only in text and colour. The gradients are computed afresh from
+the root (no ``.grad`` is read or changed), so frames work before or after ``backward()``.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograd import Value
 
-from .dot import Drawing, draw_graph
-from .graph import gradients, trace
-from .render import pipe
+from .backend import pipe
+from .dot import Drawing, DrawingTooBig, check_options, draw_graph
+from .explain import explain_node
+from .graph import Graph, gradients, trace
+from .page import page_html
+from .painter import neuron_groups
+from .style import esc, text_width
+
+CAPTION_SIZE = 14  # points: Graphviz's default size for a graph's label
+PAGE_NODES = 1000  # a page holds about 2.3 KB per node drawn: 1000 nodes are ~2.3 MB, written in ~1.5 s
+
+
+@dataclass
+class Steps:
+    """The backward steps of one graph: ``order[s]`` is the node finalised at step s, ``captions[s]``
+    says which node that is (with its place in the model) and how its gradient was made."""
+
+    graph: Graph
+    order: list[int]
+    captions: list[str]
+
+    def known(self, s: int) -> set[int]:
+        """Ids whose gradient is final after step s: backward runs the forward order in reverse."""
+        return set(range(self.order[s], len(self.graph.nodes)))
+
+    def caption_box(self) -> tuple[float, float]:
+        """(width, height) in points of a cell that holds every step's caption."""
+        lines = [ln for c in self.captions for ln in c.split("\n")]
+        rows = max(c.count("\n") + 1 for c in self.captions)
+        return text_width(max(lines, key=len), CAPTION_SIZE), round(rows * CAPTION_SIZE * 1.3, 1)
+
+    def dot_caption(self, s: int) -> tuple[str, float, float]:
+        """Step s's caption for a frame: left-aligned lines in the fixed-size cell."""
+        text = '<BR ALIGN="LEFT"/>'.join(esc(ln) for ln in self.captions[s].split("\n"))
+        return (text + '<BR ALIGN="LEFT"/>', *self.caption_box())
+
+
+def backprop_steps(
+    root: Value,
+    collapsed: bool = False,
+    constants: bool = False,
+    precision: int = 4,
+    max_nodes: int | None = None,
+) -> Steps:
+    """Trace ``root`` with its gradients and list the steps: one per node drawn with a gradient
+    (a collapsed neuron is one step; a constant drawn as a plain number is none). More than
+    ``max_nodes`` steps raise ``DrawingTooBig`` before any caption is written."""
+    graph = trace(root, gradients(root))
+    group = neuron_groups(graph) if collapsed else {}
+    order = [
+        i
+        for i in reversed(range(len(graph.nodes)))
+        if group.get(i, i) == i and (constants or i in group or not graph.is_constant(i))
+    ]
+    if max_nodes is not None and len(order) > max_nodes:
+        raise DrawingTooBig(
+            f"backprop_html(): the graph has {len(order)} steps (nodes drawn), over "
+            f"max_nodes={max_nodes}: pass collapsed=True (one box per neuron), or a larger max_nodes"
+        )
+    uses = graph.uses()
+    captions = []
+    for s, i in enumerate(order):
+        how = str(explain_node(graph, i, precision=precision, uses=uses))
+        head = f"step {s + 1} of {len(order)}: the gradient of {graph.place(i)} is final"
+        captions.append(
+            head + ("" if i == graph.root else ": all its uses have passed theirs back") + "\n" + how
+        )
+    return Steps(graph, order, captions)
 
 
 def backprop_frames(root: Value, **draw_options: Any) -> Iterator[Drawing]:
-    """Yield one drawing per node in backward order, each showing which gradients are known so far."""
-    graph = trace(root, gradients(root))
-    known: set[int] = set()
-    for node_id in reversed(range(len(graph.nodes))):  # ids are forward order; backward runs it in reverse
-        known.add(node_id)
-        yield draw_graph(graph, known=set(known), current=node_id, **draw_options)
+    """Yield one drawing per backward step, all with one layout; each shows which gradients are known."""
+    check_options(draw_options.get("rankdir", "LR"), draw_options.get("precision", 4))
+    steps = backprop_steps(
+        root,
+        draw_options.get("collapsed", False),
+        draw_options.get("constants", False),
+        draw_options.get("precision", 4),
+    )
+    for s, node_id in enumerate(steps.order):
+        yield draw_graph(
+            steps.graph, known=steps.known(s), current=node_id, caption=steps.dot_caption(s), **draw_options
+        )
+
+
+def _svgs(frames: Iterator[Drawing], fmt: str, renderer: str | None) -> Iterator[bytes]:
+    for frame in frames:
+        frame.check_size()
+        yield pipe(frame.source, fmt, renderer)
 
 
 def save_frames(
@@ -39,7 +118,9 @@ def save_frames(
     paths = []
     for i, frame in enumerate(frames):
         path = directory / f"frame_{i:03d}.{fmt}"
-        path.write_bytes(frame.source.encode("utf-8") if fmt == "dot" else pipe(frame.source, fmt, renderer))
+        path.write_bytes(
+            frame.source.encode("utf-8") if fmt == "dot" else next(_svgs(iter([frame]), fmt, renderer))
+        )
         paths.append(path)
     return paths
 
@@ -47,25 +128,21 @@ def save_frames(
 def save_gif(
     frames: Iterator[Drawing], path: str | os.PathLike, duration_ms: int = 900, renderer: str | None = None
 ) -> Path:
-    """Write the frames as one looping animated GIF (needs Pillow); frames are padded to one size."""
+    """Write the frames as one looping animated GIF (needs Pillow). The frames share one layout."""
     try:
         from PIL import Image
     except ImportError:
         raise ImportError(
             "save_gif() needs Pillow: pip install 'chainrule[plots]' (or pip install pillow)"
         ) from None
-    images = [Image.open(io.BytesIO(pipe(f.source, "png", renderer))).convert("RGB") for f in frames]
+    images = [Image.open(io.BytesIO(png)).convert("RGB") for png in _svgs(frames, "png", renderer)]
     if not images:
         raise ValueError("save_gif(): no frames")
-    width, height = max(i.width for i in images), max(i.height for i in images)
-    padded = []
-    for im in images:
-        canvas = Image.new("RGB", (width, height), "white")
-        canvas.paste(im, (0, 0))
-        padded.append(canvas)
+    if len({im.size for im in images}) != 1:
+        raise RuntimeError(f"save_gif(): frames of different sizes {sorted({im.size for im in images})}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    padded[0].save(path, save_all=True, append_images=padded[1:], duration=duration_ms, loop=0)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     return path
 
 
@@ -78,17 +155,11 @@ def show_frames(frames: Iterator[Drawing], renderer: str | None = None) -> Any:
             "show_frames() needs ipywidgets (pip install ipywidgets); "
             "backprop_html() writes a page with a slider without it"
         ) from None
-    svgs = [pipe(f.source, "svg", renderer).decode("utf-8") for f in frames]
+    svgs = [svg.decode("utf-8") for svg in _svgs(frames, "svg", renderer)]
     out = widgets.HTML(value=svgs[0])
     slider = widgets.IntSlider(value=0, min=0, max=len(svgs) - 1, description="step")
     slider.observe(lambda change: setattr(out, "value", svgs[change["new"]]), names="value")
     return widgets.VBox([slider, out])
-
-
-def _inline_svg(svg: bytes) -> str:
-    """The <svg> element alone (no XML declaration or DOCTYPE), for inlining in HTML."""
-    text = svg.decode("utf-8")
-    return text[text.index("<svg") :]
 
 
 def backprop_html(
@@ -96,77 +167,26 @@ def backprop_html(
     path: str | os.PathLike,
     title: str = "Backpropagation, step by step",
     renderer: str | None = None,
-    max_frames: int | None = 300,
+    max_nodes: int | None = PAGE_NODES,
     **draw_options: Any,
 ) -> Path:
-    """Write one self-contained page (inline SVG frames, a slider, play and step buttons; no network).
-    Each frame draws the whole graph: more than ``max_frames`` nodes is refused (None: no limit)."""
-    n = len(trace(root).nodes)
-    if max_frames is not None and n > max_frames:
-        raise ValueError(
-            f"backprop_html(): the graph has {n} nodes, one frame each (over max_frames={max_frames}); "
-            "draw a smaller graph or pass max_frames=None"
-        )
-    frames = [_inline_svg(pipe(f.source, "svg", renderer)) for f in backprop_frames(root, **draw_options)]
-    divs = "\n".join(
-        f'<div class="frame" id="f{i}"{"" if i == 0 else " hidden"}>{svg}</div>'
-        for i, svg in enumerate(frames)
+    """Write one self-contained page: the graph drawn once, the state of every step, a slider,
+    buttons, keys, zoom and pan (no network). A graph of more than ``max_nodes`` drawn nodes is
+    refused at once (None: no limit)."""
+    check_options(draw_options.get("rankdir", "LR"), draw_options.get("precision", 4))
+    steps = backprop_steps(
+        root,
+        draw_options.get("collapsed", False),
+        draw_options.get("constants", False),
+        draw_options.get("precision", 4),
+        max_nodes,
     )
-    page = _PAGE.format(title=html.escape(title), last=len(frames) - 1, count=len(frames), frames=divs)
+    drawing = draw_graph(
+        steps.graph, known=set(range(len(steps.graph.nodes))), current=None,
+        caption=None, max_nodes=None, **draw_options,
+    )  # fmt: skip
+    svg = pipe(drawing.source, "svg", renderer).decode("utf-8")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page_html(title, svg, steps.order, steps.captions), encoding="utf-8")
     return path
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1em; }}
-.controls {{ display: flex; gap: .5em; align-items: center; margin-bottom: 1em; }}
-input[type=range] {{ width: 40em; max-width: 60vw; }}
-.frame svg {{ max-width: 100%; height: auto; }}
-</style></head>
-<body>
-<h1>{title}</h1>
-<div class="controls">
-<button id="prev" title="step back">&#9664;</button>
-<button id="play">play</button>
-<button id="next" title="step forward">&#9654;</button>
-<input id="slider" type="range" min="0" max="{last}" value="0">
-<span id="counter">step 1 of {count}</span>
-</div>
-<p>Each step finalises one gradient (outlined in blue): a node's gradient is known once every node
-that uses it has passed its share back. Unknown gradients show <code>grad ?</code>.
-Arrow keys step too.</p>
-{frames}
-<script>
-(function () {{
-  var frames = document.querySelectorAll(".frame"), slider = document.getElementById("slider");
-  var counter = document.getElementById("counter"), play = document.getElementById("play");
-  var current = 0, timer = null;
-  function show(i) {{
-    i = Math.max(0, Math.min(frames.length - 1, i));
-    frames[current].hidden = true; frames[i].hidden = false; current = i;
-    slider.value = i; counter.textContent = "step " + (i + 1) + " of " + frames.length;
-  }}
-  function stop() {{ clearInterval(timer); timer = null; play.textContent = "play"; }}
-  slider.addEventListener("input", function () {{ stop(); show(+slider.value); }});
-  document.getElementById("prev").addEventListener("click", function () {{ stop(); show(current - 1); }});
-  document.getElementById("next").addEventListener("click", function () {{ stop(); show(current + 1); }});
-  document.addEventListener("keydown", function (e) {{
-    if (e.key === "ArrowLeft") {{ stop(); show(current - 1); }}
-    if (e.key === "ArrowRight") {{ stop(); show(current + 1); }}
-  }});
-  play.addEventListener("click", function () {{
-    if (timer) {{ stop(); return; }}
-    if (current === frames.length - 1) show(0);
-    play.textContent = "pause";
-    timer = setInterval(function () {{
-      if (current === frames.length - 1) stop(); else show(current + 1);
-    }}, 900);
-  }});
-}})();
-</script>
-</body></html>
-"""

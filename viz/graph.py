@@ -2,7 +2,10 @@
 
 Node ids are positions in the forward order (inputs first, the root last), computed from the
 graph's structure alone, so two graphs of the same shape (successive training steps) get the same
-ids. There is one edge per use: ``a + a`` gives two edges from ``a`` to the sum.
+ids. The walk visits a node's inputs in their order, so o1's subgraph gets lower ids than o2's and
+neuron i's than neuron i+1's. There is one edge per use: ``a + a`` gives two edges from ``a`` to the sum.
+
+``node_name`` is the one name of a node that ``explain``, the drawing and the step captions share.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from dataclasses import dataclass, field
 
 import autograd
 from autograd import Value, topological_order
+
+OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,36 @@ class Graph:
     root: int  # id of the root node
     grads_computed: bool  # False before backward(): then every grad is a placeholder 0
     values: list[Value] = field(repr=False, default_factory=list)  # values[i] is node i
+    _into: list[list[Edge]] | None = field(repr=False, default=None, compare=False)
+
+    def is_constant(self, i: int) -> bool:
+        """A leaf that is neither labelled nor made by a module: a target, a literal factor."""
+        node = self.nodes[i]
+        return node.is_leaf and not node.label and not node.scope
+
+    def name(self, i: int) -> str:
+        """The node's label; else "root" for the root; else its op and id (``mul12``), as drawn."""
+        node = self.nodes[i]
+        if node.label:
+            return node.label
+        if i == self.root:
+            return "root"
+        if node.is_leaf:
+            return f"const{i}" if self.is_constant(i) else f"leaf{i}"
+        return f"{op_word(node.op)}{i}"
+
+    def place(self, i: int) -> str:
+        """The name with the module it belongs to: ``layer 1 · neuron 2 · w0``."""
+        node = self.nodes[i]
+        return " · ".join([*scope_titles(node.scope), self.name(i)])
+
+    def edges_into(self, i: int) -> list[Edge]:
+        """The edges into node ``i``, in slot order."""
+        if self._into is None:
+            self._into = [[] for _ in self.nodes]
+            for e in self.edges:
+                self._into[e.child].append(e)
+        return self._into[i]
 
     def uses(self) -> list[list[Edge]]:
         """For each node id, the edges leaving it (one per use by a child)."""
@@ -48,6 +83,41 @@ class Graph:
         for e in self.edges:
             out[e.parent].append(e)
         return out
+
+
+def op_word(op: str) -> str:
+    """An op as a word that can start a name: ``*`` -> mul, ``**2`` -> pow."""
+    return OP_WORDS.get(op) or ("pow" if op.startswith("**") else op)
+
+
+def scope_titles(scope: str | None) -> list[str]:
+    """ "layers.1.neurons.2" -> ["layer 1", "neuron 2"] (one title per name.index pair)."""
+    parts = scope.split(".") if scope else []
+    titles = []
+    for k in range(0, len(parts) - 1, 2):
+        name, idx = parts[k], parts[k + 1]
+        titles.append(f"{name[:-1] if name.endswith('s') else name} {idx}")
+    if len(parts) % 2:
+        titles.append(parts[-1])
+    return titles
+
+
+def forward_order(root: Value) -> list[Value]:
+    """Every node below ``root``, each after its inputs, inputs visited in slot order (no recursion)."""
+    seen = {root}
+    order: list[Value] = []
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append((p, iter(p.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
 
 
 def gradients(root: Value) -> dict[Value, float]:
@@ -63,8 +133,7 @@ def trace(root: Value, grads: Mapping[Value, float] | None = None) -> Graph:
     """
     if not isinstance(root, Value):
         raise TypeError(f"trace(): root must be a Value, got {type(root).__name__}")
-    order = topological_order(root)
-    order.reverse()  # inputs first, root last: ids read in the direction of the computation
+    order = forward_order(root)  # inputs first, root last: ids read in the direction of the computation
     index = {v: i for i, v in enumerate(order)}
     grad_of = grads.get if grads is not None else None
     nodes, edges = [], []

@@ -83,7 +83,7 @@ def plot_decision_boundary(
 def layer_grad_sizes(model: Any) -> dict[str, float]:
     """Mean |gradient| of each layer's parameters (``nn.grad_stats``' ``mean_abs`` by layer name),
     to record after each backward and plot with ``plot_gradient_sizes``."""
-    return {row["name"]: row["mean_abs"] for row in grad_stats(model)}
+    return {str(row["name"]): float(row["mean_abs"]) for row in grad_stats(model)}
 
 
 def plot_gradient_sizes(records: Sequence[dict[str, float]], ax: Any = None) -> Any:

@@ -1,20 +1,11 @@
 """Files from drawings: SVG, PNG, PDF or the DOT source, chosen by the file's suffix.
 
-The renderer: the system Graphviz ``dot`` when it is on PATH, else the ``graphviz-pure`` binary
-that pip installs with chainrule (looked up on PATH, then beside the running Python, so an
-unactivated venv works). graphviz-pure writes SVG and PNG, not PDF: PDF comes from the system
-``dot``, else from the ``pdf`` extra (pygraphviz, which bundles Graphviz's libraries).
-Choose with ``render(..., renderer=...)`` or the environment variable ``CHAINRULE_RENDERER``:
-``auto`` (default), ``dot``, ``graphviz-pure`` or ``pygraphviz``.
+The renderer itself (which program lays out the DOT source) lives in ``viz.backend``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -22,82 +13,12 @@ import graphviz
 
 from autograd import Value
 
-ENV = "CHAINRULE_RENDERER"
-RENDERERS = ("auto", "dot", "graphviz-pure", "pygraphviz")
+from .backend import PDF_HELP, RenderError, find_renderer, graphviz_pure_path, pipe
+from .dot import Drawing, draw
+
+__all__ = ["FORMATS", "PDF_HELP", "RenderError", "find_renderer", "graphviz_pure_path", "pipe", "render"]
+
 FORMATS = (".svg", ".png", ".pdf", ".dot", ".gv")
-PDF_HELP = (
-    "PDF needs Graphviz's `dot` program on PATH (apt install graphviz, brew install graphviz, "
-    "winget install graphviz) or the pdf extra: pip install 'chainrule[pdf]' (pygraphviz, which "
-    "bundles Graphviz). graphviz-pure, the renderer installed with chainrule, writes SVG and PNG only."
-)
-
-
-class RenderError(RuntimeError):
-    """No renderer can write the requested format, or the renderer failed."""
-
-
-def graphviz_pure_path() -> str | None:
-    """The graphviz-pure binary: on PATH, else in this interpreter's scripts directory."""
-    found = shutil.which("graphviz-pure")
-    if found:
-        return found
-    exe = "graphviz-pure.exe" if os.name == "nt" else "graphviz-pure"
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(folder) / exe
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
-def _has_pygraphviz() -> bool:
-    try:
-        import pygraphviz  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def find_renderer(fmt: str = "svg", renderer: str | None = None) -> tuple[str, str | None]:
-    """(name, executable) of the renderer to use for ``fmt``; executable is None for pygraphviz."""
-    choice = renderer or os.environ.get(ENV) or "auto"
-    if choice not in RENDERERS:
-        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, got {choice!r} (from {ENV}?)")
-    dot = shutil.which("dot") if choice in ("auto", "dot") else None
-    if dot:
-        return "dot", dot
-    if choice == "dot":
-        raise RenderError("renderer 'dot' was asked for, but no `dot` program is on PATH (install Graphviz)")
-    if choice == "pygraphviz" or (fmt == "pdf" and choice == "auto"):
-        if _has_pygraphviz():
-            return "pygraphviz", None
-        if fmt == "pdf":
-            raise RenderError(PDF_HELP)
-        raise RenderError(
-            "renderer 'pygraphviz' was asked for, but it is not installed: pip install 'chainrule[pdf]'"
-        )
-    if fmt == "pdf":
-        raise RenderError(PDF_HELP)
-    pure = graphviz_pure_path()
-    if pure is None:
-        raise RenderError(
-            "no Graphviz renderer found: neither `dot` on PATH nor the graphviz-pure binary "
-            "(pip install graphviz-pure, a dependency of chainrule)"
-        )
-    return "graphviz-pure", pure
-
-
-def pipe(source: str, fmt: str, renderer: str | None = None) -> bytes:
-    """Lay out DOT ``source`` and return the ``fmt`` ('svg', 'png', 'pdf') bytes."""
-    name, exe = find_renderer(fmt, renderer)
-    if name == "pygraphviz":
-        import pygraphviz
-
-        return pygraphviz.AGraph(string=source).draw(format=fmt, prog="dot")
-    proc = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True)
-    if proc.returncode != 0 or not proc.stdout:
-        err = proc.stderr.decode("utf-8", "replace").strip()
-        raise RenderError(f"{name} ({exe}) failed to write {fmt}: {err or 'no output'}")
-    return proc.stdout
 
 
 def render(
@@ -106,7 +27,9 @@ def render(
     renderer: str | None = None,
     **draw_options: Any,
 ) -> Path:
-    """Write a drawing (or ``draw(root, **draw_options)``) to ``path``; the format is the suffix."""
+    """Write a drawing (or ``draw(root, **draw_options)``) to ``path``; the format is the suffix.
+    A drawing of more than ``max_nodes`` boxes (a draw option, 3000 by default) is refused at once
+    with ``DrawingTooBig``, except as DOT source (writing text is fast)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -114,8 +37,6 @@ def render(
             f"render(): cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}"
         )
     if isinstance(root_or_drawing, Value):
-        from .dot import draw
-
         drawing = draw(root_or_drawing, **draw_options)
     elif isinstance(root_or_drawing, graphviz.Digraph):
         if draw_options:
@@ -123,6 +44,8 @@ def render(
         drawing = root_or_drawing
     else:
         raise TypeError(f"render(): expected a Value or a drawing, got {type(root_or_drawing).__name__}")
+    if suffix not in (".dot", ".gv") and isinstance(drawing, Drawing):
+        drawing.check_size()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".dot", ".gv"):
         path.write_text(drawing.source, encoding="utf-8")

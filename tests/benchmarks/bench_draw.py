@@ -1,5 +1,6 @@
 """Drawing benchmark: seconds to trace a 50,000-node graph and build its DOT source, full and
-collapsed (building the source only: laying out 50,000 nodes is Graphviz's job, and slow).
+collapsed (building the source only: laying out 50,000 nodes is Graphviz's job, and slow); then the
+size and write time of the step-by-step page for the worked example, MLP(2,[4,4,1]) and MLP(2,[8,8,1]).
 
     python tests/benchmarks/bench_draw.py [--neurons 1000] [--repeats 3]
 
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 from autograd import Value
 from autograd import sum as vsum
-from viz import draw, trace
+from nn import MLP
+from nn.worked_example import worked_example
+from viz import backprop_html, draw, trace
+from viz.frames import backprop_steps
 
 
 def _scoped(v: Value, scope: str, label: str) -> Value:
@@ -64,6 +70,23 @@ def main() -> None:
     print(f"  trace                    {t_trace:7.3f} s")
     print(f"  DOT source, full         {t_full:7.3f} s   ({full_len / 1e6:.1f} MB)")
     print(f"  DOT source, collapsed    {t_collapsed:7.3f} s   ({collapsed_len / 1e6:.2f} MB)")
+    pages(args.repeats)
+
+
+def pages(repeats: int) -> None:
+    """The backprop page: one drawing plus the state of each step."""
+    cases = {"worked example": worked_example()["E"]}
+    for sizes in ([4, 4, 1], [8, 8, 1]):
+        model = MLP(2, sizes, seed=0)
+        loss = (1 - 1.0 * model([0.5, -0.3])).relu()  # hinge loss of one example, label +1
+        loss.backward()
+        cases[f"MLP(2, {sizes})"] = loss
+    with tempfile.TemporaryDirectory() as folder:
+        for name, root in cases.items():
+            path = Path(folder) / "page.html"
+            seconds = timed(lambda root=root, path=path: backprop_html(root, path), repeats)
+            steps = len(backprop_steps(root).order)
+            print(f"  page, {name:18} {steps:4} steps  {path.stat().st_size / 1e3:7.1f} kB  {seconds:6.3f} s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,219 @@
+"""The step-by-step page: one inline SVG (the graph laid out once, every gradient shown) and, per
+step, the node finalised and its caption. The page's script shows step s by turning the gradients
+not yet known back into "?" and white boxes: the size grows with nodes + steps, not nodes x steps.
+
+Keys act once per press whatever has focus (the slider's own arrow handling is cancelled);
+zoom with the buttons or ctrl + wheel, pan by dragging, "fit" shows the whole graph.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from .style import CURRENT, UNKNOWN_FILL
+
+
+def inline_svg(svg: str) -> str:
+    """The <svg> element alone, comments dropped (no XML declaration or DOCTYPE), for inlining in HTML."""
+    return re.sub(r"<!--.*?-->\n?", "", svg[svg.index("<svg") :], flags=re.S)
+
+
+def script_json(data: object) -> str:
+    """JSON that cannot end the <script> element holding it, whatever the strings contain."""
+    return (
+        json.dumps(data, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+def page_html(title: str, svg: str, order: list[int], captions: list[str]) -> str:
+    """The whole page; ``order[s]`` is the node finalised at step s (a node is known from the step
+    whose node id is at most its own: backward runs the forward order in reverse)."""
+    state = script_json({"order": order, "captions": captions, "current": CURRENT, "unknown": UNKNOWN_FILL})
+    return (
+        PAGE.replace("{title}", html.escape(title))
+        .replace("{last}", str(len(order) - 1))
+        .replace("{count}", str(len(order)))
+        .replace("{state}", state)
+        .replace("{script}", SCRIPT)
+        .replace("{svg}", inline_svg(svg))
+    )
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+html, body { height: 100%; margin: 0; }
+body { font-family: sans-serif; display: flex; flex-direction: column; }
+header { padding: .4em 1em; border-bottom: 1px solid #ccc; }
+h1 { font-size: 1.2em; margin: .2em 0; }
+.controls { display: flex; gap: .4em; align-items: center; flex-wrap: wrap; }
+input[type=range] { width: 30em; max-width: 40vw; }
+#caption { font-family: monospace; font-size: 15px; margin: .4em 0 0; white-space: pre-wrap;
+  min-height: 4.5em; }
+#view { flex: 1; overflow: auto; cursor: grab; background: #fff; }
+#view.dragging { cursor: grabbing; }
+#view svg { display: block; }
+</style></head>
+<body>
+<header>
+<h1>{title}</h1>
+<div class="controls">
+<button id="first" title="first step (Home)">start</button>
+<button id="prev" title="step back (&#8592;)">&#9664;</button>
+<button id="play" title="play / pause (space)">play</button>
+<button id="next" title="step forward (&#8594;)">&#9654;</button>
+<button id="last" title="last step (End)">end</button>
+<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
+<span id="counter">step 1 of {count}</span>
+<span style="margin-left:1em">zoom</span>
+<button id="zoomout" title="zoom out (ctrl + wheel)">&#8722;</button>
+<button id="zoomin" title="zoom in (ctrl + wheel)">+</button>
+<button id="fit" title="the whole graph in the window">fit</button>
+<button id="actual" title="actual size">100%</button>
+</div>
+<pre id="caption"></pre>
+</header>
+<div id="view">
+{svg}
+</div>
+<script type="application/json" id="state">{state}</script>
+<script>
+{script}
+</script>
+</body></html>
+"""
+
+SCRIPT = r"""(function () {
+  "use strict";
+  var state = JSON.parse(document.getElementById("state").textContent);
+  var order = state.order, count = order.length;
+  var view = document.getElementById("view"), svg = view.querySelector("svg");
+  var slider = document.getElementById("slider"), counter = document.getElementById("counter");
+  var caption = document.getElementById("caption"), play = document.getElementById("play");
+  var nodes = [], edges = [], current = 0, timer = null, zoom = 1;
+  var byId = {};
+  function lastValueText(g, pattern) {
+    var found = null;
+    g.querySelectorAll("text").forEach(function (t) {
+      if (t.getAttribute("font-weight") !== "bold" && pattern.test(t.textContent)) found = t;
+    });
+    return found;
+  }
+  svg.querySelectorAll("g.node").forEach(function (g) {
+    var m = /^v(\d+)$/.exec(g.id), text = m && lastValueText(g, /^grad /);
+    if (!text) return;
+    var shape = g.querySelector("polygon, ellipse");
+    var texts = Array.prototype.slice.call(g.querySelectorAll("text"));
+    var node = { id: +m[1], g: g, shape: shape, text: text, final: text.textContent, texts: texts,
+      colours: texts.map(function (t) { return t.getAttribute("fill"); }),
+      fill: shape.getAttribute("fill"), stroke: shape.getAttribute("stroke"),
+      width: shape.getAttribute("stroke-width") };
+    nodes.push(node); byId[node.id] = node;
+  });
+  svg.querySelectorAll("g.edge").forEach(function (g) {
+    var m = /\bk(\d+)\b/.exec(g.getAttribute("class") || "");
+    if (!m) return;
+    var path = g.querySelector("path"), head = g.querySelector("polygon");
+    var text = lastValueText(g, /^(carries|dL\/dw) /);
+    edges.push({ id: +m[1], path: path, head: head, text: text, final: text && text.textContent,
+      stroke: path.getAttribute("stroke") });  // its width (|w| in the collapsed view) is kept
+  });
+  function paint(el, attr, value) {
+    if (!el) return;
+    if (value === null) el.removeAttribute(attr); else el.setAttribute(attr, value);
+  }
+  function show(s) {
+    s = Math.max(0, Math.min(count - 1, s));
+    current = s;
+    var first = order[s];
+    nodes.forEach(function (n) {
+      var known = n.id >= first, now = n.id === first;
+      n.text.textContent = known ? n.final : n.final.replace(/\S+$/, "?");
+      paint(n.shape, "fill", known ? n.fill : state.unknown);
+      n.texts.forEach(function (t, j) { paint(t, "fill", known ? n.colours[j] : null); });
+      paint(n.shape, "stroke", now ? state.current : n.stroke);
+      paint(n.shape, "stroke-width", now ? "4" : n.width);
+    });
+    edges.forEach(function (e) {
+      var known = e.id >= first;
+      if (e.text) e.text.textContent = known ? e.final : e.final.replace(/\S+$/, "?");
+      paint(e.path, "stroke", known ? e.stroke : "#999999");
+      paint(e.head, "stroke", known ? e.stroke : "#999999");
+      paint(e.head, "fill", known ? e.stroke : "#999999");
+    });
+    slider.value = s;
+    counter.textContent = "step " + (s + 1) + " of " + count;
+    caption.textContent = state.captions[s];
+    if (byId[first]) reveal(byId[first].g);
+  }
+  function reveal(g) {
+    var r = g.getBoundingClientRect(), v = view.getBoundingClientRect(), pad = 20;
+    if (r.left < v.left + pad || r.right > v.right - pad) {
+      view.scrollLeft += (r.left + r.right - v.left - v.right) / 2;
+    }
+    if (r.top < v.top + pad || r.bottom > v.bottom - pad) {
+      view.scrollTop += (r.top + r.bottom - v.top - v.bottom) / 2;
+    }
+  }
+  var box = svg.viewBox.baseVal, W = box.width * 4 / 3, H = box.height * 4 / 3;  // points to CSS pixels
+  function setZoom(z, cx, cy) {
+    z = Math.max(0.05, Math.min(8, z));
+    var v = view.getBoundingClientRect();
+    cx = cx === undefined ? v.width / 2 : cx; cy = cy === undefined ? v.height / 2 : cy;
+    var fx = (view.scrollLeft + cx) / (W * zoom), fy = (view.scrollTop + cy) / (H * zoom);
+    zoom = z;
+    svg.setAttribute("width", W * z); svg.setAttribute("height", H * z);
+    view.scrollLeft = fx * W * z - cx; view.scrollTop = fy * H * z - cy;
+  }
+  function fitZoom() { return Math.min(view.clientWidth / W, view.clientHeight / H); }
+  function stop() { clearInterval(timer); timer = null; play.textContent = "play"; }
+  function toggle() {
+    if (timer) { stop(); return; }
+    if (current === count - 1) show(0);
+    play.textContent = "pause";
+    timer = setInterval(function () { if (current === count - 1) stop(); else show(current + 1); }, 900);
+  }
+  var keys = {
+    ArrowRight: function () { stop(); show(current + 1); },
+    ArrowLeft: function () { stop(); show(current - 1); },
+    Home: function () { stop(); show(0); }, End: function () { stop(); show(count - 1); }, " ": toggle
+  };
+  window.addEventListener("keydown", function (e) {
+    var act = keys[e.key];
+    if (!act || e.ctrlKey || e.altKey || e.metaKey) return;
+    e.preventDefault(); e.stopPropagation();  // the focused slider or button must not act as well
+    if (!(e.key === " " && e.repeat)) act();
+  }, true);
+  window.addEventListener("keyup", function (e) {
+    if (e.key === " ") { e.preventDefault(); e.stopPropagation(); }  // a focused button clicks on keyup
+  }, true);
+  slider.addEventListener("input", function () { stop(); show(+slider.value); });
+  function on(id, fn) { document.getElementById(id).addEventListener("click", fn); }
+  on("first", keys.Home); on("prev", keys.ArrowLeft); on("next", keys.ArrowRight); on("last", keys.End);
+  on("play", toggle);
+  on("zoomin", function () { setZoom(zoom * 1.25); }); on("zoomout", function () { setZoom(zoom / 1.25); });
+  on("fit", function () { setZoom(fitZoom()); }); on("actual", function () { setZoom(1); });
+  view.addEventListener("wheel", function (e) {
+    if (!e.ctrlKey && !e.metaKey) return;
+    e.preventDefault();
+    var v = view.getBoundingClientRect();
+    setZoom(zoom * (e.deltaY < 0 ? 1.15 : 1 / 1.15), e.clientX - v.left, e.clientY - v.top);
+  }, { passive: false });
+  var drag = null;
+  view.addEventListener("mousedown", function (e) {
+    drag = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
+    view.classList.add("dragging"); e.preventDefault();
+  });
+  window.addEventListener("mousemove", function (e) {
+    if (!drag) return;
+    view.scrollLeft = drag.left - (e.clientX - drag.x); view.scrollTop = drag.top - (e.clientY - drag.y);
+  });
+  window.addEventListener("mouseup", function () { drag = null; view.classList.remove("dragging"); });
+  setZoom(Math.max(Math.min(fitZoom(), 1), 0.8));  // node text at least 11 px (11 pt at 0.8 is 11.7 px)
+  show(0);
+})();"""
