@@ -302,3 +302,10 @@ def test_a_warning_is_one_line(monkeypatch, capsys):
         capsys.readouterr().err
         == "chainrule: warning: the batch tape cannot run this model: it reads .data\n"
     )
+
+
+def test_draw_of_a_model_too_big_to_lay_out_suggests_the_option(tmp_path):
+    nn.save(nn.MLP(64, [32, 10], seed=0), tmp_path / "big.json")
+    proc = run("draw", "big.json", "--out", "full.svg", cwd=tmp_path)
+    line = assert_one_error(proc, 1, "over max_nodes=3000", "--collapsed")
+    assert "collapsed=True" not in line and not (tmp_path / "full.svg").exists()

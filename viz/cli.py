@@ -27,6 +27,7 @@ from nn.worked_example import LR, worked_example
 
 from . import cli_checks as checks
 from .cli_parser import build_parser, command_parser
+from .dot import DrawingTooBig
 from .explain import explain
 from .frames import backprop_html
 from .render import FORMATS, find_renderer, render
@@ -174,8 +175,12 @@ def draw_model(args: argparse.Namespace) -> None:
     root = vsum(out) if isinstance(out, list) else out
     root.label = "Σ outputs" if isinstance(out, list) else "output"
     root.backward()
-    with checks.atomic_files() as pairs:
-        render(root, checks.temporary_beside(args.out, pairs), collapsed=args.collapsed)
+    try:
+        with checks.atomic_files() as pairs:
+            render(root, checks.temporary_beside(args.out, pairs), collapsed=args.collapsed)
+    except DrawingTooBig as e:  # the library's advice names its keyword; here it is an option
+        too_many = str(e).split(":")[0]  # "the drawing has N nodes, over max_nodes=M"
+        raise checks.CommandError(f"{too_many}; draw it with --collapsed (one box per neuron)") from None
     print(f"wrote {args.out}")
 
 
