@@ -180,7 +180,7 @@ def _check_gradients(order: list[Value]) -> None:
         g = v.grad
         if g is not None and not math.isfinite(float(g)):
             consumers = [c for c in order if v in c.parents]
-            made_by = ", ".join(sorted({c.op for c in consumers})) or "the seed"
+            made_by = ", ".join(sorted({c.op for c in consumers})) or "the output's own gradient"
             raise AnomalyError(
                 f"backward: gradient {float(g)!r} of node {v!r}, passed back through {made_by} "
                 "(NaN or infinity found by detect_anomaly)"

@@ -46,7 +46,7 @@ def mse(output: Any, target: Sequence[Any]) -> Value:
 
 
 def sse(output: Any, target: Sequence[Any]) -> Value:
-    """Half the summed squared error, 0.5 * Σ_k (t_k - o_k)^2 (the seed articles' E)."""
+    """Half the summed squared error, 0.5 * Σ_k (t_k - o_k)^2 (the E of the 2-2-2 worked example)."""
     o, t = _outputs(output, target, "sse")
     return _named(0.5 * autograd.sum([(tk - ok) ** 2 for ok, tk in zip(o, t)]), "sse")
 

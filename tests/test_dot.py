@@ -10,7 +10,7 @@ from nn.worked_example import worked_example
 from viz import draw, trace
 from viz.dot import fmt
 
-SEED_NUMBERS = [  # forward values and weight gradients of the seed table, 8 decimals
+SEED_NUMBERS = [  # forward values and weight gradients of the 2-2-2 worked example, 8 decimals
     "0.08",
     "0.11",
     "0.51998934",
@@ -37,7 +37,7 @@ def shown(number: str) -> str:
 
 
 def test_fmt():
-    assert fmt(0.000808876, 8) == "0.00080888"  # 8 decimals, as the seed prints it
+    assert fmt(0.000808876, 8) == "0.00080888"  # 8 decimals, as the worked example prints it
     assert fmt(0.5274723, 8) == "0.5274723"
     assert fmt(0.025922855, 4) == "0.02592"  # 4 significant digits
     assert fmt(0.6094460, 4) == "0.6094"

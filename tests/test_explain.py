@@ -25,7 +25,7 @@ def test_w5_is_the_teachers_three_factor_chain():
     o1, h1 = ex["o"][0], ex["h"][0]
     assert [f.value for f in e.terms[0].factors] == pytest.approx([o1.grad, o1.data * (1 - o1.data), h1.data])
     assert lines[1].split("= ")[1] == "0.20944600 × 0.23802157 × 0.51998934".replace("0.20944600", "0.209446")
-    assert lines[-1].endswith("= 0.02592286")  # the seed's dE/dw5
+    assert lines[-1].endswith("= 0.02592286")  # the worked example's dE/dw5
     assert e.total == pytest.approx(w5.grad, rel=1e-12)
 
 

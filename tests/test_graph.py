@@ -6,7 +6,7 @@ from autograd import Value
 from nn.worked_example import worked_example
 from viz import gradients, trace
 
-# the seed table (../shared/seeds/README.md), 8 decimals
+# the 2-2-2 worked example's table, 8 decimals
 FORWARD = {
     "z1": 0.08,
     "z2": 0.11,

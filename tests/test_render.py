@@ -32,7 +32,7 @@ SEED_NUMBERS = [
     "0.00161775",
     "0.00071009",
     "0.00142017",
-]  # the seed table's forward values and weight gradients, 8 decimals, trailing zeros dropped
+]  # the worked example's forward values and weight gradients, 8 decimals, trailing zeros dropped
 SVG = "{http://www.w3.org/2000/svg}"
 
 

@@ -20,7 +20,7 @@ def test_one_row_per_layer_with_exact_numbers():
     rows = grad_stats(m)
     assert [r["name"] for r in rows] == ["layers.0", "layers.1"]
     assert [r["count"] for r in rows] == [4, 4]
-    g0 = [0.00080888, 0.00161775, 0.00071009, 0.00142017]  # the seed table's dE/dw1
+    g0 = [0.00080888, 0.00161775, 0.00071009, 0.00142017]  # the worked example's dE/dw1
     assert rows[0]["mean_abs"] == pytest.approx(sum(g0) / 4, abs=1e-8)
     assert rows[0]["max_abs"] == pytest.approx(0.00161775, abs=1e-8)
     assert rows[1]["max_abs"] == pytest.approx(0.02629590, abs=1e-8)

@@ -1,5 +1,5 @@
-"""The worked example of seeds/000, written with plain Values: every number of the table to
-8 decimals, and one SGD step (lr 0.5). The numbers are the seed README's."""
+"""The 2-2-2 worked example, written with plain Values: every number of its table to 8 decimals,
+and one SGD step (lr 0.5), as the tutorial works them by hand."""
 
 from autograd import Value, zero_grad
 

@@ -26,7 +26,8 @@ ZERO_FILL, UNKNOWN_FILL, DEAD_LINE = "#d9d9d9", "#ffffff", "#525252"
 
 def fmt(x: float, precision: int = 4) -> str:
     """``precision`` significant digits; a number below 1 gets ``precision`` decimals instead
-    while that keeps 3 or more significant digits (so precision=8 prints 0.00080888 as the seed does)."""
+    while that keeps 3 or more significant digits (precision=8 prints 0.00080888, as the worked
+    example's table does)."""
     if x == 0:
         return "0"
     if not math.isfinite(x):
