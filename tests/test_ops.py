@@ -3,6 +3,7 @@ at ordinary points and at edge points; and its errors outside its domain."""
 
 import math
 
+import numpy as np
 import pytest
 
 from autograd import OPS, Value, grad, numerical_grad
@@ -112,7 +113,6 @@ def test_numbers_on_either_side():
 
 
 def test_numpy_scalars_work_on_either_side():
-    np = pytest.importorskip("numpy")
     v = Value(np.float32(2.0))
     assert type(v.data) is float
     out = np.float64(3.0) * v
