@@ -166,8 +166,11 @@ def _chain_rule(order: list[Value], seed: Any) -> None:
         g = v.grad
         if create_graph:
             for p, local in zip(v.parents, v._prim.local(*v.parents, v)):
-                term = local * g if local != 1.0 else g  # a Value local is never == 1.0: no 1 * g nodes
-                p.grad = term if p.grad is None else p.grad + term
+                try:
+                    term = local * g if local != 1.0 else g  # a Value local is never == 1.0: no 1 * g nodes
+                    p.grad = term if p.grad is None else p.grad + term
+                except ValueError as e:  # NaN refused by the op: say which gradient it was making
+                    raise type(e)(f"backward: the gradient of {_describe(p)} through {v.op}: {e}") from e
         elif type(a) is tuple:
             for p, local in zip(a, v._local_a):
                 p.grad += local * g
