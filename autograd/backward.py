@@ -89,11 +89,20 @@ def backward(root: Value) -> None:
             if v._a is None and v.grad:
                 earlier.append((v, v.grad))
             v.grad = 0.0
+        met = []
         try:
             _chain_rule(order, 1.0)
         finally:
             for v, g in earlier:
-                v.grad += g
+                new = v.grad
+                v.grad = new + g
+                if v.grad != v.grad and new == new and g == g:  # inf + -inf: this call's met the earlier
+                    met.append((v, new, g))
+        for v, new, g in met:
+            _raise_nan(
+                f"backward: the gradient of {_describe(v)} is NaN: this call's {new!r} added to the "
+                f"earlier {g!r} (leaf gradients accumulate: call zero_grad between steps)"
+            )
 
 
 def grad(output: Value, inputs: Iterable[Value] | Value, create_graph: bool = False) -> list[Value]:
@@ -149,12 +158,19 @@ def _chain_rule(order: list[Value], seed: Any) -> None:
     for v in order:
         a = v._a
         if a is None:
+            g = v.grad
+            if g != g:  # NaN reaches every leaf below where it was made: only leaves need a look
+                _search_nan(order, seed)  # (a Value gradient is never != itself)
+                break
             continue
         g = v.grad
         if create_graph:
-            for p, local in zip(v.parents, v._op.local(*v.parents, v)):
-                term = local * g if local != 1.0 else g  # a Value local is never == 1.0: no 1 * g nodes
-                p.grad = term if p.grad is None else p.grad + term
+            for p, local in zip(v.parents, v._prim.local(*v.parents, v)):
+                try:
+                    term = local * g if local != 1.0 else g  # a Value local is never == 1.0: no 1 * g nodes
+                    p.grad = term if p.grad is None else p.grad + term
+                except ValueError as e:  # NaN refused by the op: say which gradient it was making
+                    raise type(e)(f"backward: the gradient of {_describe(p)} through {v.op}: {e}") from e
         elif type(a) is tuple:
             for p, local in zip(a, v._local_a):
                 p.grad += local * g
@@ -165,6 +181,56 @@ def _chain_rule(order: list[Value], seed: Any) -> None:
                 b.grad += v._local_b * g
     if mode.get() & ANOMALY:
         _check_gradients(order)
+
+
+def _search_nan(order: list[Value], seed: float) -> None:
+    """A leaf's gradient came out NaN: run the chain rule again, term by term, and raise at the first
+    term that makes NaN from numbers that are not NaN, naming the op. A NaN that was there already (a
+    NaN in ``.data``) is passed on, as the forward pass does; the gradients are then the chain rule's."""
+    for v in order:
+        v.grad = 0.0
+    order[0].grad = seed
+    for v in order:
+        g = v.grad
+        for p, local in zip(v.parents, v.local_grads):
+            term = local * g
+            total = p.grad + term
+            if total != total and g == g and p.grad == p.grad:
+                message = _nan_message(v, p, local, g, term)
+                if message:
+                    for u in order:  # a failed call leaves no partial gradients behind
+                        u.grad = 0.0
+                    _raise_nan(message)
+            p.grad = total
+
+
+def _nan_message(v: Value, p: Value, local: float, g: float, term: float) -> str | None:
+    """Why the edge v -> p made NaN, or None if it only passed on a NaN that v's inputs held."""
+    where = f"backward: the gradient of {_describe(p)} through {v.op}"
+    if local != local:
+        inputs = [x.data for x in v.parents]
+        if any(x != x for x in inputs) or v.data != v.data:
+            return None
+        return (
+            f"{where} is NaN: {v.op}'s local derivative at inputs {inputs} is NaN (recorded at forward time)"
+        )
+    if term != term:
+        return f"{where} is NaN: local derivative {local!r} × gradient {g!r} (undefined; a value overflowed)"
+    return (
+        f"{where} is NaN: {term!r} added to the {p.grad!r} it had from another path "
+        "(infinite gradients of opposite signs)"
+    )
+
+
+def _describe(v: Value) -> str:
+    name = f"{v.label!r}, " if v.label else ""
+    return f"a leaf ({name}data={v.data!r})" if v.is_leaf else f"the {v.op!r} node ({name}data={v.data!r})"
+
+
+def _raise_nan(message: str) -> None:
+    if mode.get() & ANOMALY:
+        raise AnomalyError(message + " (found by detect_anomaly)")
+    raise ValueError(message)
 
 
 def _not_a_value(where: str, x: object) -> str:

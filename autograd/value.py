@@ -32,14 +32,14 @@ _new = object.__new__
 
 
 def _init(
-    v: Value, data: float, op: Op, a: Any, local_a: Any, b: Value | None, local_b: Any, label: str | None
+    v: Value, data: float, op: Op, a: Any, local_a: Any, b: Value | None, local_b: Any, label: str = ""
 ) -> Value:
     """Fill every slot of ``v`` (a leaf has ``op=LEAF`` and no parents); return ``v``."""
     v.data = data
     v.grad = 0.0
-    v.label = label
+    v._label = label
     v.scope = None  # which module made it, e.g. "layers.0.neurons.1" (set by nn, drawn by viz)
-    v._op, v._a, v._local_a, v._b, v._local_b = op, a, local_a, b, local_b
+    v._prim, v._a, v._local_a, v._b, v._local_b = op, a, local_a, b, local_b
     return v
 
 
@@ -77,7 +77,7 @@ def _lift(x: Any, op: Op) -> Value:
     """A plain number used beside a Value becomes a constant leaf."""
     if isinstance(x, Value):
         return x
-    return _init(_new(Value), _as_float(x, f"operator {op.name!r}"), LEAF, None, None, None, None, None)
+    return _init(_new(Value), _as_float(x, f"operator {op.name!r}"), LEAF, None, None, None, None)
 
 
 def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
@@ -110,8 +110,9 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
         v = _new(Value)  # the hot path: _init's slot writes inlined (a call costs ~10% here)
         v.data = out
         v.grad = 0.0
-        v.label = v.scope = None
-        v._op, v._a, v._b = op, x, y
+        v._label = ""
+        v.scope = None
+        v._prim, v._a, v._b = op, x, y
         v._local_a, v._local_b = local(a, b, out)
         return v
 
@@ -135,8 +136,9 @@ def _unary(op: Op) -> Callable[[Value], Value]:
         v = _new(Value)  # the hot path: _init's slot writes inlined (a call costs ~10% here)
         v.data = out
         v.grad = 0.0
-        v.label = v.scope = v._b = v._local_b = None
-        v._op, v._a = op, x
+        v._label = ""
+        v.scope = v._b = v._local_b = None
+        v._prim, v._a = op, x
         (v._local_a,) = local(a, out)
         return v
 
@@ -155,11 +157,11 @@ def _record(op: Op, parents: tuple[Value, ...], out: float, inputs: Iterable[flo
     (``inputs`` are the parents' data: passed, not captured by a closure, which would cost every op.)"""
     m = _get_mode()
     if m & NO_GRAD:
-        return _init(_new(Value), out, LEAF, None, None, None, None, None)
+        return _init(_new(Value), out, LEAF, None, None, None, None)
     grads = tuple(op.local(*inputs, out))
     if m & ANOMALY:
         check_finite(op.name, [x.data for x in parents], out, grads)
-    return _init(_new(Value), out, op, *_edges(op, parents, grads), None)
+    return _init(_new(Value), out, op, *_edges(op, parents, grads))
 
 
 def check_finite(op: str, inputs: list[float], out: float, grads: Iterable[float]) -> None:
@@ -172,6 +174,24 @@ def check_finite(op: str, inputs: list[float], out: float, grads: Iterable[float
         )
 
 
+_ADD_A_PRIMITIVE = (
+    "To define an op, build it from existing primitives (x * x * x for x ** 3), or add an entry "
+    "Op(name, arity, forward, local) to OPS with its forward rule and its local derivatives "
+    "(docs/engine.md, 'Adding a primitive'); Value(data, _children, _op) then finds it by name."
+)
+
+
+def _checked_label(label: Any, where: str) -> str:
+    """A label is a string ('' for none; None is taken as ''), else a TypeError."""
+    if type(label) is str:
+        return label
+    if label is None:
+        return ""
+    if isinstance(label, str):
+        return str(label)
+    raise TypeError(f"{where}: label must be a string, got {type(label).__name__} {label!r}")
+
+
 class Value:
     """A scalar with a gradient. ``Value(2.0, label="x")``; combine with + - * / ** and methods.
 
@@ -181,14 +201,15 @@ class Value:
     """
 
     __slots__ = (
-        "data", "grad", "label", "scope", "_op", "_a", "_local_a", "_b", "_local_b", "__dict__", "__weakref__"
+        "data", "grad", "_label", "scope", "_prim", "_a", "_local_a", "_b", "_local_b",
+        "__dict__", "__weakref__",
     )  # fmt: skip
     # __dict__: extra attributes work (an optimizer's ``p.m = 0.0``), made only when first set
     data: float
     grad: float
-    label: str | None
+    _label: str  # read and set through ``label``, which checks the type
     scope: str | None
-    _op: Op  # LEAF ('') for a leaf
+    _prim: Op  # the primitive that made this node; LEAF ('') for a leaf
     _a: Any  # first parent, or the tuple of parents of an n-ary node, or None for a leaf
     _local_a: Any  # d self / d _a (a tuple for an n-ary node)
     _b: Value | None  # second parent of a binary node
@@ -196,12 +217,9 @@ class Value:
 
     __array_ufunc__ = None  # so `numpy_number * value` defers to Value.__rmul__
 
-    def __init__(
-        self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str | None = None
-    ) -> None:
+    def __init__(self, data: Any, _children: Iterable[Value] = (), _op: str = "", label: str = "") -> None:
         data = _as_float(data, "Value()")
-        if label is not None and not isinstance(label, str):
-            raise TypeError(f"Value(): label must be a string, got {type(label).__name__} {label!r}")
+        label = _checked_label(label, "Value()")
         if not _children and not _op:  # a leaf: the common case
             _init(self, data, LEAF, None, None, None, None, label)
             return
@@ -215,9 +233,30 @@ class Value:
     # --- what the node recorded ---------------------------------------------------------------
 
     @property
+    def label(self) -> str:
+        """The name drawings show; '' (micrograd's default) for an unlabelled Value."""
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        self._label = _checked_label(label, "Value.label")
+
+    @property
     def op(self) -> str:
         """The primitive's name ('+', 'tanh', '**2', ...), or '' for a leaf."""
-        return self._op.name
+        return self._prim.name
+
+    @property
+    def _op(self) -> Op:
+        """micrograd's name: the op as micrograd spells it ('+', '*', '**2', 'ReLU', ...; '' for a leaf)."""
+        return self._prim
+
+    @_op.setter
+    def _op(self, value: object) -> None:
+        raise AttributeError(
+            f"a Value's _op is fixed when it is made (got {value!r}): chainrule takes each node's "
+            f"derivatives from the primitive that made it. {_ADD_A_PRIMITIVE}"
+        )
 
     @property
     def is_leaf(self) -> bool:
@@ -247,9 +286,21 @@ class Value:
         """micrograd's name: the set of parents (read-only)."""
         return frozenset(self.parents)
 
-    def _backward(self) -> None:
-        """micrograd's name for this node's step of the chain rule: each parent's ``grad`` +=
-        local derivative * this node's ``grad`` (``backward()`` does it for every node, in order)."""
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """micrograd's name for this node's step of the chain rule, to call: each parent's ``grad`` +=
+        local derivative * this node's ``grad`` (``backward()`` does it for every node, in order).
+        Assigning one is refused: the derivatives come from the table of primitives."""
+        return self._chain_rule_step
+
+    @_backward.setter
+    def _backward(self, fn: object) -> None:
+        raise AttributeError(
+            "chainrule does not run a custom _backward: backward() takes every node's local derivatives "
+            f"from its table of primitives, autograd.ops.OPS (autograd/ops.py). {_ADD_A_PRIMITIVE}"
+        )
+
+    def _chain_rule_step(self) -> None:
         g = self.grad
         for p, local in zip(self.parents, self.local_grads):
             p.grad += local * g
@@ -345,4 +396,4 @@ def _nary(op: Op, values: Iterable[Any]) -> Value:
         _refuse_nan(op, data)
     if _get_mode():
         return _record(op, xs, out, data)
-    return _init(_new(Value), out, op, xs, op.local(*data, out), None, None, None)
+    return _init(_new(Value), out, op, xs, op.local(*data, out), None, None)

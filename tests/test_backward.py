@@ -376,3 +376,78 @@ def test_threads_computing_gradients_of_one_graph_do_not_mix():
         t.join()
     assert len(results) == 1600 and all(r == expected for r in results)
     assert (x.grad, w.grad) == (7.0, 8.0)
+
+
+# --- no silent NaN in backward: the op where a gradient became NaN is named --------------------------
+
+
+def test_backward_names_the_op_where_a_gradient_becomes_nan():
+    x = Value(1e308, label="x")
+    yv = x * 10  # inf: the forward pass overflows, which is not an error by itself
+    w = yv.tanh() * yv  # tanh's local derivative at inf is 0.0; the gradient reaching yv through it is inf
+    message = (
+        r"backward: the gradient of the '\*' node \(data=inf\) through tanh is NaN: "
+        r"local derivative 0.0 × gradient inf"
+    )
+    x.grad = 5.0
+    with pytest.raises(ValueError, match=message) as raised:
+        w.backward()
+    assert type(raised.value) is ValueError
+    assert (x.grad, yv.grad) == (5.0, 0.0)  # a failed call adds nothing: no NaN is left behind
+    for compute, expected in (
+        (lambda: grad(w, [x]), message),
+        (lambda: autograd.gradients(w), message),
+        # on Values the chain rule's own product is an op, refused as every op making NaN is
+        (
+            lambda: grad(w, [x], create_graph=True),
+            r"the gradient of the '\*' node \(data=inf\) through tanh: \*: inputs \[0.0, inf\] give NaN",
+        ),
+    ):
+        with pytest.raises(ValueError, match=expected):
+            compute()
+        assert x.grad == 5.0
+
+
+def test_a_nan_gradient_under_detect_anomaly_is_its_anomaly_error():
+    x = Value(-2.0, label="x")
+    with detect_anomaly():
+        out = (x.relu() * 1e200) * 1e200  # every value and local derivative finite; d out / d relu = inf
+        with pytest.raises(
+            AnomalyError,
+            match=r"of a leaf \('x', data=-2.0\) through relu is NaN: local derivative 0.0 × gradient inf",
+        ):
+            out.backward()
+    with pytest.raises(
+        ValueError, match=r"through relu is NaN: local derivative 0.0 × gradient inf"
+    ) as raised:
+        out.backward()  # the same, outside the context, as a plain ValueError
+    assert type(raised.value) is ValueError and x.grad == 0.0
+
+
+def test_infinite_gradients_of_opposite_signs_meeting_are_named():
+    p = Value(1e-300, label="p")
+    out = (p * 1e200) * 1e200 - (p * 1e200) * 1e200  # 1e100 - 1e100 = 0; d out / d p = inf - inf
+    with pytest.raises(
+        ValueError,
+        match=r"leaf \('p', data=1e-300\) through \* is NaN: -?inf added to the -?inf it had from another",
+    ):
+        out.backward()
+    q = Value(1e-300)
+    q.grad = math.inf  # from an earlier call
+    with pytest.raises(ValueError, match=r"this call's -inf added to the earlier inf .*zero_grad"):
+        ((q * -1e200) * 1e200).backward()
+
+
+def test_a_nan_local_derivative_from_numbers_is_named_and_nan_data_is_passed_on():
+    base, exponent = Value(math.inf), Value(-1.0, label="e")
+    y = base**exponent  # inf ** -1 = 0; d/d exponent = 0 * log(inf) is NaN at forward time
+    assert y.data == 0.0 and math.isnan(y.local_grads[1])
+    with pytest.raises(
+        ValueError,
+        match=r"leaf \('e', data=-1.0\) through \*\* is NaN: \*\*'s local derivative at inputs \[inf, -1.0\]",
+    ):
+        y.backward()
+    x, z = Value(1.0), Value(3.0)
+    x.data = math.nan  # NaN in .data (say, from a diverging optimizer) is passed on, as forward does
+    (x * z + z).backward()
+    assert math.isnan(z.grad) and x.grad == 3.0

@@ -155,6 +155,69 @@ def test_micrograd_constructor_shape():
         Value(0.0, (a,), "sin")
 
 
+def draw_dot_labelled(root):
+    """The lecture's draw_dot: the record shows each node's label, '' for an unlabelled one."""
+    dot = Digraph(format="svg", graph_attr={"rankdir": "LR"})
+    nodes, edges = trace(root)
+    for n in nodes:
+        uid = str(id(n))
+        dot.node(name=uid, label="{ %s | data %.4f | grad %.4f }" % (n.label, n.data, n.grad), shape="record")  # noqa: UP031
+        if n._op:
+            dot.node(name=uid + n._op, label=n._op)
+            dot.edge(uid + n._op, uid)
+    for n1, n2 in edges:
+        dot.edge(str(id(n1)), str(id(n2)) + n2._op)
+    return dot
+
+
+def test_lecture_draw_dot_with_labels_matches_micrograd(monkeypatch):
+    # micrograd 0.1.0's Value has no label; the lecture's has label='' by default: give it that
+    monkeypatch.setattr(MValue, "label", "", raising=False)
+    drawn = []
+    for V in (Value, MValue):
+        nodes = neuron(V)
+        for v, name in zip(nodes, ["x1", "x2", "w1", "w2", "b", "x1*w1", "x2*w2", "x1*w1 + x2*w2", "n"]):
+            v.label = name  # the lecture labels these by hand; relu(n) and o stay unlabelled
+        nodes[-1].backward()
+        dot = draw_dot_labelled(nodes[-1])
+        ids = {str(id(n)): f"{n.label}/{n.data:.4f}" for n in trace(nodes[-1])[0]}
+        lines = []
+        for line in dot.body:
+            for uid, name in sorted(ids.items(), key=lambda kv: -len(kv[0])):
+                line = line.replace(uid, name)
+            lines.append(line.strip())
+        drawn.append(sorted(lines))
+        assert nodes[-1].label + "?" == "?"  # code such as n.label + "..." works on an unlabelled node
+    ours, theirs = drawn
+    assert ours == theirs
+    text = " ".join(ours)
+    assert "None" not in text and "{  | data 0.7768 | grad 1.0000 }" in text  # o = relu(0.8814) ** 2
+    assert "{ n | data 0.8814 | grad 1.7627 }" in text and "{ x1 | data 2.0000 | grad -5.2882 }" in text
+
+
+def test_assigning_micrograd_internals_is_refused_clearly():
+    a = Value(2.0)
+    out = Value(8.0, (a,), "**3")  # micrograd's way of making a node; its rule comes from ops.OPS
+    with pytest.raises(AttributeError, match=r"does not run a custom _backward.*autograd/ops.py.*Op\(name"):
+        out._backward = lambda: None
+    out.grad = 1.0
+    out._backward()  # the node's own step still runs: d a**3 / d a = 3 a**2
+    assert a.grad == 12.0 and "_backward" not in out.__dict__
+    with pytest.raises(AttributeError, match=r"_op is fixed when it is made \(got 'foo'\).*OPS"):
+        out._op = "foo"
+    assert (out.op, out._op) == ("**3", "**3")
+    v = Value(1.0)
+    for bad in (3, b"x", ["x"]):
+        with pytest.raises(TypeError, match=f"label must be a string, got {type(bad).__name__}"):
+            v.label = bad
+        with pytest.raises(TypeError, match=f"label must be a string, got {type(bad).__name__}"):
+            Value(1.0, label=bad)
+    v.label = "x"
+    assert v.label == "x" and repr(v) == "Value(data=1.0, grad=0.0, label='x')"
+    v.label = None  # no label, as Value(1.0, label=None) gives
+    assert v.label == "" == Value(1.0, label=None).label == Value(1.0).label == (v * 2).label
+
+
 def test_extra_attributes_keep_optimizer_state():
     params = [Value(0.5), Value(-1.5)]
     for p in params:

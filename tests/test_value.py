@@ -117,11 +117,14 @@ def test_every_path_that_builds_a_node_fills_every_slot():
     for path, (v, parents, local_grads) in built.items():
         values = {s: getattr(v, s) for s in slots}  # every slot is set: no AttributeError
         assert values["grad"] == 0.0 and values["scope"] is None and isinstance(v.data, float), path
-        assert isinstance(values["_op"], Op) and v.is_leaf == (v.op == "" == v._op), path
+        assert isinstance(values["_prim"], Op) and v._op is values["_prim"], path
+        assert v.is_leaf == (v.op == "" == v._op) and v.label is values["_label"] and type(v.label) is str, (
+            path
+        )
         if parents is not None:
             assert v.parents == parents and v._prev == set(parents), path
         assert v.local_grads == local_grads, path
         if parents == ():
             assert values["_a"] is values["_b"] is values["_local_a"] is values["_local_b"] is None, path
     assert built["micrograd's shape"][0].label == "c" and built["leaf"][0].label == "x"
-    assert built["binary"][0].label is None and not built["binary"][0].__dict__
+    assert built["binary"][0].label == "" and not built["binary"][0].__dict__
