@@ -29,7 +29,7 @@ from .painter import neuron_groups
 from .style import esc, text_width
 
 CAPTION_SIZE = 14  # points: Graphviz's default size for a graph's label
-PAGE_NODES = 1000  # a page holds about 2.3 KB per node drawn: 1000 nodes are ~2.3 MB, written in ~1.5 s
+PAGE_NODES = 1000  # a page holds about 2.4 KB per step (the worked example: 79 KB for 33 steps)
 
 
 @dataclass

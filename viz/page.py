@@ -64,7 +64,8 @@ input[type=range] { width: 30em; max-width: 40vw; }
 header { flex: none; }
 #counter { display: inline-block; min-width: {counter}ch; font-variant-numeric: tabular-nums; }
 #caption { font-family: monospace; font-size: 15px; line-height: 1.3; margin: .4em 0 0;
-  white-space: pre-wrap; height: {height}px; overflow: auto; }
+  white-space: pre-wrap; height: {height}px; overflow: auto; background: #fafafa;
+  border: 1px solid #e0e0e0; padding: 0 .3em; }
 #view { flex: 1; overflow: auto; cursor: grab; background: #fff; }
 #view.dragging { cursor: grabbing; }
 #view svg { display: block; }
