@@ -424,10 +424,9 @@ def test_a_graph_too_big_to_lay_out_is_refused_at_once(tmp_path):
     v.backward()
     drawing = draw(v)
     for attempt in (lambda: render(v, tmp_path / "big.svg"), drawing._repr_mimebundle_, drawing.pipe):
-        with pytest.raises(
-            DrawingTooBig, match=r"100001 nodes, over max_nodes=3000.*collapsed=True.*max_nodes"
-        ):
+        with pytest.raises(DrawingTooBig, match=r"100001 nodes, over max_nodes=3000.*larger max_nodes") as e:
             attempt()
+        assert "collapsed" not in str(e.value)  # no neuron here: collapsing would not shrink it
     assert not (tmp_path / "big.svg").exists()
     small = Value(1.0) * 2
     small.backward()
@@ -525,3 +524,34 @@ def test_a_collapsed_neuron_is_filled_by_the_gradient_it_passes_back():
             box = re.search(rf"\tv{out} \[label=<[^\n]*", src).group(0)
             assert f'fillcolor="{grad_colors(graph.nodes[before].grad)[0]}"' in box
             assert f"grad {fmt(node.grad)}" in box  # the output's own gradient is still written
+
+
+def test_too_big_suggests_collapsing_only_when_it_shrinks_the_drawing(tmp_path, monkeypatch):
+    import sys
+
+    import nn
+    from viz import DrawingTooBig, render
+
+    model = nn.MLP(64, [32, 10], seed=0)
+    out = model([0.5] * 64)
+    root = out[0]
+    for o in out[1:]:
+        root = root + o
+    root.backward()
+    small = draw(root, collapsed=True).node_count
+    with pytest.raises(
+        DrawingTooBig, match=rf"over max_nodes=3000.*collapsed=True \(one box per neuron: {small} nodes\)"
+    ):
+        render(root, tmp_path / "m.svg")
+    with pytest.raises(DrawingTooBig, match="over max_nodes=50.*larger max_nodes") as e:
+        render(root, tmp_path / "m.svg", collapsed=True, max_nodes=50)  # collapsed already
+    assert "collapsed=True" not in str(e.value) and small > 50
+
+    # counted on the Values before anything is traced or drawn: refused at once, whatever the size
+    def no_trace(*args, **kwargs):
+        raise AssertionError("traced a graph that was too big to draw")
+
+    monkeypatch.setattr(sys.modules["viz.render"], "trace", no_trace)
+    with pytest.raises(DrawingTooBig, match="4925 nodes"):
+        render(root, tmp_path / "m.svg")
+    assert draw(root).node_count == 4925 and not (tmp_path / "m.svg").exists()

@@ -128,3 +128,56 @@ def test_an_unlabelled_graph_is_explained_through_its_ops():
     first = str(e).split("\n")[0]
     assert first.count("dmul") == 4 and "dtanh" in first and "droot/da = droot/da" not in first
     assert e.total == pytest.approx(a.grad, rel=1e-15) == pytest.approx(4 + (1 - math.tanh(2) ** 2))
+
+
+def test_an_mlp_parameter_is_explained_with_the_places_of_its_nodes():
+    import nn
+
+    X, y = nn.datasets.moons(n=100, noise=0.1, seed=0)
+    model = nn.MLP(2, [4, 4, 1], seed=0)
+    loss = nn.hinge(model(X[0]), [2 * y[0] - 1])
+    loss.backward()
+    w0 = model.parameters()[0]
+    e = explain(w0)
+    assert str(e).split("\n")[0] == (
+        "dhinge/d(layer 0 · neuron 0 · w0) = dhinge/d(layer 0 · neuron 0 · Σ) · "
+        "d(layer 0 · neuron 0 · Σ)/d(layer 0 · neuron 0 · x·w) · "
+        "d(layer 0 · neuron 0 · x·w)/d(layer 0 · neuron 0 · w0)"
+    )
+    assert e.terms[0].factors[-1].value == X[0][0]  # d(x·w)/dw0 is the input
+    assert e.total == pytest.approx(w0.grad, rel=1e-12)
+
+
+def test_a_direct_input_of_the_root_is_not_written_as_itself():
+    ex = example()
+    text = str(explain(ex["E"].parents[1]))
+    assert text.split("\n") == [
+        "dE_total/dE2 = dE_total/dE_total · dE_total/dE2",
+        "             = 1 × 1",
+        "             = 1",
+    ]
+
+
+def test_accumulated_gradients_are_said_not_hidden(tmp_path):
+    x, w = Value(0.5, label="x"), Value(0.3, label="w")
+    y = (w * x).tanh()
+    y.backward()
+    once = w.grad
+    assert "note" not in str(explain(w)) and "accumulated" not in draw(y).source
+    y.backward()  # no zero_grad: the leaves now hold two backward passes
+    assert w.grad == 2 * once
+    e = explain(w)
+    assert e.total == pytest.approx(once, rel=1e-12)  # explain shows one backward's gradient
+    assert (
+        str(e).split("\n")[-1].startswith("note: the leaves' .grad hold more than one backward's gradients")
+    )
+    assert "call zero_grad() before backward()" in str(e)
+    source = draw(y).source
+    assert "more than one backward" in source and "zero_grad" in source  # the drawing says so too
+    from viz import backprop_html
+
+    assert "more than one backward" in backprop_html(y, tmp_path / "p.html").read_text(encoding="utf-8")
+    w.grad = x.grad = 0.0  # zero_grad after backward: the edges still carry that backward's gradients
+    assert "reset (zero_grad)" in str(explain(w)) and "reset (zero_grad)" in draw(y).source
+    y.backward()
+    assert "note" not in str(explain(w)) and "zero_grad" not in draw(y).source

@@ -15,6 +15,8 @@ from viz.backend import pipe
 from viz.dot import fmt
 from viz.frames import backprop_steps
 
+HOSTILE = "</script><script>window.pwned=1</script>"
+
 
 def small():
     x, w = Value(0.5, label="x"), Value(-2.0, label="w")
@@ -76,7 +78,12 @@ def test_captions_name_the_node_with_its_place_and_its_chain_rule_sum():
     assert head.endswith(
         "the gradient of layer 1 · neuron 2 · w0 is final: all its uses have passed theirs back"
     )
-    assert how.startswith("droot/dw0 = ")
+    # every factor names its node with its place: every neuron has a w0 and a Σ
+    assert how.startswith(
+        "droot/d(layer 1 · neuron 2 · w0) = droot/d(layer 1 · neuron 2 · Σ) · "
+        "d(layer 1 · neuron 2 · Σ)/d(layer 1 · neuron 2 · x·w) · "
+        "d(layer 1 · neuron 2 · x·w)/d(layer 1 · neuron 2 · w0)"
+    )
     assert how.rstrip().endswith(f"= {fmt(graph.nodes[w0].grad)}")
     assert "gradients known" not in caption
 
@@ -205,9 +212,16 @@ def test_jupyter_slider(monkeypatch):
 
 def test_html_refuses_a_graph_too_big_at_once(tmp_path):
     x, w, y = small()
-    with pytest.raises(DrawingTooBig, match="4 steps .*max_nodes=3: pass collapsed=True"):
+    with pytest.raises(DrawingTooBig, match="4 steps .*max_nodes=3: .*Pass a larger max_nodes") as e:
         backprop_html(y, tmp_path / "page.html", max_nodes=3)
+    assert "collapsed" not in str(e.value)  # no neuron: collapsing would not shrink it
     assert not (tmp_path / "page.html").exists()
+    loss = mlp_loss([4, 4, 1])
+    with pytest.raises(DrawingTooBig, match=r"86 steps .*collapsed=True \(one box per neuron: 13 nodes\)"):
+        backprop_html(loss, tmp_path / "page.html", max_nodes=50)
+    with pytest.raises(DrawingTooBig, match="13 steps") as e:
+        backprop_html(loss, tmp_path / "page.html", max_nodes=5, collapsed=True)
+    assert "collapsed=True" not in str(e.value)
     v = Value(1.0, label="x")
     for _ in range(50_000):
         v = v * 1.0
@@ -221,3 +235,90 @@ def test_frames_check_their_options():
         next(backprop_frames(y, precision=-1))
     with pytest.raises(ValueError, match="precision"):
         backprop_html(y, "unused.html", precision=float("nan"))
+
+
+def hinge_loss(sizes):
+    import nn
+
+    X, y = nn.datasets.moons(n=100, noise=0.1, seed=0)
+    model = nn.MLP(2, sizes, seed=0)
+    loss = nn.hinge(model(X[0]), [2 * y[0] - 1])
+    loss.backward()
+    return model, X[0], loss
+
+
+def test_captions_tell_apart_the_uses_of_an_input_by_neuron():
+    model, x, loss = hinge_loss([4, 4, 1])
+    steps = backprop_steps(loss)
+    last = steps.captions[-1]
+    assert last.startswith(f"step {len(steps.order)} of {len(steps.order)}: the gradient of x0 is final")
+    symbolic = [ln for ln in last.split("\n")[1:] if "d(" in ln]
+    assert len(symbolic) == 4 and len(set(symbolic)) == 4  # one term per neuron of layer 0, each named
+    for j, line in enumerate(symbolic):
+        assert (
+            f"d(layer 0 · neuron {j} · Σ)/d(layer 0 · neuron {j} · x·w) · d(layer 0 · neuron {j} · x·w)/dx0"
+            in line
+        )
+    x0 = steps.graph.nodes[steps.order[-1]]
+    assert last.endswith(f"= {fmt(x0.grad)}")
+    # d hinge / d x0 = sum over neurons j of d hinge/d Σ_j * w_j0 (torch-free closed form)
+    first = model.layers[0].neurons
+    sigma = [
+        next(n.id for n in steps.graph.nodes if n.scope == f"layers.0.neurons.{j}" and n.label == "Σ")
+        for j in range(4)
+    ]
+    closed = sum(steps.graph.nodes[s].grad * first[j].w[0].data for j, s in enumerate(sigma))
+    assert x0.grad == pytest.approx(closed, rel=1e-12)
+
+
+def test_collapsed_captions_speak_only_of_what_the_collapsed_drawing_shows():
+    model, x, loss = hinge_loss([4, 4, 1])
+    steps = backprop_steps(loss, collapsed=True)
+    for caption in steps.captions:
+        assert "Σ)" not in caption and "x·w" not in caption and "relu" not in caption, caption
+    last = steps.captions[-1]
+    for j in range(4):
+        assert f"dhinge/d(layer 0 · neuron {j}) · d(layer 0 · neuron {j})/dx0" in last
+    x0 = steps.graph.nodes[steps.order[-1]]
+    assert last.endswith(f"= {fmt(x0.grad)}")
+    # each term's second factor is d out_j / d x0 = relu'(Σ_j) * w_j0
+    numbers = [ln.strip().lstrip("=+ ").split(" × ") for ln in last.split("\n") if " × " in ln]
+    for j, (grad_out, local) in enumerate(numbers):
+        neuron = model.layers[0].neurons[j]
+        out = next(n for n in steps.graph.nodes if n.scope == f"layers.0.neurons.{j}" and n.label == "relu")
+        assert float(grad_out) == pytest.approx(out.grad, rel=1e-3)
+        assert float(local) == pytest.approx((out.data > 0) * neuron.w[0].data, rel=1e-3)
+    heads = [c.split("\n")[0] for c in steps.captions]
+    assert any(
+        h.endswith("the gradient of layer 1 · neuron 2 is final: all its uses have passed theirs back")
+        for h in heads
+    )
+
+
+def test_a_direct_input_of_the_root_says_what_its_use_carried_back():
+    steps = backprop_steps(worked_example()["E"])
+    assert steps.captions[1].split("\n")[1:] == [
+        "dE_total/dE2 = dE_total/dE_total · dE_total/dE2",
+        "             = 1 × 1",
+        "             = 1",
+    ]
+
+
+def test_show_backprop_shows_the_page_inline(tmp_path):
+    from html import unescape
+
+    from viz import show_backprop
+
+    x = Value(0.5, label=HOSTILE)
+    y = (x * 2.0).tanh()
+    y.label = "y"
+    inline = show_backprop(y, height=480)
+    shown = inline._repr_html_()
+    assert shown.startswith('<iframe srcdoc="') and "height: 480px" in shown
+    assert HOSTILE not in shown and "<script>" not in shown  # the page is escaped inside the attribute
+    srcdoc = shown[len('<iframe srcdoc="') : shown.index('" title=')]
+    assert (
+        unescape(srcdoc) == inline.html == backprop_html(y, tmp_path / "p.html").read_text(encoding="utf-8")
+    )
+    with pytest.raises(ValueError, match="height"):
+        show_backprop(y, height=0)

@@ -60,6 +60,16 @@ class Page:
                              return [g.id, [s.x, s.y, s.width, s.height]]; }))"""
         )
 
+    def on_screen(self) -> tuple[list, dict]:
+        """(the view's scroll, node id -> its box on the screen, getBoundingClientRect)."""
+        return self.page.evaluate(
+            """() => { const v = document.getElementById('view');
+                 return [[v.scrollLeft, v.scrollTop], Object.fromEntries(
+                   Array.from(v.querySelectorAll('g.node[id^="v"]')).map(g => {
+                     const r = g.getBoundingClientRect();
+                     return [g.id, [r.x, r.y, r.width, r.height]]; }))]; }"""
+        )
+
     def current_in_view(self) -> bool:
         return self.page.evaluate(
             """() => { const v = document.getElementById('view').getBoundingClientRect();
@@ -179,4 +189,40 @@ def test_an_mlp_page_follows_the_current_node(browser, tmp_path):
         assert p.current_in_view(), p.step()
     assert p.step() == 86 and p.shapes() == first
     assert p.errors == [] and p.requests == [p.url]
+    p.close()
+
+
+@pytest.mark.parametrize("which", ["worked", "mlp", "collapsed"])
+def test_the_drawing_stays_still_on_screen_while_the_view_does_not_scroll(browser, worked, tmp_path, which):
+    # the caption area has a fixed height: a caption of more lines must not push the drawing down
+    import nn
+
+    if which == "worked":
+        path = worked
+    else:
+        X, y = nn.datasets.moons(n=100, noise=0.1, seed=0)
+        sizes = [4, 4, 1] if which == "mlp" else [16, 16, 1]
+        loss = nn.hinge(nn.MLP(2, sizes, seed=0)(X[3]), [2 * y[3] - 1])
+        path = backprop_html(loss, tmp_path / "page.html", collapsed=which == "collapsed")
+    p = Page(browser, path)
+    count = int(p.page.inner_text("#counter").split()[-1])
+    header = p.page.evaluate("() => document.querySelector('header').getBoundingClientRect().height")
+    lines = set()
+    still = 0
+    scroll, boxes = p.on_screen()
+    for _ in range(count - 1):
+        p.page.keyboard.press("ArrowRight")
+        lines.add(p.page.inner_text("#caption").count("\n"))
+        now_scroll, now_boxes = p.on_screen()
+        if now_scroll == scroll:  # no scroll: every node must be exactly where it was on screen
+            assert now_boxes == boxes, p.step()
+            still += 1
+        scroll, boxes = now_scroll, now_boxes
+        assert (
+            p.page.evaluate("() => document.querySelector('header').getBoundingClientRect().height") == header
+        )
+    assert (
+        len(lines) > 1 and still > 0
+    )  # captions of different lengths, compared on steps that did not scroll
+    assert p.errors == []
     p.close()

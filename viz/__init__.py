@@ -8,7 +8,15 @@ print(explain(w))                  # the chain-rule sum behind w.grad
 
 from .dot import Drawing, DrawingTooBig, draw, draw_dot, draw_graph
 from .explain import Explanation, explain
-from .frames import backprop_frames, backprop_html, save_frames, save_gif, show_frames
+from .frames import (
+    InlinePage,
+    backprop_frames,
+    backprop_html,
+    save_frames,
+    save_gif,
+    show_backprop,
+    show_frames,
+)
 from .graph import Edge, Graph, Node, gradients, trace
 from .plots import layer_grad_sizes, plot_decision_boundary, plot_gradient_sizes, plot_history
 from .render import RenderError, find_renderer, render
@@ -32,6 +40,8 @@ __all__ = [
     "save_frames",
     "save_gif",
     "show_frames",
+    "show_backprop",
+    "InlinePage",
     "explain",
     "Explanation",
     "plot_history",

@@ -26,12 +26,13 @@ from typing import Any
 
 import graphviz
 
+import autograd
 from autograd import Value
 from autograd.arguments import integer
 
 from .backend import pipe
 from .graph import Graph, trace
-from .painter import Painter
+from .painter import Painter, neuron_groups
 from .style import FONT, cluster_path, cluster_title, esc, fmt, grad_colors
 
 MAX_NODES = 3000  # above this many drawn nodes, laying out takes minutes: refuse at once
@@ -41,21 +42,66 @@ class DrawingTooBig(ValueError):
     """The graph has more nodes than can be laid out in reasonable time."""
 
 
+def count_boxes(root: Value, collapsed: bool, constants: bool = True) -> int:
+    """How many nodes a drawing of ``root`` has (a collapsed neuron is one; ``constants=False``: the
+    constants not counted), counted on the Values before any tracing or drawing: it is fast."""
+    neurons: set[str] = set()
+    count = 0
+    for v in autograd.topological_order(root):
+        parts = v.scope.split(".") if v.scope else []
+        if collapsed and len(parts) >= 2 and parts[-2] == "neurons":
+            neurons.add(v.scope)  # type: ignore[arg-type]
+        elif constants or not (v.is_leaf and not v.label and not v.scope):
+            count += 1
+    return count + len(neurons)
+
+
+def refuse_big(
+    root: Value, collapsed: bool, max_nodes: int | None, constants: bool = True, where: str = ""
+) -> None:
+    """Raise ``DrawingTooBig`` at once when a drawing of ``root`` would have over ``max_nodes`` nodes."""
+    if max_nodes is None:
+        return
+    count = count_boxes(root, collapsed, constants)
+    if count > max_nodes:
+        smaller = None if collapsed else count_boxes(root, True, constants)
+        what, unit = (
+            (f"{where}: the graph has", "steps (nodes drawn)") if where else ("the drawing has", "nodes")
+        )
+        check_size(count, max_nodes, smaller, what, unit)
+
+
+def check_size(
+    count: int,
+    max_nodes: int | None,
+    collapsed_count: int | None,
+    what: str = "the drawing has",
+    unit: str = "nodes",
+) -> None:
+    """Refuse at once a drawing too big to lay out (instead of minutes of silence); suggest
+    collapsed=True only when it would draw fewer nodes (``collapsed_count``, None when collapsed)."""
+    if max_nodes is None or count <= max_nodes:
+        return
+    advice = "a larger max_nodes (None: no limit)"
+    if collapsed_count is not None and collapsed_count < count:
+        advice = f"collapsed=True (one box per neuron: {collapsed_count} nodes), or {advice}"
+    raise DrawingTooBig(
+        f"{what} {count} {unit}, over max_nodes={max_nodes}: laying it out would take minutes. Pass {advice}"
+    )
+
+
 class Drawing(graphviz.Digraph):
     """A ``graphviz.Digraph`` whose display, ``pipe()`` and ``render()`` use chainrule's renderer
-    (no system Graphviz needed); its default format is SVG. ``node_count``: the boxes drawn."""
+    (no system Graphviz needed); its default format is SVG. ``node_count``: the boxes drawn;
+    ``collapsed_count``: how many collapsing would draw (None when it is collapsed)."""
 
     node_count = 0
+    collapsed_count: int | None = None
     max_nodes: int | None = MAX_NODES
 
     def check_size(self) -> None:
         """Refuse at once a drawing too big to lay out (instead of minutes of silence)."""
-        if self.max_nodes is not None and self.node_count > self.max_nodes:
-            raise DrawingTooBig(
-                f"the drawing has {self.node_count} nodes, over max_nodes={self.max_nodes}: laying it out "
-                "would take minutes. Draw it with collapsed=True (one box per neuron), or pass a larger "
-                "max_nodes (None: no limit) to draw()/render()"
-            )
+        check_size(self.node_count, self.max_nodes, self.collapsed_count)
 
     def _repr_mimebundle_(self, include=None, exclude=None, **_: Any) -> dict:
         self.check_size()
@@ -187,6 +233,9 @@ def draw_graph(
     g.body.append(f"\tlabel=<{painter.title(title, caption)}>\n")
     bodies = painter.bodies()
     g.node_count = painter.drawn
+    if not collapsed:  # what collapsed=True would draw, for the advice when it is too big
+        group = neuron_groups(graph)
+        g.collapsed_count = sum(1 for i in range(len(graph.nodes)) if group.get(i, i) == i)
     g.max_nodes = max_nodes
     if color and painter.show_grad:
         g.body.append(painter.legend())
@@ -220,4 +269,16 @@ def _assemble(g: graphviz.Digraph, bodies: dict[str | None, list[str]]) -> None:
         parent.subgraph(subs[key])
 
 
-__all__ = ["Drawing", "DrawingTooBig", "draw", "draw_dot", "draw_graph", "esc", "fmt", "grad_colors"]
+__all__ = [
+    "Drawing",
+    "DrawingTooBig",
+    "count_boxes",
+    "refuse_big",
+    "check_size",
+    "draw",
+    "draw_dot",
+    "draw_graph",
+    "esc",
+    "fmt",
+    "grad_colors",
+]

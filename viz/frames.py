@@ -9,6 +9,7 @@ the root (no ``.grad`` is read or changed), so frames work before or after ``bac
 
 from __future__ import annotations
 
+import html
 import io
 import os
 from collections.abc import Iterator
@@ -17,17 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from autograd import Value
+from autograd.arguments import positive_int
 
 from .backend import pipe
-from .dot import Drawing, DrawingTooBig, check_options, draw_graph
-from .explain import explain_node
+from .dot import Drawing, check_options, draw_graph, refuse_big
+from .explain import collapsed_view, explain_node
 from .graph import Graph, gradients, trace
 from .page import page_html
 from .painter import neuron_groups
 from .style import esc, text_width
 
 CAPTION_SIZE = 14  # points: Graphviz's default size for a graph's label
-PAGE_NODES = 1000  # a page holds about 2.3 KB per node drawn: 1000 nodes are ~2.3 MB, written in ~1.5 s
+PAGE_NODES = 1000  # a page holds about 2.4 KB per step (the worked example: 79 KB for 33 steps)
 
 
 @dataclass
@@ -65,27 +67,29 @@ def backprop_steps(
     """Trace ``root`` with its gradients and list the steps: one per node drawn with a gradient
     (a collapsed neuron is one step; a constant drawn as a plain number is none). More than
     ``max_nodes`` steps raise ``DrawingTooBig`` before any caption is written."""
+    refuse_big(root, collapsed, max_nodes, constants, "backprop_html()")  # before any tracing
     graph = trace(root, gradients(root))
-    group = neuron_groups(graph) if collapsed else {}
-    order = [
-        i
-        for i in reversed(range(len(graph.nodes)))
-        if group.get(i, i) == i and (constants or i in group or not graph.is_constant(i))
-    ]
-    if max_nodes is not None and len(order) > max_nodes:
-        raise DrawingTooBig(
-            f"backprop_html(): the graph has {len(order)} steps (nodes drawn), over "
-            f"max_nodes={max_nodes}: pass collapsed=True (one box per neuron), or a larger max_nodes"
-        )
-    uses = graph.uses()
+    group = neuron_groups(graph)
+    order = _order(graph, group if collapsed else {}, constants)
+    view, name = collapsed_view(graph, group) if collapsed else (graph, graph.place)
+    uses = view.uses()
     captions = []
     for s, i in enumerate(order):
-        how = str(explain_node(graph, i, precision=precision, uses=uses))
-        head = f"step {s + 1} of {len(order)}: the gradient of {graph.place(i)} is final"
+        how = str(explain_node(view, i, precision=precision, uses=uses, name=name))
+        head = f"step {s + 1} of {len(order)}: the gradient of {name(i)} is final"
         captions.append(
             head + ("" if i == graph.root else ": all its uses have passed theirs back") + "\n" + how
         )
     return Steps(graph, order, captions)
+
+
+def _order(graph: Graph, group: dict[int, int], constants: bool) -> list[int]:
+    """The nodes in the order backward finalises them, one per step (drawn, with a gradient)."""
+    return [
+        i
+        for i in reversed(range(len(graph.nodes)))
+        if group.get(i, i) == i and (constants or i in group or not graph.is_constant(i))
+    ]
 
 
 def backprop_frames(root: Value, **draw_options: Any) -> Iterator[Drawing]:
@@ -172,7 +176,22 @@ def backprop_html(
 ) -> Path:
     """Write one self-contained page: the graph drawn once, the state of every step, a slider,
     buttons, keys, zoom and pan (no network). A graph of more than ``max_nodes`` drawn nodes is
-    refused at once (None: no limit)."""
+    refused at once (None: no limit). ``show_backprop`` shows the same page inline in Jupyter."""
+    page = backprop_page(root, title, renderer, max_nodes, **draw_options)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def backprop_page(
+    root: Value,
+    title: str = "Backpropagation, step by step",
+    renderer: str | None = None,
+    max_nodes: int | None = PAGE_NODES,
+    **draw_options: Any,
+) -> str:
+    """The text of ``backprop_html``'s page."""
     check_options(draw_options.get("rankdir", "LR"), draw_options.get("precision", 4))
     steps = backprop_steps(
         root,
@@ -186,7 +205,32 @@ def backprop_html(
         caption=None, max_nodes=None, **draw_options,
     )  # fmt: skip
     svg = pipe(drawing.source, "svg", renderer).decode("utf-8")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page_html(title, svg, steps.order, steps.captions), encoding="utf-8")
-    return path
+    return page_html(title, svg, steps.order, steps.captions)
+
+
+class InlinePage:
+    """The step-by-step page shown inline by Jupyter (an iframe holding the page, escaped);
+    ``html`` is the page's own text."""
+
+    def __init__(self, page: str, height: int) -> None:
+        self.html, self.height = page, height
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" title="backpropagation, step by step" '
+            f'style="width: 100%; height: {self.height}px; border: 1px solid #ccc"></iframe>'
+        )
+
+
+def show_backprop(
+    root: Value,
+    height: int = 600,
+    title: str = "Backpropagation, step by step",
+    renderer: str | None = None,
+    max_nodes: int | None = PAGE_NODES,
+    **draw_options: Any,
+) -> InlinePage:
+    """In Jupyter: ``backprop_html``'s page inline (displayed by returning it from a cell); its keys
+    act once the page has been clicked. ``height``: of the frame, in pixels."""
+    pixels = positive_int("show_backprop(): height", height)
+    return InlinePage(backprop_page(root, title, renderer, max_nodes, **draw_options), pixels)

@@ -10,6 +10,7 @@ neuron i's than neuron i+1's. There is one edge per use: ``a + a`` gives two edg
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +18,11 @@ import autograd
 from autograd import Value
 
 OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
+ACCUMULATED = (
+    "note: the leaves' .grad hold more than one backward's gradients (accumulated); the edges show "
+    "one backward's: call zero_grad() before backward()"
+)
+RESET = "note: the leaves' .grad were reset (zero_grad) after backward(); the edges show that backward's"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,33 @@ class Graph:
     grads_computed: bool  # False before backward(): then every grad is a placeholder 0
     values: list[Value] = field(repr=False, default_factory=list)  # values[i] is node i
     _into: list[list[Edge]] | None = field(repr=False, default=None, compare=False)
+    _stale: dict[int, float] | None = field(repr=False, default=None, compare=False)
+
+    def stale(self) -> dict[int, float]:
+        """Leaves whose ``.grad`` is not what their edges carry back (id -> their ``.grad``): after a
+        second ``backward()`` without ``zero_grad()`` (accumulated), or a ``zero_grad()`` after it.
+        Checked only when the root is the output ``backward()`` was last called on."""
+        if self._stale is None:
+            self._stale = {}
+            last = autograd.last_backward_root()
+            if self.grads_computed and self.values and self.values[self.root] is last:
+                carried: list[list[float]] = [[] for _ in self.nodes]
+                for e in self.edges:
+                    carried[e.parent].append(e.carried)
+                for node in self.nodes:
+                    own, parts = self.values[node.id].grad, carried[node.id]
+                    tol = 1e-9 * math.fsum(abs(c) for c in parts) + 1e-300
+                    if node.is_leaf and parts and abs(own - math.fsum(parts)) > tol:
+                        self._stale[node.id] = own
+        return self._stale
+
+    def grad_note(self, ids: object = None) -> str:
+        """What the drawing or ``explain`` must say when some leaf ``.grad`` (of ``ids``, or any)
+        contradicts the edges, naming the cause; else ""."""
+        stale = {i: g for i, g in self.stale().items() if ids is None or i in ids}  # type: ignore[operator]
+        if not stale:
+            return ""
+        return RESET if all(g == 0 for g in stale.values()) else ACCUMULATED
 
     def is_constant(self, i: int) -> bool:
         """A leaf that is neither labelled nor made by a module: a target, a literal factor."""

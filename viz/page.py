@@ -2,8 +2,10 @@
 step, the node finalised and its caption. The page's script shows step s by turning the gradients
 not yet known back into "?" and white boxes: the size grows with nodes + steps, not nodes x steps.
 
-Keys act once per press whatever has focus (the slider's own arrow handling is cancelled);
-zoom with the buttons or ctrl + wheel, pan by dragging, "fit" shows the whole graph.
+The caption area has a fixed height (a long caption scrolls inside it), so the drawing below it
+stays still on screen from step to step. Keys act once per press whatever has focus (the slider's
+own arrow handling is cancelled); zoom with the buttons or ctrl + wheel, pan by dragging, "fit"
+shows the whole graph.
 """
 
 from __future__ import annotations
@@ -30,12 +32,18 @@ def script_json(data: object) -> str:
     )
 
 
+CAPTION_ROWS = 7  # the caption area's height in lines, at most: a longer caption scrolls inside it
+
+
 def page_html(title: str, svg: str, order: list[int], captions: list[str]) -> str:
     """The whole page; ``order[s]`` is the node finalised at step s (a node is known from the step
     whose node id is at most its own: backward runs the forward order in reverse)."""
     state = script_json({"order": order, "captions": captions, "current": CURRENT, "unknown": UNKNOWN_FILL})
+    rows = min(max((c.count("\n") + 1 for c in captions), default=1), CAPTION_ROWS)
     return (
         PAGE.replace("{title}", html.escape(title))
+        .replace("{height}", str(round((rows + 0.2) * 1.3 * 15)))  # 15 px text, 1.3 line height
+        .replace("{counter}", str(len(f"step {len(order)} of {len(order)}")))
         .replace("{last}", str(len(order) - 1))
         .replace("{count}", str(len(order)))
         .replace("{state}", state)
@@ -53,8 +61,11 @@ header { padding: .4em 1em; border-bottom: 1px solid #ccc; }
 h1 { font-size: 1.2em; margin: .2em 0; }
 .controls { display: flex; gap: .4em; align-items: center; flex-wrap: wrap; }
 input[type=range] { width: 30em; max-width: 40vw; }
-#caption { font-family: monospace; font-size: 15px; margin: .4em 0 0; white-space: pre-wrap;
-  min-height: 4.5em; }
+header { flex: none; }
+#counter { display: inline-block; min-width: {counter}ch; font-variant-numeric: tabular-nums; }
+#caption { font-family: monospace; font-size: 15px; line-height: 1.3; margin: .4em 0 0;
+  white-space: pre-wrap; height: {height}px; overflow: auto; background: #fafafa;
+  border: 1px solid #e0e0e0; padding: 0 .3em; }
 #view { flex: 1; overflow: auto; cursor: grab; background: #fff; }
 #view.dragging { cursor: grabbing; }
 #view svg { display: block; }
@@ -149,6 +160,7 @@ SCRIPT = r"""(function () {
     slider.value = s;
     counter.textContent = "step " + (s + 1) + " of " + count;
     caption.textContent = state.captions[s];
+    caption.scrollTop = 0;
     if (byId[first]) reveal(byId[first].g);
   }
   function reveal(g) {

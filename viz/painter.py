@@ -282,6 +282,9 @@ class Painter:
                 f"grad = d {name} / d node; a box's fill: the gradient it passes back (legend)",
                 "on each edge into an operation: the local derivative, and the gradient it carries back",
             ]
+        note = self.graph.grad_note() if self.show_grad else ""
+        if note:  # a leaf's .grad contradicts its edges: say why rather than leave it unexplained
+            lines.append(f'<FONT COLOR="#b2182b">{esc(note)}</FONT>')
         if not caption:
             return "<BR/>".join(lines)
         text, w, h = caption  # a table: a label may not mix text lines and a table

@@ -14,7 +14,8 @@ import graphviz
 from autograd import Value
 
 from .backend import PDF_HELP, RenderError, find_renderer, graphviz_pure_path, pipe
-from .dot import Drawing, draw
+from .dot import MAX_NODES, Drawing, draw_graph, refuse_big
+from .graph import trace
 
 __all__ = ["FORMATS", "PDF_HELP", "RenderError", "find_renderer", "graphviz_pure_path", "pipe", "render"]
 
@@ -37,7 +38,11 @@ def render(
             f"render(): cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}"
         )
     if isinstance(root_or_drawing, Value):
-        drawing = draw(root_or_drawing, **draw_options)
+        if suffix not in (".dot", ".gv"):  # counted before anything is traced or drawn: refused at once
+            max_nodes = draw_options.get("max_nodes", MAX_NODES)
+            refuse_big(root_or_drawing, bool(draw_options.get("collapsed", False)), max_nodes)
+        graph = trace(root_or_drawing)
+        drawing = draw_graph(graph, **draw_options)
     elif isinstance(root_or_drawing, graphviz.Digraph):
         if draw_options:
             raise TypeError(f"render(): draw options {sorted(draw_options)} need a Value, not a drawing")
