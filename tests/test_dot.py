@@ -172,7 +172,6 @@ def test_collapsed_draws_one_box_per_neuron():
 
 
 def test_collapsed_mlp_has_one_node_per_neuron():
-    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
     import nn
 
     model = nn.MLP(2, [16, 16, 1], seed=0)
@@ -187,7 +186,6 @@ def test_collapsed_mlp_has_one_node_per_neuron():
 
 
 def test_worked_example_as_an_mlp_draws_its_modules():
-    pytest.importorskip("nn.train")  # nn.layers and nn.train: built alongside viz
     import nn
 
     model = nn.MLP(
@@ -313,7 +311,8 @@ def test_precision_must_be_a_number_of_digits(bad, error):
 
 
 def test_precision_accepts_numpy_integers():
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     y = Value(2.0, label="y") * 3
     y.backward()
     assert "data 6" in draw(y, precision=np.int64(3)).source
@@ -337,6 +336,17 @@ def test_draw_dot_has_micrographs_signature_and_renders_without_system_dot(tmp_p
     png = draw_dot(y, format="png").render(str(tmp_path / "g2"), cleanup=True)
     assert png.endswith("g2.png") and not (tmp_path / "g2").exists()
     assert "rankdir=TB" in draw_dot(y, rankdir="TB").source
+
+
+def test_draw_takes_the_format_its_render_and_pipe_write(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no system dot
+    y = (Value(2.0, label="x") * 3).tanh()
+    y.backward()
+    drawing = draw(y, format="png")
+    assert drawing.format == "png" and drawing.pipe().startswith(b"\x89PNG")
+    assert drawing.render(str(tmp_path / "g"), cleanup=True).endswith("g.png")
+    with pytest.raises(ValueError, match="format must be one of svg, png, pdf, dot; got 'jpg'"):
+        draw(y, format="jpg")
 
 
 # --- constants, dead units, collapsed weights, shared names ---------------------------------------

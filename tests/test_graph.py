@@ -127,7 +127,6 @@ def test_trace_rejects_non_values():
 
 
 def test_successive_training_steps_line_up():
-    pytest.importorskip("nn.train")
     import nn
 
     model = nn.MLP(2, [3, 1], seed=0)

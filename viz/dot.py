@@ -35,6 +35,7 @@ from .graph import Graph, trace
 from .painter import Painter, neuron_groups
 from .style import FONT, cluster_path, cluster_title, esc, fmt, grad_colors
 
+DRAWING_FORMATS = ("svg", "png", "pdf", "dot")  # what a drawing's render() and pipe() can write
 MAX_NODES = 3000  # above this many drawn nodes, laying out takes minutes: refuse at once
 
 
@@ -163,16 +164,20 @@ def draw(
     title: str | None = None,
     constants: bool = False,
     max_nodes: int | None = MAX_NODES,
+    format: str = "svg",
 ) -> Drawing:
     """Draw the graph below ``root``: values, operations, local derivatives and carried gradients.
 
     A drawing made before ``root.backward()`` (detected by ``root.grad == 0``) says that the
     gradients are not computed yet instead of showing zeros. ``constants=True`` draws constants as
     full boxes. Showing or rendering a drawing of more than ``max_nodes`` boxes is refused at once.
+    ``format`` is what the drawing's own ``render()`` and ``pipe()`` write (svg, png, pdf or dot).
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw(): root must be a Value, got {type(root).__name__}")
-    return draw_graph(
+    if format not in DRAWING_FORMATS:
+        raise ValueError(f"draw(): format must be one of {', '.join(DRAWING_FORMATS)}; got {format!r}")
+    drawing = draw_graph(
         trace(root),
         collapsed=collapsed,
         rankdir=rankdir,
@@ -184,13 +189,13 @@ def draw(
         constants=constants,
         max_nodes=max_nodes,
     )
+    drawing.format = format
+    return drawing
 
 
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> Drawing:
     """micrograd's ``draw_dot``: the drawing of ``root``, in ``format`` when rendered or piped."""
-    drawing = draw(root, rankdir=rankdir)
-    drawing.format = format
-    return drawing
+    return draw(root, rankdir=rankdir, format=format)
 
 
 def draw_graph(
