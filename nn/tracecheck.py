@@ -309,7 +309,7 @@ def _is_data(x: Any) -> bool:
 
 
 # State kept in C, invisible in attributes: random generators, and a counter (a draw or next()
-# changes it). A built-in method bound to one (``rng.random``) stands for its generator.
+# changes it). A method bound to one (``rng.random``) stands for its generator.
 _STATEFUL = (
     random.Random,
     np.random.Generator,
@@ -320,7 +320,7 @@ _STATEFUL = (
 
 
 def _stateful(x: Any) -> Any:
-    if isinstance(x, types.BuiltinMethodType):
+    if isinstance(x, (types.BuiltinMethodType, types.MethodType)):
         x = getattr(x, "__self__", None)
     return x if isinstance(x, _STATEFUL) else None
 

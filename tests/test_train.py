@@ -572,6 +572,27 @@ def test_fit_shuffles_as_datasets_batches_does():
     assert np.array_equal(np.array(seen), expected)
 
 
+def test_the_seed_is_checked_up_front_and_none_keeps_the_data_order():
+    """A bad seed is refused before training, full batch included (it was only read at the first
+    shuffle); seed=None visits the data in its own order every epoch, as batches(seed=None) does."""
+    model = MLP(2, [2, 1], seed=0)
+    for bad, error in ((math.nan, TypeError), (1.5, TypeError), (True, TypeError), (-1, ValueError)):
+        with pytest.raises(error, match="seed must be an integer"):
+            fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, seed=bad)
+        with pytest.raises(error, match="seed must be an integer"):
+            list(datasets.batches(XOR_X, XOR_Y, batch_size=2, seed=bad))
+    X, y = moons()
+    seen = []
+
+    def recording(o, t):
+        seen.append(t[0])
+        return mse(o, t)
+
+    fit(model, X, y, loss=recording, epochs=2, batch_size=30, seed=None, engine="eager", progress=False)
+    in_order = np.concatenate([yb for _, yb in datasets.batches(X, y, batch_size=30, seed=None)])
+    assert np.array_equal(in_order, y) and seen == y.tolist() * 2
+
+
 def test_numpy_scalars_are_accepted_and_bad_counts_refused():
     model = MLP(2, [2, 1], seed=0)
     h = fit(
