@@ -410,9 +410,10 @@ def _check_replay(
     """Example i must build the traced graph (the same ops, wiring and constants)."""
     try:
         roots, holders = _build(example, x, t)
-    except (ArithmeticError, ValueError) as e:  # bad numbers, not a bad graph: fit reports it by its row
-        if isinstance(e, NotTraceable):
-            raise
+    except NotTraceable:
+        raise
+    except Exception as e:  # bad numbers return (fit reports them by row); the placeholders' doing raises
+        _placeholders_to_blame(example, x, t, e)
         return
     if signature(roots, holders, params) != want:
         raise NotTraceable(
