@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from importlib import resources
@@ -166,22 +167,29 @@ def batches(
 
     Every example appears exactly once; the last batch is smaller when ``batch_size`` does not
     divide the number of examples (or dropped, with ``drop_last``). ``seed=None`` keeps the data's
-    order. For several epochs use a different seed per epoch, e.g. ``seed=epoch``.
+    order (as ``fit(seed=None)`` does). For several epochs use a different seed per epoch, e.g.
+    ``seed=epoch``.
     """
     X, y = _as_arrays(X, y, "batches")
     batch_size = positive_int("batches: batch_size", batch_size)
-    order = np.arange(len(y)) if seed is None else next(shuffled_orders(len(y), seed))
+    order = next(shuffled_orders(len(y), seed))
     stop = len(y) - len(y) % batch_size if drop_last else len(y)
     for start in range(0, stop, batch_size):
         idx = order[start : start + batch_size]
         yield X[idx], y[idx]
 
 
-def shuffled_orders(n: int, seed: int) -> Iterator[np.ndarray]:
+def shuffled_orders(n: int, seed: int | None) -> Iterator[np.ndarray]:
     """The order of the n examples in epoch 1, 2, ...: successive permutations from one generator
-    made from ``seed``. The one shuffling routine: ``fit(seed=s)`` visits epoch 1 in the order of
-    ``batches(seed=s)``."""
-    rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    made from ``seed`` (an integer >= 0, checked now, not at the first epoch), or with ``None`` the
+    examples' own order every epoch. The one shuffling routine: ``fit(seed=s)`` visits epoch 1 in
+    the order of ``batches(seed=s)``."""
+    if seed is None:
+        return itertools.repeat(np.arange(n))
+    return _permutations(np.random.default_rng(integer("seed", seed, minimum=0)), n)
+
+
+def _permutations(rng: np.random.Generator, n: int) -> Iterator[np.ndarray]:
     while True:
         yield rng.permutation(n)
 

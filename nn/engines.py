@@ -28,7 +28,18 @@ from autograd.arguments import choice
 from .losses import Loss
 from .module import Module
 from .optim import Optimizer
-from .tracecheck import NotTraceable, findings, fingerprint, signature, watch_calls
+from .tracecheck import (
+    NotTraceable,
+    UsedAsNumber,
+    check_against_eager,
+    findings,
+    fingerprint,
+    placeholders,
+    random_states,
+    reference_rows,
+    signature,
+    watch_calls,
+)
 
 __all__ = ["ENGINES", "Engine", "EagerEngine", "TapeEngine", "FallbackWarning", "NotTraceable", "select"]
 
@@ -282,11 +293,12 @@ def _cached_tape(
 
 def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.ndarray | None) -> autograd.Tape:
     """Trace one example's graph, after the checks of ``nn.tracecheck``: no read of the numbers or
-    write of state in user code, no change of state, the same graph and numbers on other examples."""
+    write of state in user code, no use of an input or target as a number, no change of state,
+    the same graph on other examples, and the eager engine's numbers on a few rows."""
     example = example_graph(model, loss_fn)
     params = _parameters(model)
     rows = _finite_rows(X, T)
-    before = fingerprint((model, loss_fn), params)
+    before = fingerprint((model, loss_fn), params), random_states()
     first, roots, holders, seen = _first_graph(example, (model, loss_fn), X, T, rows)
     found = findings(seen)
     if found:
@@ -295,15 +307,20 @@ def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.nda
             f"the model or loss {found[0]}{more}, so its graph may depend on the numbers or on state; "
             "the tape replays one example's graph for every example"
         )
-    if fingerprint((model, loss_fn), params) != before:
+    after = fingerprint((model, loss_fn), params), random_states()
+    if after != before:
+        what = "(a counter, a list it appends to, a random draw)"
+        if after[0] == before[0]:
+            what = "(a draw from Python's or NumPy's global random generator)"
         raise NotTraceable(
-            "the model or loss changed state while building one example's graph (a counter, a list it "
-            "appends to, a random draw); on the tape it would run once, not once per example"
+            f"the model or loss changed state while building one example's graph {what}; on the tape "
+            "it would run once, not once per example"
         )
     want = signature(roots, holders, params)
     tape = autograd.Tape.trace(example, params, X[first], None if T is None else T[first])
     for i in dict.fromkeys((rows[len(rows) // 2], rows[-1])):
-        _check_replay(tape, example, want, params, X[i], None if T is None else T[i], i)
+        _check_replay(example, want, params, X[i], None if T is None else T[i], i)
+    check_against_eager(tape, example, X, T, reference_rows(first, rows, T))
     return tape
 
 
@@ -314,15 +331,40 @@ def _first_graph(
     (``watch_calls``). A row that fails (say, log of a negative) is left for fit to report by row."""
     error: BaseException | None = None
     for i in rows[:8]:
+        x, t = X[i], None if T is None else T[i]
         with watch_calls(*roots) as seen:
             try:
-                graph, holders = _build(example, X[i], None if T is None else T[i])
-            except (ArithmeticError, ValueError) as e:
-                error = error or e
-                continue
-        return i, graph, holders, seen
+                graph, holders = _build(example, x, t)
+            except NotTraceable:
+                raise
+            except Exception as e:  # any error: is it the placeholders' doing?
+                failed = e
+            else:
+                return i, graph, holders, seen
+        _placeholders_to_blame(example, x, t, failed)
+        error = error or failed
     assert error is not None
     raise error
+
+
+def _placeholders_to_blame(
+    example: Callable[..., list[Value]], x: np.ndarray, t: np.ndarray | None, error: Exception
+) -> None:
+    """Building on placeholder Values raised ``error``. If the example builds on plain floats, as
+    the eager engine runs it, the placeholders caused it: NotTraceable. Otherwise, a numeric error
+    (bad numbers in this row) returns, to try the next row; any other is raised."""
+    try:
+        with enable_grad():
+            example(x.tolist()) if t is None else example(x.tolist(), t.tolist())
+    except (ArithmeticError, ValueError):
+        if isinstance(error, (ArithmeticError, ValueError)):
+            return
+        raise error from None
+    raise NotTraceable(
+        f"building one example's graph on the tape's placeholder Values raised {type(error).__name__}: "
+        f"{error}, where the eager engine's plain numbers do not; the model or loss uses an input or "
+        "target as a number"
+    ) from None
 
 
 def _parameters(model: Module) -> list[Value]:
@@ -342,16 +384,22 @@ def _finite_rows(X: np.ndarray, T: np.ndarray | None) -> list[int]:
 def _build(
     example: Callable[..., list[Value]], x: np.ndarray, t: np.ndarray | None
 ) -> tuple[list[Value], list[Value]]:
-    """One example's graph on placeholder Values, as the tape traces it: (roots, placeholders)."""
-    xs = [Value(v) for v in x.tolist()]
-    ts = None if t is None else [Value(v) for v in t.tolist()]
-    with enable_grad():
-        roots = example(xs) if ts is None else example(xs, ts)
+    """One example's graph on placeholder Values, as the tape traces it: (roots, placeholders).
+    Raises NotTraceable where the model or loss uses a placeholder as a number."""
+    xs = placeholders(x.tolist(), "x", "input")
+    ts = None if t is None else placeholders(t.tolist(), "t", "target")
+    try:
+        with enable_grad():
+            roots = example(xs) if ts is None else example(xs, ts)
+    except UsedAsNumber as e:
+        raise NotTraceable(
+            f"the model or loss {e}: the eager engine passes the inputs and targets as plain numbers, on "
+            "which this can take another path than on the traced graph's Values"
+        ) from None
     return roots, xs + (ts or [])
 
 
 def _check_replay(
-    tape: autograd.Tape,
     example: Callable[..., list[Value]],
     want: tuple,
     params: list[Value],
@@ -359,19 +407,16 @@ def _check_replay(
     t: np.ndarray | None,
     i: int,
 ) -> None:
-    """Example i must build the traced graph, and the tape must give its eager numbers."""
+    """Example i must build the traced graph (the same ops, wiring and constants)."""
     try:
         roots, holders = _build(example, x, t)
-    except (ArithmeticError, ValueError):  # bad numbers, not a bad graph: fit reports it by its row
+    except NotTraceable:
+        raise
+    except Exception as e:  # bad numbers return (fit reports them by row); the placeholders' doing raises
+        _placeholders_to_blame(example, x, t, e)
         return
     if signature(roots, holders, params) != want:
         raise NotTraceable(
             f"example {i} builds a different graph (other ops or constants) from the traced one: "
             "the graph depends on the data, or on state such as a random draw"
-        )
-    got = tape.forward(x[None, :], None if t is None else t[None, :])[0].tolist()
-    eager = [r.data for r in roots]
-    if not all(math.isclose(g, e, rel_tol=1e-9, abs_tol=1e-12) for g, e in zip(got, eager)):
-        raise NotTraceable(
-            f"on example {i} the tape gives {got}, the eager engine {eager}: the graph depends on the data"
         )

@@ -3,24 +3,36 @@
 The tape records the graph one example builds and replays it for every other example. That is only
 right when the graph depends on nothing but the wiring: not on the numbers (a Python ``if`` on
 ``.data``), not on hidden state (a loss that counts its calls, draws random numbers, or appends to a
-list). Three checks, run once per traced tape (docs/limits.md states what they guarantee):
+list), and not on the inputs and targets used as numbers: the eager engine passes them as plain
+floats, the trace as Values, so ``t[0] == 1`` is a comparison of numbers eagerly and of objects on
+the trace. Four checks, run once per traced tape (docs/limits.md states what they guarantee):
 
 1. Reads: while the example is traced, every Python function that runs outside the library's own
    packages (``autograd``, ``nn``), the standard library and installed packages is looked at. One
    that reads an attribute named ``data`` or ``local_grads`` (or names those strings), calls
    ``float()`` on a Value, or writes state outside its own locals (``global``, ``nonlocal``, an
-   attribute store) makes the graph not replayable.
+   attribute store) makes the graph not replayable. The inputs and targets are ``Placeholder``
+   Values: code outside the library that compares one, tests its truth, hashes it or makes an int
+   or index of it stops the trace (``UsedAsNumber``).
 2. State: a fingerprint of what the model and the loss can reach (closure cells, the globals they
-   name, their attributes, lists and dicts in those) is the same before and after the trace.
+   name, their attributes, lists and dicts in those, the state of random generators and
+   ``itertools.count`` in those), and the state of Python's and NumPy's global random generators,
+   are the same before and after the trace.
 3. Replay: the graphs built for other examples of the data have the same ops, wiring and constants
-   as the traced one, and the tape gives the eager engine's numbers on them.
+   as the traced one.
+4. Eager reference: on a few rows (one per distinct target, and rows spread over the data) the
+   example is run as the eager engine runs it, on plain floats; the tape must give its loss,
+   outputs and gradient (``check_against_eager``).
 """
 
 from __future__ import annotations
 
 import dis
 import functools
+import itertools
+import math
 import os
+import random
 import sys
 import sysconfig
 import types
@@ -31,7 +43,7 @@ from typing import Any
 import numpy as np
 
 import autograd
-from autograd import Value
+from autograd import Value, enable_grad
 
 # Code not looked at: this library (its reads of .data only check values, never choose ops), the
 # standard library and installed packages (NumPy's ``ndarray.data`` is no Value's).
@@ -138,6 +150,68 @@ def _scan(code: types.CodeType) -> list[str]:
     return found
 
 
+class UsedAsNumber(BaseException):
+    """A ``Placeholder`` was used as a number by code outside the library (internal to the checks).
+    A BaseException, so that a user's ``except Exception`` around the comparison cannot hide it."""
+
+
+class Placeholder(Value):
+    """An input or target while a graph is built for the checks. The eager engine passes a plain
+    float there; code outside the library that compares this Value (``==``, ``<``, ``in``), tests
+    its truth, hashes it, or makes an int, an index or a rounded number of it raises UsedAsNumber,
+    naming the file and line: on a Value such code takes another path than on the float (``==`` is
+    identity, ``<`` a TypeError). The library's own code gets Value's behaviour."""
+
+    __slots__ = ("role",)
+
+    def __init__(self, data: float, role: str) -> None:
+        super().__init__(data)
+        self.role = role  # "the input x[0]", "the target t[1]"
+
+
+def _number_use(name: str, how: str, default: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: Placeholder, *args: Any) -> Any:
+        caller = sys._getframe(1)
+        if _in_library(caller.f_code):
+            return default(self, *args)
+        raise UsedAsNumber(f"{how.format(self.role)} at {_where(caller.f_code, caller.f_lineno)}")
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _unordered(self: Value, other: Any) -> Any:
+    return NotImplemented
+
+
+def _no_number(self: Value, *args: Any) -> Any:
+    raise TypeError("a Value is not a plain number: use its arithmetic, or .data")
+
+
+for _name, _how, _default in (
+    ("__eq__", "compares {} with == (or in)", object.__eq__),
+    ("__ne__", "compares {} with !=", object.__ne__),
+    ("__lt__", "compares {} with <", _unordered),
+    ("__le__", "compares {} with <=", _unordered),
+    ("__gt__", "compares {} with >", _unordered),
+    ("__ge__", "compares {} with >=", _unordered),
+    ("__bool__", "tests the truth of {}", lambda self: True),
+    ("__hash__", "hashes {} (a dict key or set member)", object.__hash__),
+    ("__int__", "makes an int of {}", _no_number),
+    ("__index__", "uses {} as an index", _no_number),
+    ("__round__", "rounds {}", _no_number),
+    ("__trunc__", "truncates {}", _no_number),
+    ("__floor__", "takes the floor of {}", _no_number),
+    ("__ceil__", "takes the ceiling of {}", _no_number),
+):
+    setattr(Placeholder, _name, _number_use(_name, _how, _default))
+
+
+def placeholders(numbers: Sequence[float], name: str, role: str) -> list[Value]:
+    """One Placeholder per number: ``placeholders(x, "x", "input")`` holds "the input x[i]"."""
+    return [Placeholder(v, f"the {role} {name}[{i}]") for i, v in enumerate(numbers)]
+
+
 # --- 2. what the model and loss can reach -------------------------------------------------------------
 
 _ATOMS = (type(None), bool, int, float, complex, str, bytes)
@@ -166,6 +240,9 @@ class _Fingerprint:
             return obj
         if type(obj) is Value:
             return ("Value", self.value(obj))
+        stateful = _stateful(obj)
+        if stateful is not None:
+            return ("state", id(stateful), self.of(_state_of(stateful), depth))
         if isinstance(obj, _OPAQUE) or depth == 0 or id(obj) in self.seen:
             return ("id", id(obj))
         self.seen.add(id(obj))
@@ -228,7 +305,47 @@ _EMPTY = object()
 
 
 def _is_data(x: Any) -> bool:
-    return not isinstance(x, (*_OPAQUE, types.FunctionType, types.MethodType))
+    return _stateful(x) is not None or not isinstance(x, (*_OPAQUE, types.FunctionType, types.MethodType))
+
+
+# State kept in C, invisible in attributes: random generators, and a counter (a draw or next()
+# changes it). A method bound to one (``rng.random``) stands for its generator.
+_STATEFUL = (
+    random.Random,
+    np.random.Generator,
+    np.random.BitGenerator,
+    np.random.RandomState,
+    itertools.count,
+)
+
+
+def _stateful(x: Any) -> Any:
+    if isinstance(x, (types.BuiltinMethodType, types.MethodType)):
+        x = getattr(x, "__self__", None)
+    return x if isinstance(x, _STATEFUL) else None
+
+
+_DRAWS = itertools.count()
+
+
+def _state_of(x: Any) -> Any:
+    if isinstance(x, random.SystemRandom):  # no state to compare: never the same twice
+        return ("unknowable", next(_DRAWS))
+    if isinstance(x, random.Random):
+        return x.getstate()
+    if isinstance(x, np.random.Generator):
+        return x.bit_generator.state
+    if isinstance(x, np.random.BitGenerator):
+        return x.state
+    if isinstance(x, np.random.RandomState):
+        return x.get_state(legacy=False)
+    return repr(x)  # itertools.count shows its next number: count(5)
+
+
+def random_states() -> tuple:
+    """The state of Python's global ``random`` and of NumPy's global ``np.random`` (a draw changes it)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    return random.getstate(), (kind, np.asarray(keys).tobytes(), pos, has_gauss, cached)
 
 
 # --- 3. the graphs of other examples ------------------------------------------------------------------
@@ -248,3 +365,93 @@ def signature(roots: Sequence[Value], placeholders: Sequence[Value], params: Seq
         else:
             out.append(names.get(id(v), ("c", v.data)))
     return tuple(out), tuple(index[id(r)] for r in roots)
+
+
+# --- 4. what the eager engine computes --------------------------------------------------------------
+
+MAX_TARGET_ROWS = 10  # rows picked for distinct targets (a class each, or spread over the values)
+SPREAD_ROWS = 5  # rows spread evenly over the data
+
+
+def reference_rows(first: int, rows: Sequence[int], T: np.ndarray | None) -> list[int]:
+    """The rows (of ``rows``, the usable ones) the tape is checked on against the eager engine, at
+    most 1 + MAX_TARGET_ROWS + SPREAD_ROWS: the traced row; the first row of each distinct target,
+    so that a branch on the class is seen (with more distinct targets than MAX_TARGET_ROWS, rows
+    spread over their sorted values, smallest and largest included); rows spread over the data."""
+    picks = [first]
+    if T is not None:
+        _, firsts = np.unique(T[list(rows)], axis=0, return_index=True)
+        if len(firsts) > MAX_TARGET_ROWS:
+            firsts = firsts[np.linspace(0, len(firsts) - 1, MAX_TARGET_ROWS).round().astype(int)]
+        picks += [rows[k] for k in sorted(firsts.tolist())]
+    picks += [rows[int(k)] for k in np.linspace(0, len(rows) - 1, SPREAD_ROWS).round()]
+    return list(dict.fromkeys(picks))
+
+
+def check_against_eager(
+    tape: autograd.Tape,
+    example: Callable[..., list[Value]],
+    X: np.ndarray,
+    T: np.ndarray | None,
+    rows: Sequence[int],
+) -> None:
+    """The tape must give what the eager engine computes on ``rows``: each row's loss (or first
+    output) and outputs, and the gradient of their sum. The eager engine passes an example as
+    plain floats, so a path chosen on them (``t[0] == 1``, ``isinstance(t[0], float)``) shows here
+    as other numbers. Rows whose numbers fail eagerly (log of a negative) are left to ``fit``,
+    which reports them by row; other errors are the eager engine's own and propagate."""
+    built = []
+    for i in rows:
+        try:
+            with enable_grad():
+                roots = example(X[i].tolist()) if T is None else example(X[i].tolist(), T[i].tolist())
+        except (ArithmeticError, ValueError):
+            continue
+        built.append((i, roots))
+    if not built:
+        return
+    picked = [i for i, _ in built]
+    try:
+        got = tape.forward(X[picked], None if T is None else T[picked]).tolist()
+    except (ArithmeticError, ValueError) as e:
+        raise NotTraceable(
+            f"the tape fails on examples {picked}, where the eager engine does not ({e}): {_DEPENDS}"
+        ) from None
+    for row, (i, roots) in zip(got, built):
+        eager = [r.data for r in roots]
+        if len(row) != len(eager) or not all(map(_close, row, eager)):
+            raise NotTraceable(f"on example {i} the tape gives {row}, the eager engine {eager}: {_DEPENDS}")
+    _check_gradient(tape, picked, [roots[0] for _, roots in built])
+
+
+_DEPENDS = (
+    "the graph depends on the data (the eager engine passes the inputs and targets as plain numbers, "
+    "the tape replays the graph of one example)"
+)
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (a != a and b != b)
+
+
+def _check_gradient(tape: autograd.Tape, picked: list[int], losses: list[Value]) -> None:
+    """The tape's gradient of the summed loss over the last forward's rows must be the eager one."""
+    grads = autograd.gradients(autograd.sum(losses))
+    eager = np.array([grads.get(p, 0.0) for p in tape.params], dtype=float)
+    if not np.isfinite(eager).all():  # fit reports a non-finite gradient as TrainingDiverged
+        return
+    got = np.zeros(len(tape.params))
+    try:
+        tape.backward(scale=1.0, out=got)
+    except (ArithmeticError, ValueError) as e:
+        raise NotTraceable(
+            f"the tape's gradient fails on examples {picked}, where the eager engine's does not ({e}): "
+            + _DEPENDS
+        ) from None
+    scale = max(1.0, float(np.abs(eager).max(initial=0.0)))
+    if not np.allclose(got, eager, rtol=1e-7, atol=1e-9 * scale):
+        k = int(np.argmax(np.abs(got - eager)))
+        raise NotTraceable(
+            f"on examples {picked} the tape's gradient for parameter {k} is {float(got[k])!r}, the eager "
+            f"engine's {float(eager[k])!r}: {_DEPENDS}"
+        )

@@ -86,7 +86,7 @@ def fit(
     epochs: int = 10,
     batch_size: int | None = None,
     validation: tuple[Any, Any] | None = None,
-    seed: int = 0,
+    seed: int | None = 0,
     progress: bool | None = None,
     engine: str = "auto",
 ) -> History:
@@ -94,8 +94,10 @@ def fit(
 
     ``optimizer`` defaults to ``SGD(model.parameters(), lr=0.1)``. ``batch_size=None`` is full
     batch; otherwise the examples are shuffled into mini-batches each epoch, from ``seed``, in the
-    order of ``datasets.batches(seed=seed)`` for the first epoch. ``progress``: a tqdm bar; None
-    shows it only when stderr is a terminal. ``engine``: "eager", "tape" or "auto" (``nn.engines``).
+    order of ``datasets.batches(seed=seed)`` for the first epoch; ``seed=None`` keeps the data's
+    order in every epoch (as ``batches(seed=None)`` does); ``seed`` is checked even for full batch.
+    ``progress``: a tqdm bar; None shows it only when stderr is a terminal. ``engine``: "eager",
+    "tape" or "auto" (``nn.engines``).
     ``History.engine`` and ``History.engine_reason`` say which engine ran and why. A numeric
     failure raises TrainingDiverged naming the epoch, batch, op and row.
     """

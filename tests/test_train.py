@@ -4,6 +4,7 @@ demo, mini-batches from a seed, History, the engine switch, divergence and input
 import math
 import random
 import re
+import secrets
 import time
 import warnings
 
@@ -487,9 +488,13 @@ def test_auto_detects_a_loss_that_keeps_state_or_draws_random_numbers():
     with pytest.warns(FallbackWarning, match="changed state"):
         h = fit(model, X, y, loss=counting, epochs=3, batch_size=10, progress=False)
     assert h.engine == "eager" and len(calls) == 1 + 3 * 100  # one call by the check, then one per example
-    rng = random.Random(0)
-    with pytest.warns(FallbackWarning, match="builds a different graph"):
+    rng = random.Random(0)  # a generator the loss reaches: its state is part of the fingerprint
+    with pytest.warns(FallbackWarning, match="changed state"):
         h = fit(model, X, y, loss=lambda o, t: mse(o, t) * (1 + rng.random()), epochs=1, progress=False)
+    assert h.engine == "eager"
+    # one the fingerprint cannot reach (behind a module): another constant in every graph
+    with pytest.warns(FallbackWarning, match="builds a different graph"):
+        h = fit(model, X, y, loss=lambda o, t: mse(o, t) * (1 + secrets.randbelow(10**9)), epochs=1)
     assert h.engine == "eager"
     with pytest.raises(NotTraceable, match="changed state"):
         fit(model, X, y, loss=counting, epochs=1, engine="tape", progress=False)
@@ -565,6 +570,27 @@ def test_fit_shuffles_as_datasets_batches_does():
     )
     expected = np.concatenate([xb for xb, _ in datasets.batches(X, y, batch_size=10, seed=3)])
     assert np.array_equal(np.array(seen), expected)
+
+
+def test_the_seed_is_checked_up_front_and_none_keeps_the_data_order():
+    """A bad seed is refused before training, full batch included (it was only read at the first
+    shuffle); seed=None visits the data in its own order every epoch, as batches(seed=None) does."""
+    model = MLP(2, [2, 1], seed=0)
+    for bad, error in ((math.nan, TypeError), (1.5, TypeError), (True, TypeError), (-1, ValueError)):
+        with pytest.raises(error, match="seed must be an integer"):
+            fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, seed=bad)
+        with pytest.raises(error, match="seed must be an integer"):
+            list(datasets.batches(XOR_X, XOR_Y, batch_size=2, seed=bad))
+    X, y = moons()
+    seen = []
+
+    def recording(o, t):
+        seen.append(t[0])
+        return mse(o, t)
+
+    fit(model, X, y, loss=recording, epochs=2, batch_size=30, seed=None, engine="eager", progress=False)
+    in_order = np.concatenate([yb for _, yb in datasets.batches(X, y, batch_size=30, seed=None)])
+    assert np.array_equal(in_order, y) and seen == y.tolist() * 2
 
 
 def test_numpy_scalars_are_accepted_and_bad_counts_refused():
