@@ -154,13 +154,25 @@ class EagerEngine:
 
     def outputs(self, X: np.ndarray, T: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         example = self.example if T is not None else example_graph(self.model, None)
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        if len(bad):
+            raise ValueError(f"row {bad[0]} of X holds NaN or infinity: {X[bad[0]].tolist()}")
+        rows = []
         with no_grad():
-            rows = [
-                [v.data for v in example(*args)]
-                for args in zip(X.tolist(), *([] if T is None else [T.tolist()]))
-            ]
+            for i, args in enumerate(zip(X.tolist(), *([] if T is None else [T.tolist()]))):
+                try:
+                    rows.append([v.data for v in example(*args)])
+                except (ArithmeticError, ValueError) as e:  # say which example, as fit does
+                    raise _at_row(e, i, args[0]) from e
         out = np.array(rows).reshape(len(X), -1)
         return (out[:, 0], out[:, 1:]) if T is not None else (np.empty(0), out)
+
+
+def _at_row(error: Exception, i: int, x: list) -> Exception:
+    """The same kind of error, saying which row of X it came from."""
+    kind = type(error) if type(error) in (ValueError, OverflowError, ZeroDivisionError) else None
+    kind = kind or (ValueError if isinstance(error, ValueError) else ArithmeticError)
+    return kind(f"row {i} of X ({x}): {error}")
 
 
 # --- the tape engine -----------------------------------------------------------------------------------

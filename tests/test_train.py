@@ -775,3 +775,24 @@ def test_a_constant_value_the_model_reads_is_part_of_the_tapes_key():
     eager = evaluate(model, X, y, "mse", engine="eager")
     assert after["loss"] == pytest.approx(eager["loss"], rel=1e-12) and after["acc"] == eager["acc"]
     assert after["loss"] != pytest.approx(before["loss"], rel=1e-3)  # the old tape would give `before`
+
+
+@pytest.mark.parametrize("engine", ["eager", "tape"])
+def test_evaluate_and_predict_name_the_row_of_bad_data_on_both_engines(engine):
+    X, y = datasets.moons(20, seed=0)
+    X = np.array(X, dtype=float)
+    X[7, 0] = math.nan
+    model = MLP(2, [4, 1], seed=0)
+    with pytest.raises(ValueError, match=r"row 7 of (X|the inputs) holds NaN or infinity"):
+        evaluate(model, X, y, loss="mse", engine=engine)
+    with pytest.raises(ValueError, match=r"row 7 of (X|the inputs) holds NaN or infinity"):
+        predict(model, X, engine=engine)
+
+
+def test_eager_evaluate_names_the_row_whose_numbers_fail():
+    X = np.array([[0.5], [-0.5], [1e4]])
+    model = MLP(1, [1], output_activation="linear", seed=0)
+    model.parameters()[0].data = -1.0  # o = -x + b: exp(-o) overflows on row 2 only
+    loss = lambda o, t: (-o).exp() * 0 + (o - t[0]) ** 2  # noqa: E731
+    with pytest.raises(OverflowError, match=r"^row 2 of X \(\[10000\.0\]\): exp\(\) of"):
+        evaluate(model, X, [0, 1, 1], loss=loss, engine="eager")
