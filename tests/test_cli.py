@@ -110,6 +110,8 @@ USAGE_ERRORS = [
     (["train", "moons", "--hidden", " 4"], "--hidden"),
     (["train", "moons", "--hidden", "4, 4"], "--hidden"),
     (["train", "moons", "--lr", " 0.1"], "--lr"),
+    (["train", "moons", "--lr", "+0.1"], "--lr"),
+    (["train", "moons", "--seed", "+1"], "--seed"),
     (["train", "xor", "--save", ""], "empty"),
     (["draw", "MODEL", "--out", ""], "empty"),
     (["draw", ""], "empty"),
@@ -128,6 +130,7 @@ USAGE_ERRORS = [
     (["draw", "MODEL", "--out", "m.jpg"], "m.jpg"),
     (["draw", "MODEL", "--input", "a,b"], "--input"),
     (["draw", "MODEL", "--input", "1,2,3"], "--input"),
+    (["draw", "MODEL", "--input", "1, 2"], "--input"),
     ([], "required"),
 ]
 

@@ -60,7 +60,7 @@ def seed_int(text: str) -> int:
 
 def _finite(text: str) -> float:
     try:
-        if text != text.strip() or "_" in text:  # float() would take " 1" and "1_0"; we do not
+        if text != text.strip() or "_" in text or text.startswith("+"):  # float() takes " 1", "1_0", "+1"
             raise ValueError(text)
         x = float(text)
     except ValueError:
@@ -99,7 +99,7 @@ def path(text: str) -> Path:
 def numbers(text: str) -> list[float]:
     """Comma-separated finite numbers: ``0.5,-1``."""
     try:
-        return [_finite(item.strip()) for item in text.split(",")]
+        return [_finite(item) for item in text.split(",")]
     except argparse.ArgumentTypeError as e:
         raise argparse.ArgumentTypeError(f"in {text!r}: {e}") from None
 
