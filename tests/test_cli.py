@@ -67,7 +67,9 @@ def test_demo_prints_the_worked_example_and_writes_pictures(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"{ex['o'][0].data:.8f}, {ex['o'][1].data:.8f}" == "0.60944600, 0.66384491"
     assert "0.60944600, 0.66384491" in out and "0.02397190" in out
-    assert "= 0.209446 × 0.23802157 × 0.51998934" in out  # explain(w5)
+    assert "= 0.209446 × 0.23802157 × 0.51998934" in out  # explain(w2[0][0])
+    assert "The chain rule behind dE_total/dw2[0][0]:" in out  # the drawing's names, not "w5"
+    assert "w5" not in out
     assert "seed" not in out.lower()
     svg = (tmp_path / "pictures" / "worked_example.svg").read_text()
     ET.fromstring(svg)
@@ -102,6 +104,18 @@ USAGE_ERRORS = [
     (["train", "mnist"], "invalid choice"),
     (["train", "moons", "--epochs", "-5"], "--epochs"),
     (["train", "moons", "--epochs", "0"], "--epochs"),
+    (["train", "xor", "--epochs", "99999999999999999999"], "at most 1,000,000"),
+    (["train", "moons", "--epochs", " 4"], "--epochs"),
+    (["train", "moons", "--epochs", "1_0"], "--epochs"),
+    (["train", "moons", "--hidden", " 4"], "--hidden"),
+    (["train", "moons", "--hidden", "4, 4"], "--hidden"),
+    (["train", "moons", "--lr", " 0.1"], "--lr"),
+    (["train", "moons", "--lr", "+0.1"], "--lr"),
+    (["train", "moons", "--seed", "+1"], "--seed"),
+    (["train", "xor", "--save", ""], "empty"),
+    (["draw", "MODEL", "--out", ""], "empty"),
+    (["draw", ""], "empty"),
+    (["demo", "--out", ""], "empty"),
     (["train", "moons", "--lr", "-1"], "--lr"),
     (["train", "moons", "--lr", "nan"], "--lr"),
     (["train", "moons", "--lr", "inf"], "--lr"),
@@ -116,6 +130,7 @@ USAGE_ERRORS = [
     (["draw", "MODEL", "--out", "m.jpg"], "m.jpg"),
     (["draw", "MODEL", "--input", "a,b"], "--input"),
     (["draw", "MODEL", "--input", "1,2,3"], "--input"),
+    (["draw", "MODEL", "--input", "1, 2"], "--input"),
     ([], "required"),
 ]
 
@@ -189,9 +204,51 @@ def test_a_bad_save_path_fails_before_training(tmp_path, capsys):
     assert elapsed < 1.0
 
 
-def test_training_that_diverges_is_one_error_line(tmp_path):
-    proc = run("train", "moons", "--lr", "1e300", "--epochs", "5", cwd=tmp_path)
-    assert_one_error(proc, 1)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["moons", "--epochs", "5"],  # fails inside fit
+        ["moons", "--epochs", "3", "--engine", "eager"],
+        ["xor", "--epochs", "1", "--engine", "eager"],  # weights ~1e299: fails evaluating the test split
+        ["xor", "--epochs", "1", "--engine", "tape"],
+        ["xor", "--epochs", "1"],
+    ],
+    ids=" ".join,
+)
+def test_training_that_diverges_is_one_error_line_whatever_the_engine(args, tmp_path):
+    proc = run("train", *args, "--lr", "1e300", "--save", "m.json", cwd=tmp_path)
+    assert_one_error(proc, 1, "training diverged", "try a smaller --lr (this run: 1e+300)")
+    assert list(tmp_path.iterdir()) == []  # nothing saved
+
+
+def test_weights_left_infinite_are_reported_before_evaluating(monkeypatch, capsys):
+    import viz.cli
+
+    def fit(model, *args, **kwargs):  # training that ends with an inf weight and no error
+        model.parameters()[0].data = float("inf")
+        return nn.History(epochs=[{"train_loss": 0.5}], seconds=[0.0])
+
+    monkeypatch.setattr(viz.cli.nn, "fit", fit)
+    monkeypatch.setattr(viz.cli.nn, "evaluate", lambda *a, **k: pytest.fail("evaluated inf weights"))
+    assert main(["train", "xor", "--epochs", "1"]) == 1
+    assert capsys.readouterr().err == (
+        "chainrule: error: training diverged (after 1 epochs): the weights grew until the arithmetic "
+        "gave inf or NaN; try a smaller --lr (this run: 0.01)\n"
+    )
+
+
+def test_a_library_error_while_evaluating_is_one_line_naming_the_step(monkeypatch, capsys):
+    import viz.cli
+
+    def evaluate(*args, **kwargs):
+        raise ValueError("X has 3 features\nbut the model takes 2")
+
+    monkeypatch.setattr(viz.cli.nn, "evaluate", evaluate)
+    assert main(["train", "xor", "--epochs", "1"]) == 1
+    assert capsys.readouterr().err == (
+        "chainrule: error: evaluating the trained model on the 4 test examples failed "
+        "(ValueError: X has 3 features but the model takes 2)\n"
+    )
 
 
 def test_traceback_on_request(tmp_path):

@@ -13,6 +13,7 @@ the Python traceback instead (for bug reports).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import runpy
 import sys
@@ -61,8 +62,9 @@ def _print_worked_example(ex: dict, lr: float) -> None:
     for name in ("w2", "w1"):
         updated = [[w.data - lr * w.grad for w in r] for r in ex[name]]
         print(f"  {name} after SGD, lr {lr}      {' | '.join(row(r) for r in updated)}")
-    print("\nThe chain rule behind dE/dw5 (w2[0][0]):")
-    print("  " + str(explain(ex["w2"][0][0], precision=8)).replace("\n", "\n  "))
+    w = ex["w2"][0][0]  # named as the drawing and explain name it
+    print(f"\nThe chain rule behind d{ex['E'].label}/d{w.label}:")
+    print("  " + str(explain(w, precision=8)).replace("\n", "\n  "))
 
 
 def demo(out: Path | None = Path("out"), lr: float = LR) -> None:
@@ -109,6 +111,65 @@ def _splits(X: Any, y: Any, seed: int) -> tuple[Any, Any, Any, Any, Any]:
     return train_X, train_y, validation, test_X, test_y
 
 
+def _diverged(lr: float, when: str) -> checks.CommandError:
+    return checks.CommandError(
+        f"training diverged ({when}): the weights grew until the arithmetic gave inf or NaN; "
+        f"try a smaller --lr (this run: {lr:g})"
+    )
+
+
+def _numeric_failure(e: Exception, model: nn.Module) -> bool:
+    """A NaN or inf met by the tape (FloatingPointError), an eager op (a ValueError naming NaN), or
+    left in the weights: what a too-large step does, not a bug."""
+    finite = all(math.isfinite(p.data) for p in model.parameters())
+    return isinstance(e, ArithmeticError) or "NaN" in str(e) or not finite
+
+
+def _all_finite(model: nn.Module, history: nn.History) -> bool:
+    numbers = [p.data for p in model.parameters()] + [v for e in history.epochs for v in e.values()]
+    return all(math.isfinite(x) for x in numbers)
+
+
+def _fit(model: nn.Module, args: argparse.Namespace, loss: str, data: tuple) -> nn.History:
+    """fit, with any numeric failure reported as divergence, whichever engine ran."""
+    train_X, train_y, validation = data
+    try:
+        history = nn.fit(
+            model,
+            train_X,
+            train_y,
+            loss=loss,
+            optimizer=nn.Adam(model.parameters(), lr=args.lr),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            validation=validation,
+            seed=args.seed,
+            progress=sys.stderr.isatty(),  # a bar on a terminal; nothing in logs and pipes
+            engine=args.engine,
+        )
+    except (ArithmeticError, ValueError) as e:
+        if _numeric_failure(e, model):
+            raise _diverged(args.lr, "while training") from e
+        raise
+    return history
+
+
+def _evaluate(model: nn.Module, X: Any, y: Any, args: argparse.Namespace, loss: str) -> dict[str, float]:
+    """The test split's scores; a library error here is one line naming what was being done.
+    Weights that are finite but huge (1e299) can still overflow here: that too is divergence."""
+    try:
+        return nn.evaluate(model, X, y, loss=loss)
+    except (ArithmeticError, ValueError) as e:
+        if _numeric_failure(e, model):
+            biggest = max(abs(p.data) for p in model.parameters())
+            raise _diverged(args.lr, f"largest |weight| {biggest:.3g}, evaluating the test split") from e
+        text = " ".join(str(e).split())
+        text = text if len(text) <= 160 else text[:157] + "..."
+        raise checks.CommandError(
+            f"evaluating the trained model on the {len(X)} test examples failed ({type(e).__name__}: {text})"
+        ) from e
+
+
 def train(args: argparse.Namespace) -> None:
     """Train an MLP on a bundled data set and print what fit measured."""
     if args.save is not None:
@@ -123,23 +184,13 @@ def train(args: argparse.Namespace) -> None:
     train_X, train_y, validation, test_X, test_y = _splits(X, y, args.seed)
     print(f"{args.dataset}: {len(X)} examples, {classes} classes; {model}, loss {loss}, Adam lr {args.lr}")
     sys.stdout.flush()
-    history = nn.fit(
-        model,
-        train_X,
-        train_y,
-        loss=loss,
-        optimizer=nn.Adam(model.parameters(), lr=args.lr),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation=validation,
-        seed=args.seed,
-        progress=sys.stderr.isatty(),  # a bar on a terminal; nothing in logs and pipes
-        engine=args.engine,
-    )
+    history = _fit(model, args, loss, (train_X, train_y, validation))
     for i, e in enumerate(history.epochs, 1):
         if i == 1 or i == len(history.epochs) or i % max(1, len(history.epochs) // 10) == 0:
             print(f"  epoch {i:4d}  " + "  ".join(f"{k} {v:.4f}" for k, v in e.items()))
-    test = nn.evaluate(model, test_X, test_y, loss=loss)
+    if not _all_finite(model, history):  # checked before evaluating: no library error on NaN weights
+        raise _diverged(args.lr, f"after {len(history.epochs)} epochs")
+    test = _evaluate(model, test_X, test_y, args, loss)
     print(
         f"engine {history.engine}: {sum(history.seconds):.2f} s in all; test loss {test['loss']:.4f}, "
         f"test accuracy {test['acc']:.2%}"

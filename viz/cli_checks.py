@@ -13,12 +13,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 MAX_PARAMETERS = 1_000_000  # a scalar engine holds each parameter as a Python object
+MAX_EPOCHS = 1_000_000  # far beyond any run the command is for; bigger ints overflow the progress bar
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")  # strict: no spaces, signs other than -, underscores or 1e3
 
 
 class CommandError(Exception):
@@ -29,19 +32,25 @@ class CommandError(Exception):
         self.status = status
 
 
-def _integer(text: str, minimum: int) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+def _integer(text: str, minimum: int, maximum: int | None = None) -> int:
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    n = int(text)
     if n < minimum:
         raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {n}")
+    if maximum is not None and n > maximum:
+        raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {n}")
     return n
 
 
 def positive_int(text: str) -> int:
-    """A whole number >= 1 (epochs, batch size)."""
+    """A whole number >= 1 (batch size)."""
     return _integer(text, 1)
+
+
+def epochs(text: str) -> int:
+    """A whole number of epochs, 1 to MAX_EPOCHS."""
+    return _integer(text, 1, MAX_EPOCHS)
 
 
 def seed_int(text: str) -> int:
@@ -51,6 +60,8 @@ def seed_int(text: str) -> int:
 
 def _finite(text: str) -> float:
     try:
+        if text != text.strip() or "_" in text or text.startswith("+"):  # float() takes " 1", "1_0", "+1"
+            raise ValueError(text)
         x = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
@@ -70,18 +81,25 @@ def positive_float(text: str) -> float:
 def hidden_sizes(text: str) -> list[int]:
     """Comma-separated layer widths, each >= 1: ``16,16``. No empty item, no zero."""
     items = text.split(",")
-    if any(not item.strip() for item in items):
+    if any(not item for item in items):
         raise argparse.ArgumentTypeError(f"expected widths separated by commas, like 16,16; got {text!r}")
     try:
-        return [_integer(item.strip(), 1) for item in items]
+        return [_integer(item, 1) for item in items]
     except argparse.ArgumentTypeError as e:
         raise argparse.ArgumentTypeError(f"in {text!r}: {e}") from None
+
+
+def path(text: str) -> Path:
+    """A path as typed; an empty one is refused here (``Path("")`` would quietly mean ".")."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty one ('')")
+    return Path(text)
 
 
 def numbers(text: str) -> list[float]:
     """Comma-separated finite numbers: ``0.5,-1``."""
     try:
-        return [_finite(item.strip()) for item in text.split(",")]
+        return [_finite(item) for item in text.split(",")]
     except argparse.ArgumentTypeError as e:
         raise argparse.ArgumentTypeError(f"in {text!r}: {e}") from None
 

@@ -55,7 +55,7 @@ def _demo(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=checks.path,
         default=Path("out"),
         metavar="DIR",
         help="directory for the pictures; created if missing, its parent must exist (default: out)",
@@ -87,7 +87,10 @@ def _train(commands: argparse._SubParsersAction, datasets: tuple[str, ...]) -> N
         help="hidden layer widths, comma-separated (default: 16,16)",
     )
     p.add_argument(
-        "--epochs", type=checks.positive_int, default=50, help="passes over the data (default: 50)"
+        "--epochs",
+        type=checks.epochs,
+        default=50,
+        help=f"passes over the data, at most {checks.MAX_EPOCHS:,} (default: 50)",
     )
     p.add_argument(
         "--batch-size",
@@ -113,7 +116,10 @@ def _train(commands: argparse._SubParsersAction, datasets: tuple[str, ...]) -> N
         help="auto: the batch tape when the model traces; eager: Value by Value (default: auto)",
     )
     p.add_argument(
-        "--save", type=Path, metavar="FILE.json", help="save the trained model as JSON (default: not saved)"
+        "--save",
+        type=checks.path,
+        metavar="FILE.json",
+        help="save the trained model as JSON (default: not saved)",
     )
 
 
@@ -127,7 +133,9 @@ def _draw(commands: argparse._SubParsersAction) -> None:
         "  chainrule draw moons.json --input 1,-0.5 --out moons.png\n"
         "  chainrule draw digits.json --collapsed --out digits.svg\n",
     )
-    p.add_argument("model", type=Path, metavar="MODEL.json", help="a model file written by train --save")
+    p.add_argument(
+        "model", type=checks.path, metavar="MODEL.json", help="a model file written by train --save"
+    )
     p.add_argument(
         "--input",
         type=checks.numbers,
@@ -137,7 +145,7 @@ def _draw(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=checks.path,
         default=Path("model.svg"),
         metavar="FILE",
         help="the picture; .svg, .png, .pdf or .dot, its directory must exist (default: model.svg)",
