@@ -283,11 +283,16 @@ def _over_limits(shape: list[tuple[int, int]], bias: bool) -> str | None:
     return None
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _weights(weights: Any, shape: list[tuple[int, int]], bias: bool, where: str) -> list[list[list[float]]]:
     """The file's weights as floats, layer by layer, once each list has the architecture's length."""
     if not isinstance(weights, list) or len(weights) != len(shape):
-        got = f"{len(weights)} layers" if isinstance(weights, list) else type(weights).__name__
-        raise ModelFileError(f"{where}: weights hold {got}; the architecture has {len(shape)} layers")
+        got = _count(len(weights), "layer") if isinstance(weights, list) else type(weights).__name__
+        has = _count(len(shape), "layer")
+        raise ModelFileError(f"{where}: weights hold {got}; the architecture has {has}")
     layers = []
     for i, (rows, (nin, nout)) in enumerate(zip(weights, shape)):
         if not isinstance(rows, list) or len(rows) != nout:

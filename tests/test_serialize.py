@@ -119,7 +119,7 @@ def test_missing_keys(tmp_path, key):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: d["weights"].pop(), "weights hold 1 layers; the architecture has 2 layers"),
+        (lambda d: d["weights"].pop(), "weights hold 1 layer; the architecture has 2 layers"),
         (lambda d: d["weights"][0].pop(), "layer 0 holds 2 neurons; the architecture says 3"),
         (
             lambda d: d["weights"][1][0].pop(),
