@@ -4,36 +4,12 @@ import re
 
 import graphviz
 import pytest
+from worked_table import TABLE_AS_SHOWN
 
 from autograd import Value
-from nn.worked_example import worked_example
+from nn.worked_example import T, X, worked_example, worked_example_mlp
 from viz import draw, trace
 from viz.dot import fmt
-
-SEED_NUMBERS = [  # forward values and weight gradients of the 2-2-2 worked example, 8 decimals
-    "0.08",
-    "0.11",
-    "0.51998934",
-    "0.52747230",
-    "0.60944600",
-    "0.66384491",
-    "0.02193381",
-    "0.00203809",
-    "0.02397190",
-    "0.02592286",
-    "0.02629590",
-    "0.00740844",
-    "0.00751506",
-    "0.00080888",
-    "0.00161775",
-    "0.00071009",
-    "0.00142017",
-]
-
-
-def shown(number: str) -> str:
-    """How a drawing prints a seed number: its 8 decimals, trailing zeros dropped."""
-    return number.rstrip("0").rstrip(".")
 
 
 def test_fmt():
@@ -51,8 +27,8 @@ def test_worked_example_numbers_in_the_dot_source():
     d = draw(ex["E"], precision=8)
     assert isinstance(d, graphviz.Digraph)
     src = d.source
-    for number in SEED_NUMBERS:
-        assert shown(number) in src, number
+    for number in TABLE_AS_SHOWN:
+        assert number in src, number
     for name in ("x1", "w1[0][0]", "z1", "h1", "o1", "E1", "E_total"):
         assert f"<B>{name}</B>" in src
     # every edge from a drawn box carries local and carried gradient; a constant's edge is plain
@@ -186,22 +162,14 @@ def test_collapsed_mlp_has_one_node_per_neuron():
 
 
 def test_worked_example_as_an_mlp_draws_its_modules():
-    import nn
 
-    model = nn.MLP(
-        2,
-        [2, 2],
-        activation="sigmoid",
-        output_activation="sigmoid",
-        bias=False,
-        weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]],
-    )
-    o = model([0.1, 0.2])
-    loss = sum(0.5 * (t - oi) ** 2 for t, oi in zip((0.4, 0.6), o))
+    model = worked_example_mlp()
+    o = model(list(X))
+    loss = sum(0.5 * (t - oi) ** 2 for t, oi in zip(T, o))
     loss.backward()
     src = draw(loss, precision=8, clusters=True).source
-    for number in SEED_NUMBERS[2:]:
-        assert shown(number) in src, number
+    for number in TABLE_AS_SHOWN[2:]:
+        assert number in src, number
     assert src.count("subgraph cluster_") == 6
     collapsed = draw(loss, collapsed=True, precision=8).source
     assert collapsed.count("Σ w·x → sigmoid") == 4

@@ -1,33 +1,11 @@
 """viz.graph: the plain node and edge records of a graph."""
 
 import pytest
+from worked_table import FORWARD, WEIGHT_GRADS
 
 from autograd import Value
 from nn.worked_example import worked_example
 from viz import gradients, trace
-
-# the 2-2-2 worked example's table, 8 decimals
-FORWARD = {
-    "z1": 0.08,
-    "z2": 0.11,
-    "h1": 0.51998934,
-    "h2": 0.52747230,
-    "o1": 0.60944600,
-    "o2": 0.66384491,
-    "E1": 0.02193381,
-    "E2": 0.00203809,
-    "E_total": 0.02397190,
-}
-WEIGHT_GRADS = {
-    "w2[0][0]": 0.02592286,
-    "w2[0][1]": 0.02629590,
-    "w2[1][0]": 0.00740844,
-    "w2[1][1]": 0.00751506,
-    "w1[0][0]": 0.00080888,
-    "w1[0][1]": 0.00161775,
-    "w1[1][0]": 0.00071009,
-    "w1[1][1]": 0.00142017,
-}
 
 
 def by_label(graph):

@@ -10,6 +10,7 @@ import pytest
 import nn.layers
 import nn.serialize
 from nn import MLP, Layer, ModelFileError, Neuron, load, save
+from nn.worked_example import worked_example_mlp
 
 
 def same_model(a, b):
@@ -22,14 +23,7 @@ def same_model(a, b):
     [
         MLP(2, [16, 16, 1], seed=0),
         MLP(3, [4, 3], activation="tanh", output_activation="softmax", init="xavier", seed=1),
-        MLP(
-            2,
-            [2, 2],
-            activation="sigmoid",
-            output_activation="sigmoid",
-            bias=False,
-            weights=[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]],
-        ),
+        worked_example_mlp(),
         Layer(3, 2, activation="sigmoid", seed=2),
         Neuron(4, activation="linear", seed=3),
     ],
