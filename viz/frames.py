@@ -92,15 +92,21 @@ def _order(graph: Graph, group: dict[int, int], constants: bool) -> list[int]:
     ]
 
 
-def backprop_frames(root: Value, **draw_options: Any) -> Iterator[Drawing]:
-    """Yield one drawing per backward step, all with one layout; each shows which gradients are known."""
+def _steps(root: Value, draw_options: dict[str, Any], max_nodes: int | None = None) -> Steps:
+    """The steps for frames or a page drawn with ``draw_options``, checked before any tracing."""
     check_options(draw_options.get("rankdir", "LR"), draw_options.get("precision", 4))
-    steps = backprop_steps(
+    return backprop_steps(
         root,
         draw_options.get("collapsed", False),
         draw_options.get("constants", False),
         draw_options.get("precision", 4),
+        max_nodes,
     )
+
+
+def backprop_frames(root: Value, **draw_options: Any) -> Iterator[Drawing]:
+    """Yield one drawing per backward step, all with one layout; each shows which gradients are known."""
+    steps = _steps(root, draw_options)
     for s, node_id in enumerate(steps.order):
         yield draw_graph(
             steps.graph, known=steps.known(s), current=node_id, caption=steps.dot_caption(s), **draw_options
@@ -192,14 +198,7 @@ def backprop_page(
     **draw_options: Any,
 ) -> str:
     """The text of ``backprop_html``'s page."""
-    check_options(draw_options.get("rankdir", "LR"), draw_options.get("precision", 4))
-    steps = backprop_steps(
-        root,
-        draw_options.get("collapsed", False),
-        draw_options.get("constants", False),
-        draw_options.get("precision", 4),
-        max_nodes,
-    )
+    steps = _steps(root, draw_options, max_nodes)
     drawing = draw_graph(
         steps.graph, known=set(range(len(steps.graph.nodes))), current=None,
         caption=None, max_nodes=None, **draw_options,
