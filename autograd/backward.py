@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from .mode import ANOMALY, AnomalyError, enable_grad, mode
-from .value import Value
+from .value import Value, raise_nan
 
 
 def topological_order(root: Value | Iterable[Value]) -> list[Value]:
@@ -99,7 +99,7 @@ def backward(root: Value) -> None:
                 if v.grad != v.grad and new == new and g == g:  # inf + -inf: this call's met the earlier
                     met.append((v, new, g))
         for v, new, g in met:
-            _raise_nan(
+            raise_nan(
                 f"backward: the gradient of {_describe(v)} is NaN: this call's {new!r} added to the "
                 f"earlier {g!r} (leaf gradients accumulate: call zero_grad between steps)"
             )
@@ -200,7 +200,7 @@ def _search_nan(order: list[Value], seed: float) -> None:
                 if message:
                     for u in order:  # a failed call leaves no partial gradients behind
                         u.grad = 0.0
-                    _raise_nan(message)
+                    raise_nan(message)
             p.grad = total
 
 
@@ -225,12 +225,6 @@ def _nan_message(v: Value, p: Value, local: float, g: float, term: float) -> str
 def _describe(v: Value) -> str:
     name = f"{v.label!r}, " if v.label else ""
     return f"a leaf ({name}data={v.data!r})" if v.is_leaf else f"the {v.op!r} node ({name}data={v.data!r})"
-
-
-def _raise_nan(message: str) -> None:
-    if mode.get() & ANOMALY:
-        raise AnomalyError(message + " (found by detect_anomaly)")
-    raise ValueError(message)
 
 
 def _not_a_value(where: str, x: object) -> str:

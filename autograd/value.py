@@ -86,9 +86,14 @@ def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
     inputs = list(inputs)
     if any(x != x for x in inputs):
         return
-    message = f"{op.name}: inputs {inputs} give NaN (an undefined result, such as 0 * inf or inf - inf)"
+    raise_nan(f"{op.name}: inputs {inputs} give NaN (an undefined result, such as 0 * inf or inf - inf)")
+
+
+def raise_nan(message: str) -> None:
+    """Raise the error for a NaN made from numbers that were not NaN (forward or backward): a
+    ValueError, or inside ``detect_anomaly()`` its AnomalyError (which is a ValueError too)."""
     if _get_mode() & ANOMALY:
-        raise AnomalyError(message + ", found by detect_anomaly")
+        raise AnomalyError(message + " (found by detect_anomaly)")
     raise ValueError(message)
 
 
