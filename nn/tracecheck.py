@@ -36,6 +36,7 @@ import random
 import sys
 import sysconfig
 import types
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -75,9 +76,16 @@ def watch_calls(*roots: Any) -> Iterator[dict[types.CodeType, list[str]]]:
     and every ``float()`` of a Value made from such code (listed under that caller's code).
 
     When a profiler is already running (``sys.getprofile()``, e.g. cProfile), it is left alone and
-    only the code of ``roots`` themselves (the model's ``__call__``, the loss) is collected."""
+    only the code of ``roots`` themselves (the model's ``__call__``, the loss) is collected, with a
+    warning that says so."""
     seen: dict[types.CodeType, list[str]] = {}
     if sys.getprofile() is not None:
+        warnings.warn(
+            "a profiler is running, so engine='auto' checks only the model's and the loss's own code, "
+            "not the functions they call, nor float() of a Value: pass engine='eager' to be sure",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         for root in roots:
             seen.update(dict.fromkeys(_own_code(root), []))
         yield seen

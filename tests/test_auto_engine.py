@@ -252,3 +252,24 @@ def test_a_placeholder_says_where_user_code_used_it_and_is_a_value_to_the_librar
         x[1] < 3  # noqa: B015
     total = autograd.sum([x[0] * x[1], x[0]])  # the library's own code: Value's behaviour
     assert total.data == 3.0 and autograd.grad(total, x)[0].data == 3.0
+
+
+def test_under_a_profiler_the_weaker_check_says_so_and_still_reads_the_loss_itself():
+    """With a profiler running, only the model's and loss's own code is looked at: a warning says so,
+    and a loss that reads .data in its own body still goes eager."""
+    import sys
+
+    def branching(o, t):
+        return (1 - o).relu() if o.data > 0 else (1 + o).relu()
+
+    previous = sys.getprofile()
+    sys.setprofile(lambda frame, event, arg: None)
+    try:
+        with (
+            pytest.warns(RuntimeWarning, match="a profiler is running"),
+            pytest.warns(FallbackWarning, match=r"reads \.data"),
+        ):
+            h = fit(MLP(2, [4, 1], seed=0), X, Y, loss=branching, epochs=1, progress=False)
+    finally:
+        sys.setprofile(previous)
+    assert h.engine == "eager"
