@@ -154,7 +154,7 @@ class EagerEngine:
 
     def outputs(self, X: np.ndarray, T: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         example = self.example if T is not None else example_graph(self.model, None)
-        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        bad = np.flatnonzero(~_finite(X))
         if len(bad):
             raise ValueError(f"row {bad[0]} of X holds NaN or infinity: {X[bad[0]].tolist()}")
         rows = []
@@ -383,11 +383,16 @@ def _parameters(model: Module) -> list[Value]:
     return model.parameters() if hasattr(model, "parameters") else []  # predict takes any callable model
 
 
-def _finite_rows(X: np.ndarray, T: np.ndarray | None) -> list[int]:
+def _finite(X: np.ndarray, T: np.ndarray | None = None) -> np.ndarray:
+    """For each row, whether its inputs (and targets) are all finite."""
     ok = np.isfinite(X).all(axis=1)
     if T is not None:
         ok &= np.isfinite(T).all(axis=1)
-    rows = np.flatnonzero(ok).tolist()
+    return ok
+
+
+def _finite_rows(X: np.ndarray, T: np.ndarray | None) -> list[int]:
+    rows = np.flatnonzero(_finite(X, T)).tolist()
     if not rows:
         raise ValueError("every row of X holds NaN or infinity")
     return rows
