@@ -72,6 +72,10 @@ class Engine(Protocol):
     def sync(self) -> None:
         """Make the parameters' Values current (``.data`` and the last ``.grad``)."""
 
+    def parameters_finite(self) -> bool:
+        """Whether every parameter is finite now (after the last step)."""
+        ...
+
     def outputs(self, X: np.ndarray, T: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Every example's loss (empty without targets) and outputs, recording no graph."""
         ...
@@ -152,6 +156,10 @@ class EagerEngine:
     def sync(self) -> None:
         """Nothing to do: the Values are always current."""
 
+    def parameters_finite(self) -> bool:
+        assert self.optimizer is not None, "begin() first"
+        return all(math.isfinite(p.data) for p in self.optimizer.params)
+
     def outputs(self, X: np.ndarray, T: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         example = self.example if T is not None else example_graph(self.model, None)
         bad = np.flatnonzero(~_finite(X))
@@ -227,6 +235,12 @@ class TapeEngine:
             self.optimizer.step()
         else:
             self.optimizer.step_arrays(self.data, self.grad)
+
+    def parameters_finite(self) -> bool:
+        assert self.optimizer is not None, "begin() first"
+        if self.data is not None:
+            return bool(np.isfinite(self.data).all())
+        return all(math.isfinite(p.data) for p in self.optimizer.params)
 
     def sync(self) -> None:
         if self.data is not None:

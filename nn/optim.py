@@ -66,7 +66,8 @@ class Optimizer:
         value and gradient (float64); ``data`` is updated in place, the Values are not touched."""
         lr = self.current_lr()
         self.steps += 1
-        self.update(data, grad, lr)
+        with np.errstate(over="ignore", invalid="ignore"):  # as float steps do: inf, no warning;
+            self.update(data, grad, lr)  # fit finds a non-finite parameter and reports it
 
     def update(self, data: np.ndarray, grad: np.ndarray, lr: float) -> None:
         """The update rule: move ``data`` in place, given ``grad`` and this step's ``lr``."""

@@ -123,7 +123,7 @@ def fit(
             except _BatchFailed as failed:
                 raise _diverged(failed, model, loss_fn, data, runner, (epoch, epochs))  # noqa: B904 (cause set)
             if valid is not None:  # on the training engine: the tape is not traced again
-                record.update({f"val_{k}": v for k, v in _scores(runner, valid, threshold).items()})
+                record.update(_validation_scores(runner, valid, threshold, (epoch, epochs)))
             history.epochs.append(record)
             history.seconds.append(time.perf_counter() - start)
             if show:
@@ -158,23 +158,45 @@ def _epoch(
             if not math.isfinite(batch_loss):
                 raise FloatingPointError(f"the loss is {batch_loss!r}")
         except (ArithmeticError, ValueError) as e:
-            if not _numeric(e):
+            if not numeric_failure(e):
                 raise
             raise _BatchFailed(e, b + 1, n_batches, rows) from e
         runner.step()
         total += batch_loss * len(X)
         correct += int(np.count_nonzero(_labels_of(outs, threshold) == labels))
+    if not runner.parameters_finite():  # the last step's: a later batch would have found the others
+        error = FloatingPointError("a parameter is not finite after the epoch's last step")
+        raise _BatchFailed(error, n_batches, n_batches, None)
     return {"train_loss": total / n, "train_acc": correct / n}
+
+
+def _validation_scores(
+    runner: Engine, valid: _Data, threshold: float, when: tuple[int, int]
+) -> dict[str, float]:
+    """The validation loss and accuracy; a numeric failure there is divergence too (an overflow of
+    weights that are finite but huge), reported with the epoch."""
+    try:
+        scores = _scores(runner, valid, threshold)
+        if not math.isfinite(scores["loss"]):
+            raise FloatingPointError(f"the validation loss is {scores['loss']!r}")
+    except (ArithmeticError, ValueError) as e:
+        if not numeric_failure(e):
+            raise
+        raise TrainingDiverged(
+            f"{e} at epoch {when[0]} of {when[1]}, scoring the validation data; training diverged: "
+            "try a smaller learning rate, or check the data"
+        ) from e
+    return {f"val_{k}": v for k, v in scores.items()}
 
 
 _AUTOGRAD_DIR = os.path.dirname(os.path.abspath(autograd.__file__ or "")) + os.sep
 
 
-def _numeric(e: BaseException) -> bool:
+def numeric_failure(e: BaseException) -> bool:
     """Is this a numeric failure (an ArithmeticError, or a ValueError raised inside autograd, such
     as log of a negative or a NaN input), rather than a mistake in the caller's code?"""
-    if isinstance(e, ArithmeticError):
-        return True
+    if isinstance(e, ArithmeticError) or (e.__cause__ is not None and numeric_failure(e.__cause__)):
+        return True  # (a cause: an error re-raised to name its row keeps the numeric one)
     tb = e.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

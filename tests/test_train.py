@@ -796,3 +796,42 @@ def test_eager_evaluate_names_the_row_whose_numbers_fail():
     loss = lambda o, t: (-o).exp() * 0 + (o - t[0]) ** 2  # noqa: E731
     with pytest.raises(OverflowError, match=r"^row 2 of X \(\[10000\.0\]\): exp\(\) of"):
         evaluate(model, X, [0, 1, 1], loss=loss, engine="eager")
+
+
+@pytest.mark.parametrize("engine", ["eager", "tape"])
+def test_a_last_step_that_leaves_a_parameter_infinite_is_divergence(engine):
+    """The step after the epoch's last batch is checked too: nothing runs after it to find the inf."""
+    model = MLP(2, [4, 1], seed=0)
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"at epoch 1 of 1, batch 1 of 1 \(parameter layers\.\d\.neurons\.\d\.\w\.?\d* is inf",
+    ):
+        fit(
+            model,
+            XOR_X,
+            XOR_Y,
+            loss=lambda o, t: o * 1e10,
+            optimizer=SGD(model.parameters(), lr=1e300),
+            epochs=1,
+            progress=False,
+            engine=engine,
+        )
+
+
+@pytest.mark.parametrize("engine", ["eager", "tape"])
+def test_a_validation_loss_that_overflows_is_divergence_with_its_epoch(engine):
+    model = MLP(2, [4, 1], seed=0)
+    with pytest.raises(
+        TrainingDiverged, match=r"validation loss is inf at epoch 1 of 2, scoring the validation"
+    ):
+        fit(
+            model,
+            XOR_X,
+            XOR_Y,
+            loss="hinge",
+            optimizer=SGD(model.parameters(), lr=1e300),
+            epochs=2,
+            validation=(XOR_X, XOR_Y),
+            progress=False,
+            engine=engine,
+        )
