@@ -24,6 +24,7 @@ from typing import Any
 
 import nn
 from autograd import sum as vsum
+from nn.train import numeric_failure
 from nn.worked_example import LR, worked_example
 
 from . import cli_checks as checks
@@ -119,10 +120,10 @@ def _diverged(lr: float, when: str) -> checks.CommandError:
 
 
 def _numeric_failure(e: Exception, model: nn.Module) -> bool:
-    """A NaN or inf met by the tape (FloatingPointError), an eager op (a ValueError naming NaN), or
-    left in the weights: what a too-large step does, not a bug."""
+    """A numeric failure (as fit classifies them: an ArithmeticError, or an error autograd raised
+    for NaN or a domain), or weights no longer finite: what a too-large step does, not a bug."""
     finite = all(math.isfinite(p.data) for p in model.parameters())
-    return isinstance(e, ArithmeticError) or "NaN" in str(e) or not finite
+    return numeric_failure(e) or not finite
 
 
 def _all_finite(model: nn.Module, history: nn.History) -> bool:
@@ -147,10 +148,8 @@ def _fit(model: nn.Module, args: argparse.Namespace, loss: str, data: tuple) -> 
             progress=sys.stderr.isatty(),  # a bar on a terminal; nothing in logs and pipes
             engine=args.engine,
         )
-    except (ArithmeticError, ValueError) as e:
-        if _numeric_failure(e, model):
-            raise _diverged(args.lr, "while training") from e
-        raise
+    except nn.TrainingDiverged as e:  # fit's every numeric failure, on either engine
+        raise _diverged(args.lr, "while training") from e
     return history
 
 
