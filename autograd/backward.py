@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
-from .mode import ANOMALY, AnomalyError, enable_grad, mode
-from .value import Value, raise_nan
+from .errors import AnomalyError, NotTraceable
+from .mode import ANOMALY, enable_grad, mode
+from .value import Traced, Value, raise_nan
 
 
 def topological_order(root: Value | Iterable[Value]) -> list[Value]:
@@ -69,15 +70,13 @@ def last_backward_root() -> Value | None:
 
 def gradients(root: Value) -> dict[Value, float]:
     """d root / d node for every node ``root`` depends on, in a dict; every ``.grad`` is left as it was."""
-    if not isinstance(root, Value):
-        raise TypeError(_not_a_value("gradients", root))
+    _check_root("gradients", root)
     return _gradients(topological_order(root), 1.0)
 
 
 def backward(root: Value) -> None:
     """Set ``node.grad`` = d root / d node for every node root depends on (see ``Value.backward``)."""
-    if not isinstance(root, Value):
-        raise TypeError(_not_a_value("backward", root))
+    _check_root("backward", root)
     _last_root.set(weakref.ref(root))
     order = topological_order(root)
     # Leaves accumulate across calls; computed nodes are recomputed. This call's contributions are
@@ -111,8 +110,7 @@ def grad(output: Value, inputs: Iterable[Value] | Value, create_graph: bool = Fa
     With ``create_graph=True`` the results are Values in a new graph built from the same
     primitives, so they can be differentiated again (second derivatives, Hessians, Newton's method).
     """
-    if not isinstance(output, Value):
-        raise TypeError(f"grad(): output must be a Value, got {type(output).__name__}")
+    _check_root("grad", output)
     inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
@@ -227,11 +225,18 @@ def _describe(v: Value) -> str:
     return f"a leaf ({name}data={v.data!r})" if v.is_leaf else f"the {v.op!r} node ({name}data={v.data!r})"
 
 
-def _not_a_value(where: str, x: object) -> str:
-    message = f"{where}(): expected a Value, got {type(x).__name__}"
-    if isinstance(x, list | tuple):
-        message += "; for several outputs, backpropagate from their sum: autograd.sum(outputs)"
-    return message
+def _check_root(where: str, x: object) -> None:
+    """A Value to differentiate, else a TypeError; a traced node (no numbers) is NotTraceable."""
+    if type(x) is Traced:
+        raise NotTraceable(
+            f"{where}() of {x!r}: a node built while the batch tape traces has no numbers to "
+            "differentiate; the tape runs backward for the whole batch (Tape.backward)"
+        )
+    if not isinstance(x, Value):
+        message = f"{where}(): expected a Value, got {type(x).__name__}"
+        if isinstance(x, list | tuple):
+            message += "; for several outputs, backpropagate from their sum: autograd.sum(outputs)"
+        raise TypeError(message)
 
 
 def _check_gradients(order: list[Value]) -> None:

@@ -1,4 +1,5 @@
-"""Switches that change how Values are recorded: ``no_grad`` and ``detect_anomaly``.
+"""Switches that change how Values are recorded: ``no_grad``, ``detect_anomaly``, and the batch
+tape's tracing (``tracing``, internal: every node built inside is a traced node with no number).
 
 Both live in one context variable (not a module global), so they are safe with threads and
 asyncio, and the hot path reads a single int: 0 means "record the graph, check nothing".
@@ -10,15 +11,15 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
+from .errors import AnomalyError
+
+__all__ = ["AnomalyError", "detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad", "tracing"]
+
 NO_GRAD = 1
 ANOMALY = 2
+TRACING = 4
 
 mode: ContextVar[int] = ContextVar("chainrule_autograd_mode", default=0)
-
-
-class AnomalyError(FloatingPointError, ValueError):
-    """Raised inside ``detect_anomaly()`` at the first NaN or infinity, naming the op. It is a
-    ValueError too: the error an op that makes NaN raises outside ``detect_anomaly()``."""
 
 
 @contextmanager
@@ -49,3 +50,9 @@ def detect_anomaly() -> AbstractContextManager[None]:
 
 def is_grad_enabled() -> bool:
     return not mode.get() & NO_GRAD
+
+
+def tracing() -> AbstractContextManager[None]:
+    """Inside this context every op builds a traced node (``value.Traced``): the graph of one
+    example as the batch tape records it, with no numbers (see ``Tape.trace``)."""
+    return _set(TRACING, True)

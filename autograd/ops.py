@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from .errors import DivisionByZero, DomainError, NumericOverflow
+
 # --- helpers that work on floats, Values and NumPy arrays alike -------------------------------
 
 
@@ -52,19 +54,19 @@ def sign(x: Any) -> Any:
 
 def _div(a: float, b: float) -> float:
     if b == 0:
-        raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
+        raise DivisionByZero(f"division by zero: {a!r} / {b!r}")
     return a / b
 
 
 def _pow(a: float, b: float) -> float:
     if a < 0 and not float(b).is_integer():  # inf is not an integer either: (-2) ** inf is refused too
-        raise ValueError(f"pow(): {_power_str(a, b)} is undefined (negative base, exponent not an integer)")
+        raise DomainError(f"pow(): {_power_str(a, b)} is undefined (negative base, exponent not an integer)")
     if a == 0 and b < 0:
-        raise ZeroDivisionError(f"pow(): {_power_str(a, b)} divides by zero")
+        raise DivisionByZero(f"pow(): {_power_str(a, b)} divides by zero")
     try:
         return a**b
     except OverflowError:
-        raise OverflowError(f"pow(): {_power_str(a, b)} overflows a float") from None
+        raise NumericOverflow(f"pow(): {_power_str(a, b)} overflows a float") from None
 
 
 def _power_str(a: float, b: float) -> str:
@@ -75,12 +77,12 @@ def _exp(x: float) -> float:
     try:
         return math.exp(x)
     except OverflowError:
-        raise OverflowError(f"exp() of {x!r} overflows a float") from None
+        raise NumericOverflow(f"exp() of {x!r} overflows a float") from None
 
 
 def _log(x: float) -> float:
     if x <= 0:
-        raise ValueError(f"log() of {x!r} is undefined")
+        raise DomainError(f"log() of {x!r} is undefined")
     return math.log(x)
 
 
@@ -142,7 +144,7 @@ def _pow_local(a: Any, b: Any, out: Any) -> tuple:
         return _pow_local_array(a, b, out)
     fa = float(a)
     if fa < 0:
-        raise ValueError(
+        raise DomainError(
             f"pow(): the derivative of {_power_str(fa, float(b))} with respect to the exponent is undefined "
             "(log of a negative base); use a plain number as the exponent"
         )
@@ -176,7 +178,7 @@ def _max_local_array(xs: np.ndarray, out: np.ndarray) -> np.ndarray:
 def _infinite_slope(a: float, b: float) -> float:
     if b == 0:
         return 0.0
-    raise ZeroDivisionError(f"pow(): the derivative of {a!r} ** {b!r} is infinite")
+    raise DivisionByZero(f"pow(): the derivative of {a!r} ** {b!r} is infinite")
 
 
 class Op(str):
@@ -266,7 +268,7 @@ def power(n: float) -> Op:
         if n == 0:  # x ** 0 == 1 everywhere, also at 0, where n * x ** -1 would divide by zero
             return (np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0,)
         if not isinstance(x, np.ndarray) and float(x) == 0 and 0 < n < 1:
-            raise ZeroDivisionError(f"pow(): the derivative of {float(x)!r} ** {n!r} is infinite")
+            raise DivisionByZero(f"pow(): the derivative of {float(x)!r} ** {n!r} is infinite")
         return (n * x ** (n - 1),)
 
     return Op(_power_name(n), 1, lambda x: _pow(x, n), local, lambda x: np.power(x, n))

@@ -48,6 +48,7 @@ the other branch on the tape: its value stays within the bound, the gradient thr
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -56,9 +57,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .mode import enable_grad
+from .errors import NumericError
+from .mode import enable_grad, tracing
 from .tape_layout import lay_out
-from .value import Value
+from .value import Value, traced_leaf
 
 __all__ = ["NonFiniteError", "Tape"]
 
@@ -70,14 +72,17 @@ def _trace(
 ) -> Tape:
     """Record the graph ``fn`` builds for one example and flatten it into a ``Tape``.
 
-    ``fn(xs)`` (or ``fn(xs, ys)`` when targets ``y`` are given) receives lists of Values holding
-    this example's numbers and returns a Value or a sequence of Values; the first one is what
-    ``Tape.backward`` differentiates. The graph must not depend on the numbers (no Python ``if``
-    on ``.data``): the tape replays it for every other example.
+    ``fn(xs)`` (or ``fn(xs, ys)`` when targets ``y`` are given) receives lists of traced Values
+    (one per number of ``x`` and ``y``, which give only their count) and returns a Value or a
+    sequence of Values; the first one is what ``Tape.backward`` differentiates. The contract is
+    JAX's for ``jit``: Python numbers and state that ``fn`` reads are baked in as they are now, and
+    every node built inside is ``Traced``: it has no number, so code that reads one (``.data``,
+    ``float()``), branches on one or indexes with one raises ``NotTraceable`` naming the line.
+    ``params`` are read afresh from their Values (or ``forward(params=)``) on every run.
     """
-    xs = [Value(v, label=f"x{i}") for i, v in enumerate(_numbers(x))]
-    ys = None if y is None else [Value(v, label=f"y{i}") for i, v in enumerate(_numbers(y))]
-    with enable_grad():
+    xs = [traced_leaf(f"the input x[{i}]", f"x{i}") for i in range(len(_numbers(x)))]
+    ys = None if y is None else [traced_leaf(f"the target t[{i}]", f"t{i}") for i in range(len(_numbers(y)))]
+    with enable_grad(), tracing():
         out = fn(xs) if ys is None else fn(xs, ys)
     roots = [out] if isinstance(out, Value) else list(out) if isinstance(out, (list, tuple)) else []
     if not roots or not all(isinstance(r, Value) for r in roots):
@@ -134,6 +139,14 @@ class Tape:
         self._runs: dict[int, _Run] = {}
         self._last: _Run | None = None
 
+    def fresh(self) -> Tape:
+        """The same traced graph with buffers of its own: two callers (say ``fit`` and an
+        ``evaluate`` from another thread) never share a run's numbers."""
+        twin = copy.copy(self)  # the groups and layout are read-only once built: shared
+        twin._S, twin._GS = self._S.copy(), np.zeros_like(self._GS)
+        twin._runs, twin._last = {}, None
+        return twin
+
     def __repr__(self) -> str:
         kinds = Counter(g.name for g in self.groups)
         what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
@@ -185,11 +198,11 @@ class Tape:
             for column, member in zip(*np.nonzero(bad.T)):
                 inputs = g.member_inputs(run.V, self._S, int(member), int(column))
                 value = float(block[member, column])
-                if any(map(math.isnan, inputs)) or (math.isinf(value) and any(map(math.isinf, inputs))):
+                if any(map(math.isnan, inputs)):
                     continue  # passed on, as the eager engine passes it on
                 where = (g.op.name, g.scopes[member], None if g.is_static else int(column), inputs, value)
-                try:
-                    again = g.op.forward(*inputs)
+                try:  # the eager rule on these inputs decides, not NumPy's kernel (a fused
+                    again = g.op.forward(*inputs)  # multiply-add may give inf where eager gives NaN)
                 except (ArithmeticError, ValueError) as e:
                     raise NonFiniteError(*where, str(e)) from e
                 if math.isnan(again):
@@ -278,7 +291,7 @@ class Tape:
         return X
 
 
-class NonFiniteError(FloatingPointError):
+class NonFiniteError(NumericError, FloatingPointError):
     """A value went NaN or infinite on the tape where the eager engine raises: ``op`` names the
     primitive (``"sum"`` for a layer's neuron sums, run as a matrix product), ``scope`` the module
     that made it (``Value.scope``, or None), ``row`` the example's index in the batch given to

@@ -19,10 +19,13 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .mode import ANOMALY, NO_GRAD, AnomalyError, mode
+from .errors import AnomalyError, NaNError, NotTraceable, NumericOverflow
+from .mode import ANOMALY, NO_GRAD, TRACING, mode
 from .ops import LEAF, OPS, Op, op_for, power
 
 _get_mode = mode.get
@@ -62,7 +65,12 @@ def _as_float(x: Any, where: str) -> float:
         or isinstance(x, numbers.Real)
         or type(x).__name__ in ("bool_", "bool")
     ):
-        f = float(x)
+        try:
+            f = float(x)
+        except OverflowError:
+            digits = int(x.bit_length() * math.log10(2)) if isinstance(x, int) else None
+            size = f"an integer of about 10**{digits}" if digits else repr(x)
+            raise NumericOverflow(f"{where}: {size} is too large for a float (at most about 1.8e308)") from None
     else:
         raise TypeError(
             f"{where}: expected a real number (int, float, bool or NumPy scalar), "
@@ -82,7 +90,7 @@ def _lift(x: Any, op: Op) -> Value:
 
 def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
     """``op`` gave NaN: pass it on if an input was NaN already, else raise naming the op and inputs
-    (a ValueError; inside ``detect_anomaly()`` its AnomalyError, which is a ValueError too)."""
+    (a NaNError; inside ``detect_anomaly()`` its AnomalyError)."""
     inputs = list(inputs)
     if any(x != x for x in inputs):
         return
@@ -91,10 +99,10 @@ def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
 
 def raise_nan(message: str) -> None:
     """Raise the error for a NaN made from numbers that were not NaN (forward or backward): a
-    ValueError, or inside ``detect_anomaly()`` its AnomalyError (which is a ValueError too)."""
+    NaNError (a ValueError), or inside ``detect_anomaly()`` its AnomalyError (a NaNError too)."""
     if _get_mode() & ANOMALY:
         raise AnomalyError(message + " (found by detect_anomaly)")
-    raise ValueError(message)
+    raise NaNError(message)
 
 
 def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
@@ -106,12 +114,12 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
             y = _lift(y, op)
         if reflected:
             x, y = y, x
+        if _get_mode():  # before any .data: a traced node has none
+            return _record(op, (x, y))
         a, b = x.data, y.data
         out = forward(a, b)
         if out != out:
             _refuse_nan(op, (a, b))
-        if _get_mode():
-            return _record(op, (x, y), out, (a, b))
         v = _new(Value)  # the hot path: _init's slot writes inlined (a call costs ~10% here)
         v.data = out
         v.grad = 0.0
@@ -132,12 +140,12 @@ def _unary(op: Op) -> Callable[[Value], Value]:
     forward, local = op.forward, op.local
 
     def apply(x: Value) -> Value:
+        if _get_mode():  # before any .data: a traced node has none
+            return _record(op, (x,))
         a = x.data
         out = forward(a)
         if out != out:
             _refuse_nan(op, (a,))
-        if _get_mode():
-            return _record(op, (x,), out, (a,))
         v = _new(Value)  # the hot path: _init's slot writes inlined (a call costs ~10% here)
         v.data = out
         v.grad = 0.0
@@ -157,10 +165,16 @@ def _power_method(n: float) -> Callable[[Value], Value]:
     return _unary(power(n))
 
 
-def _record(op: Op, parents: tuple[Value, ...], out: float, inputs: Iterable[float]) -> Value:
-    """The path taken when a mode is on: no_grad records no parents; detect_anomaly checks.
-    (``inputs`` are the parents' data: passed, not captured by a closure, which would cost every op.)"""
+def _record(op: Op, parents: tuple[Value, ...]) -> Value:
+    """The path taken when a mode is on: tracing builds a traced node (no numbers); no_grad
+    records no parents; detect_anomaly checks."""
     m = _get_mode()
+    if m & TRACING and not (m & NO_GRAD and not any(type(p) is Traced for p in parents)):
+        return _traced(op, parents)
+    inputs = [p.data for p in parents]  # (under no_grad, a traced parent refuses here)
+    out = op.forward(*inputs)
+    if out != out:
+        _refuse_nan(op, inputs)
     if m & NO_GRAD:
         return _init(_new(Value), out, LEAF, None, None, None, None)
     grads = tuple(op.local(*inputs, out))
@@ -229,6 +243,10 @@ class Value:
             _init(self, data, LEAF, None, None, None, None, label)
             return
         op, parents = _micrograd_op(_children, _op)
+        if any(type(p) is Traced for p in parents):
+            _refuse_at(
+                1, f"Value(data, _children, {_op!r}) of traced nodes", "a node built from numbers read from them"
+            )
         if _get_mode() & NO_GRAD:
             _init(self, data, LEAF, None, None, None, None, label)
         else:
@@ -395,10 +413,139 @@ def _nary(op: Op, values: Iterable[Any]) -> Value:
         xs = tuple(x if isinstance(x, Value) else _lift(x, op) for x in xs)
     if not xs:
         raise ValueError(f"{op.name}() of no values: give at least one Value")
+    if _get_mode():  # before any .data: a traced node has none
+        return _record(op, xs)
     data = [x.data for x in xs]
     out = op.forward(*data)
     if out != out:
         _refuse_nan(op, data)
-    if _get_mode():
-        return _record(op, xs, out, data)
     return _init(_new(Value), out, op, xs, op.local(*data, out), None, None)
+
+
+# --- traced nodes: the graph of one example as the batch tape records it -------------------------------
+
+_AUTOGRAD = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _refuse_at(depth: int, what: str, why: str = "") -> None:
+    """Raise NotTraceable for ``what``, naming the first line of code outside autograd that led here
+    (frames are read for the message only; the refusal itself is decided by the node being traced)."""
+    frame = sys._getframe(depth + 1)
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(_AUTOGRAD):
+        frame = frame.f_back
+    code, line = frame.f_code, frame.f_lineno
+    where = f"{os.path.basename(code.co_filename)}:{line} ({code.co_name})"
+    raise NotTraceable(
+        f"{what} at {where}{f', {why}' if why else ''}: while the batch tape traces one example's graph, "
+        "a node stands for every example at once and has no number, so code cannot read one from it, "
+        "branch on it or index with it (the tape would replay that one example's choice for all). "
+        "Build the result with the Values' own arithmetic, or train with engine='eager'",
+        code.co_filename,
+        line,
+    )
+
+
+class Traced(Value):
+    """A node built while the batch tape traces (``Tape.trace``): an input, a target, or anything
+    computed inside the trace. It stands for every example at once, so it has no number: reading
+    one (``.data``, ``float()``, ``int()``, ``round()``, a format), testing its truth, comparing it
+    with a number or using it as an index raises ``NotTraceable`` naming the file and line. That is
+    how a branch on the data is caught where it happens, as JAX's tracers do. Its arithmetic
+    builds more traced nodes; compared with a Value, ``==`` is identity, as for every Value."""
+
+    __slots__ = ()
+
+    def _what(self) -> str:
+        role = self.__dict__.get("role")
+        if role:
+            return role
+        return f"the traced {self.op!r} node" + (f" {self.label!r}" if self.label else "")
+
+    @property  # type: ignore[override]
+    def data(self) -> float:
+        _refuse_at(1, f"reading .data of {self._what()}")
+        raise AssertionError  # pragma: no cover
+
+    @data.setter
+    def data(self, value: float) -> None:
+        _refuse_at(1, f"setting .data of {self._what()}")
+
+    @property
+    def local_grads(self) -> tuple[Any, ...]:
+        _refuse_at(1, f"reading .local_grads of {self._what()}")
+        raise AssertionError  # pragma: no cover
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Value):
+            return self is other
+        _refuse_at(1, f"comparing {self._what()} with == {other!r:.40}")
+        raise AssertionError  # pragma: no cover
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, Value):
+            return self is not other
+        _refuse_at(1, f"comparing {self._what()} with != {other!r:.40}")
+        raise AssertionError  # pragma: no cover
+
+    __hash__ = Value.__hash__  # identity, as for every Value (the library keys dicts by nodes)
+
+    def __repr__(self) -> str:
+        return f"Traced({self._what()})"
+
+    def __format__(self, spec: str) -> str:
+        if spec:
+            _refuse_at(1, f"formatting {self._what()} as {spec!r}")
+        return repr(self)
+
+    def backward(self) -> None:
+        _refuse_at(1, f"backward() of {self._what()}", "the tape runs backward for the whole batch")
+
+
+def _refusal(name: str, what: str) -> Callable[..., Any]:
+    def method(self: Traced, *args: Any) -> Any:
+        other = f" {args[0]!r:.40}" if args else ""
+        _refuse_at(1, f"{what.format(self._what())}{other}")
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+for _name, _what in (
+    ("__float__", "float() of {}"),
+    ("__int__", "int() of {}"),
+    ("__index__", "using {} as an index"),
+    ("__complex__", "complex() of {}"),
+    ("__bool__", "testing the truth of {} (if, and, or, not)"),
+    ("__round__", "rounding {}"),
+    ("__trunc__", "truncating {}"),
+    ("__floor__", "the floor of {}"),
+    ("__ceil__", "the ceiling of {}"),
+    ("__lt__", "comparing {} with <"),
+    ("__le__", "comparing {} with <="),
+    ("__gt__", "comparing {} with >"),
+    ("__ge__", "comparing {} with >="),
+):
+    setattr(Traced, _name, _refusal(_name, _what))
+
+
+def _traced(op: Op, parents: tuple[Value, ...]) -> Traced:
+    """A computed node inside a trace: its op and parents, no number and no local derivatives."""
+    v = _new(Traced)
+    v.grad = 0.0
+    v._label = ""
+    v.scope = None
+    if op.arity == -1:
+        v._prim, v._a, v._local_a, v._b, v._local_b = op, parents, None, None, None
+    else:
+        v._prim, v._a, v._local_a = op, parents[0], None
+        v._b, v._local_b = (parents[1], None) if len(parents) == 2 else (None, None)
+    return v
+
+
+def traced_leaf(role: str, label: str) -> Traced:
+    """An input or target of a traced graph: ``role`` says which ("the input x[0]")."""
+    v = _new(Traced)
+    v.grad, v._label, v.scope = 0.0, label, None
+    v._prim, v._a, v._local_a, v._b, v._local_b = LEAF, None, None, None, None
+    v.role = role
+    return v

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import autograd
-from autograd import Value
+from autograd import DomainError, Value
 from autograd.arguments import real
 
 Loss = Callable[[Any, Sequence[Any]], Value]
@@ -59,14 +59,16 @@ def bce(output: Any, target: Sequence[Any]) -> Value:
     clamped: use ``bce_logits`` on a linear output, which is stable for any logit.
     """
     o, t = _outputs(output, target, "bce")
-    for k, p in enumerate(o):
-        if not 0.0 < p.data < 1.0:
-            raise ValueError(
-                f"bce: output {k} is {p.data!r}, not a probability strictly between 0 and 1 "
+    terms = []
+    for k, (pk, tk) in enumerate(zip(o, t)):
+        try:
+            terms.append(-(tk * pk.log() + (1 - tk) * (1 - pk).log()))
+        except DomainError as e:  # log of p or 1 - p: p is not strictly inside (0, 1)
+            raise DomainError(
+                f"bce: output {k} is {pk.data!r}, not a probability strictly between 0 and 1 "
                 "(log(0) is undefined; a sigmoid that saturates gives exactly 0 or 1). "
                 "Use loss='bce_logits' on a linear output: it is stable for any value"
-            )
-    terms = [-(tk * pk.log() + (1 - tk) * (1 - pk).log()) for pk, tk in zip(o, t)]
+            ) from e
     return _named(autograd.sum(terms) / len(o), "bce")
 
 

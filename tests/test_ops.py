@@ -274,3 +274,21 @@ def test_many_distinct_exponents_leave_bounded_memory():
     tracemalloc.stop()
     assert left < 3_000_000, f"{left:,} bytes left behind by 20,000 exponents"
     assert (x**2).op == "**2" and (x**2).data == 2.25  # still correct after the cache turned over
+
+
+def test_numeric_failures_have_the_engines_own_types_and_keep_the_builtin_ones():
+    from autograd import DivisionByZero, DomainError, NaNError, NumericError, NumericOverflow
+
+    cases = [
+        (lambda: Value(-1.0).log(), DomainError, ValueError, r"log\(\) of -1.0 is undefined"),
+        (lambda: Value(-8.0) ** 0.5, DomainError, ValueError, "negative base"),
+        (lambda: Value(1.0) / 0, DivisionByZero, ZeroDivisionError, "division by zero"),
+        (lambda: Value(1000.0).exp(), NumericOverflow, OverflowError, "overflows"),
+        (lambda: Value(10**400), NumericOverflow, OverflowError, r"about 10\*\*400 is too large"),
+        (lambda: 10**400 * Value(1.0), NumericOverflow, OverflowError, r"operator '\*'"),
+        (lambda: Value(math.inf) - math.inf, NaNError, ValueError, "give NaN"),
+    ]
+    for make, engine_type, builtin, message in cases:
+        with pytest.raises(engine_type, match=message) as e:
+            make()
+        assert isinstance(e.value, NumericError) and isinstance(e.value, builtin)

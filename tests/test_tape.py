@@ -6,6 +6,7 @@ stated bound: test_tape_fuzz.py."""
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -397,3 +398,85 @@ def test_digits_reach_95_percent_test_accuracy_on_the_tape():
     test_acc = evaluate(model, Xte, yte, "cross_entropy")["acc"]
     assert valid_acc >= 0.93 and test_acc >= 0.95, (valid_acc, test_acc, h.last)
     assert math.isfinite(h.last["train_loss"])
+
+
+# --- traced nodes refuse to give up their number (the tape's guard, where the fact is decided) -------
+
+REFUSALS = [
+    ("reading .data", lambda v: v.data),
+    ("float\\(\\)", float),
+    ("int\\(\\)", int),
+    ("testing the truth", bool),
+    ("comparing .* with == 1", lambda v: v == 1),
+    ("comparing .* with != 1", lambda v: v != 1),
+    ("comparing .* with < 0.5", lambda v: v < 0.5),
+    ("comparing .* with >= 0", lambda v: 0 <= v),
+    ("using .* as an index", lambda v: [1, 2][v]),
+    ("rounding", round),
+    ("the floor", math.floor),
+    ("formatting", lambda v: f"{v:.3f}"),
+    ("reading .local_grads", lambda v: v.local_grads),
+]
+
+
+@pytest.mark.parametrize(("what", "use"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_a_traced_node_refuses_its_number_naming_the_line(what, use):
+    def fn(x):
+        h = x[0] * 2 + x[1]
+        use(h)  # the line the error names
+        return h
+
+    # the line that asked: the lambda's own, or fn's for a builtin such as float
+    code = getattr(use, "__code__", None)
+    line, name = (code.co_firstlineno, "<lambda>") if code else (fn.__code__.co_firstlineno + 2, "fn")
+    with pytest.raises(autograd.NotTraceable, match=rf"{what}.* at test_tape\.py:{line} \({name}\)") as e:
+        Tape.trace(fn, [], [1.0, 2.0])
+    assert (os.path.basename(e.value.filename), e.value.lineno) == ("test_tape.py", line)
+
+
+def test_an_input_names_itself_and_a_comparison_of_values_is_identity():
+    with pytest.raises(autograd.NotTraceable, match=r"comparing the target t\[0\] with == 1"):
+        Tape.trace(lambda x, t: x[0] if t[0] == 1 else -x[0], [], [1.0], [1.0])
+    seen = []
+
+    def fn(x):
+        h = x[0] + 1
+        seen.append((h == h, h != x[0], h in [x[0], h], {h: 1}[h], repr(h), f"{h}"))
+        return h
+
+    Tape.trace(fn, [], [3.0])
+    assert seen == [(True, True, True, 1, "Traced(the traced '+' node)", "Traced(the traced '+' node)")]
+
+
+def test_traced_nodes_cannot_be_differentiated_or_leak_numbers_after_the_trace():
+    kept = []
+    tape = Tape.trace(lambda x: kept.append(x[0].tanh()) or kept[0], [], [0.5])
+    assert tape.forward([[0.5]])[0, 0] == pytest.approx(math.tanh(0.5), abs=1e-15)
+    with pytest.raises(autograd.NotTraceable, match="backward"):
+        kept[0].backward()
+    with pytest.raises(autograd.NotTraceable, match="gradients"):
+        autograd.gradients(kept[0])
+    with pytest.raises(autograd.NotTraceable, match=r"reading \.data"):
+        kept[0] * 2  # outside the trace: the node still has no number
+    with pytest.raises(autograd.NotTraceable, match=r"_children"):
+        Tape.trace(lambda x: autograd.Value(1.0, (x[0],), "tanh"), [], [0.5])
+
+
+def test_a_parameter_keeps_its_number_and_is_read_afresh_on_every_run():
+    w = autograd.Value(2.0)
+    seen = []
+    tape = Tape.trace(lambda x: seen.append(w.data) or x[0] * w, [w], [1.0])  # baked: 2.0 at trace time
+    w.data = 3.0
+    assert seen == [2.0] and tape.forward([[1.5]])[0, 0] == 4.5
+
+
+def test_a_fresh_tape_has_buffers_of_its_own():
+    w = autograd.Value(0.5)
+    tape = Tape.trace(lambda x: (x[0] * w).tanh(), [w], [1.0])
+    twin = tape.fresh()
+    tape.forward([[1.0], [2.0]])
+    twin.forward([[-3.0]])
+    g = np.zeros(1)
+    tape.backward(out=g)  # the gradient of tape's own last forward, not twin's
+    want = sum(x * (1 - math.tanh(0.5 * x) ** 2) for x in (1.0, 2.0))
+    assert g[0] == pytest.approx(want, rel=1e-12)
