@@ -57,6 +57,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .backward import topological_order
 from .errors import NumericError
 from .mode import enable_grad, tracing
 from .tape_layout import lay_out
@@ -90,6 +91,20 @@ def _trace(
     return Tape(roots, xs, ys or [], params)
 
 
+def _signature(roots: Sequence[Value], leaves: Sequence[Value], params: Sequence[Value]) -> tuple:
+    """The graph's ops, wiring, parameters and constants (by value), with no example's numbers:
+    two traces with equal signatures replay alike."""
+    names: dict[Value, tuple[str, int]] = {v: ("x", i) for i, v in enumerate(leaves)}
+    names.update({p: ("p", i) for i, p in enumerate(params)})
+    order = topological_order(list(roots))
+    index = {v: i for i, v in enumerate(order)}
+    nodes = tuple(
+        (v.op, *(index[p] for p in v.parents)) if v.parents else names.get(v) or ("c", repr(v.data))
+        for v in order
+    )
+    return nodes, tuple(index[r] for r in roots)
+
+
 def _numbers(x: Any) -> list[float]:
     return np.asarray(x, dtype=float).reshape(-1).tolist()
 
@@ -117,14 +132,15 @@ class Tape:
 
     def __init__(
         self,
-        roots: list[Value],
-        inputs: list[Value],
-        targets: list[Value],
+        roots: Sequence[Value],
+        inputs: Sequence[Value],
+        targets: Sequence[Value],
         params: Sequence[Value],
     ):
         self.params = list(dict.fromkeys(params))  # each parameter once, in order
         self.n_inputs, self.n_targets, self.n_outputs = len(inputs), len(targets), len(roots)
-        layout = lay_out(roots, inputs + targets, self.params)
+        layout = lay_out(list(roots), [*inputs, *targets], self.params)
+        self.signature = _signature(roots, [*inputs, *targets], self.params)
         self.n_nodes = layout.n_nodes
         self.groups = layout.groups
         self._by_row, self._param_rows = layout.params_by_row, layout.param_rows  # params[i] is in row [i]

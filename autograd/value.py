@@ -70,7 +70,9 @@ def _as_float(x: Any, where: str) -> float:
         except OverflowError:
             digits = int(x.bit_length() * math.log10(2)) if isinstance(x, int) else None
             size = f"an integer of about 10**{digits}" if digits else repr(x)
-            raise NumericOverflow(f"{where}: {size} is too large for a float (at most about 1.8e308)") from None
+            raise NumericOverflow(
+                f"{where}: {size} is too large for a float (at most about 1.8e308)"
+            ) from None
     else:
         raise TypeError(
             f"{where}: expected a real number (int, float, bool or NumPy scalar), "
@@ -244,9 +246,8 @@ class Value:
             return
         op, parents = _micrograd_op(_children, _op)
         if any(type(p) is Traced for p in parents):
-            _refuse_at(
-                1, f"Value(data, _children, {_op!r}) of traced nodes", "a node built from numbers read from them"
-            )
+            what = f"Value(data, _children, {_op!r}) of traced nodes"
+            _refuse_at(1, what, "a node built from numbers read from them")
         if _get_mode() & NO_GRAD:
             _init(self, data, LEAF, None, None, None, None, label)
         else:
@@ -461,7 +462,7 @@ class Traced(Value):
             return role
         return f"the traced {self.op!r} node" + (f" {self.label!r}" if self.label else "")
 
-    @property  # type: ignore[override]
+    @property
     def data(self) -> float:
         _refuse_at(1, f"reading .data of {self._what()}")
         raise AssertionError  # pragma: no cover
@@ -547,5 +548,5 @@ def traced_leaf(role: str, label: str) -> Traced:
     v = _new(Traced)
     v.grad, v._label, v.scope = 0.0, label, None
     v._prim, v._a, v._local_a, v._b, v._local_b = LEAF, None, None, None, None
-    v.role = role
+    v.__dict__["role"] = role
     return v

@@ -5,6 +5,8 @@ from .engines import FallbackWarning, NotTraceable
 from .layers import MLP, Layer, Neuron
 from .losses import (
     LOSSES,
+    TARGETS,
+    Loss,
     bce,
     bce_logits,
     cross_entropy,
@@ -29,6 +31,8 @@ __all__ = [
     "Layer",
     "MLP",
     "LOSSES",
+    "TARGETS",
+    "Loss",
     "get_loss",
     "mse",
     "sse",

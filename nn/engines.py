@@ -1,13 +1,17 @@
 """The two engines behind ``fit``, ``evaluate`` and ``predict``, behind one interface (``Engine``).
 
-- eager: one scalar graph per example, then ``backward()``: runs any model and loss.
-- tape: the graph of one example (model, then loss) traced once and replayed for a whole batch
-  with NumPy (``autograd.Tape``). The traced tape is kept with the model and reused by later calls
-  while the model's structure and the loss are unchanged (a fingerprint of both is the key).
+- eager: one scalar graph per example, then ``backward()``. Runs any model and loss, always right.
+- tape: one example's graph (model, then loss) traced once and replayed for a whole batch with
+  NumPy (``autograd.Tape``), under its contract (``Tape.trace``, as JAX's for ``jit``): the Python
+  numbers and state the code reads are baked in when it is traced.
 
-``select`` picks one. ``engine="auto"`` takes the tape only when ``nn.tracecheck`` finds the graph
-replayable, and otherwise runs eagerly with a ``FallbackWarning`` saying why; ``engine="tape"``
-raises ``NotTraceable`` instead.
+``select`` picks one. ``engine="auto"`` takes the tape only where the replay is exact by
+construction (``user_code`` says why not): the library's own modules and losses, an optimizer over
+the model's parameters; those tapes are kept with the model, keyed by the objects themselves.
+Anything else runs eagerly with a ``FallbackWarning`` saying why and how to opt in.
+``engine="tape"`` traces the caller's code, with the cheap structural checks (docs/limits.md), and
+keeps nothing beyond the call. Every call runs on buffers of its own (``Tape.fresh``), so an
+``evaluate`` from another thread never shares those of a ``fit`` in progress.
 """
 
 from __future__ import annotations
@@ -22,28 +26,18 @@ from typing import Any, Protocol
 import numpy as np
 
 import autograd
-from autograd import Value, enable_grad, no_grad
+from autograd import NaNError, NotTraceable, NumericError, Value, enable_grad, no_grad
 from autograd.arguments import choice
 
+from .layers import MLP, Layer, Neuron
 from .losses import Loss
 from .module import Module
 from .optim import Optimizer
-from .tracecheck import (
-    NotTraceable,
-    UsedAsNumber,
-    check_against_eager,
-    findings,
-    fingerprint,
-    placeholders,
-    random_states,
-    reference_rows,
-    signature,
-    watch_calls,
-)
 
 __all__ = ["ENGINES", "Engine", "EagerEngine", "TapeEngine", "FallbackWarning", "NotTraceable", "select"]
 
 ENGINES = ("auto", "eager", "tape")
+LIBRARY_MODULES = (MLP, Layer, Neuron)
 _grad = attrgetter("grad")
 
 
@@ -58,23 +52,18 @@ class Engine(Protocol):
     name: str  # "eager" or "tape"
     reason: str  # why this engine runs (History.engine_reason)
 
-    def begin(self, optimizer: Optimizer) -> None:
-        """Get ready to train with ``optimizer``."""
+    def begin(self, optimizer: Optimizer) -> None: ...  # get ready to train with ``optimizer``
 
     def run(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         """Forward and backward of one batch: its mean loss and outputs (examples, outputs), the
-        gradient of the mean loss kept for ``step``. Raises FloatingPointError on a NaN gradient."""
+        gradient of the mean loss kept for ``step``. Raises a NumericError on a NaN gradient."""
         ...
 
-    def step(self) -> None:
-        """Move the parameters once with the optimizer."""
+    def step(self) -> None: ...  # move the parameters once with the optimizer
 
-    def sync(self) -> None:
-        """Make the parameters' Values current (``.data`` and the last ``.grad``)."""
+    def sync(self) -> None: ...  # make the parameters' Values current (.data and the last .grad)
 
-    def parameters_finite(self) -> bool:
-        """Whether every parameter is finite now (after the last step)."""
-        ...
+    def parameters_finite(self) -> bool: ...  # whether every parameter is finite after the last step
 
     def outputs(self, X: np.ndarray, T: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Every example's loss (empty without targets) and outputs, recording no graph."""
@@ -84,43 +73,32 @@ class Engine(Protocol):
 # --- one example's graph -------------------------------------------------------------------------------
 
 
-def _values(out: Any) -> list[Value]:
-    outs = list(out) if isinstance(out, (list, tuple)) else [out]
-    if not all(isinstance(o, Value) for o in outs):
-        raise TypeError(f"the model must return a Value or a list of Values, got {out!r:.80}")
-    return outs
-
-
-def checked_loss(loss: Any) -> Value:
-    """The loss of one example, which must be a Value: a float (say, written with ``.data``)
-    carries no graph, so nothing would train."""
-    if not isinstance(loss, Value):
-        raise TypeError(
-            f"the loss returned {type(loss).__name__} {loss!r:.40}, not a Value: a loss computed from "
-            "numbers (.data, float()) has no graph, so no parameter would train. Build it from the "
-            "Values it is given (o - t, (o - t) ** 2, ...)"
-        )
-    return loss
-
-
 def example_graph(model: Module, loss_fn: Loss | None) -> Callable[..., list[Value]]:
     """One example's graph as a function of its inputs (and targets): [loss, *outputs], or the
-    outputs alone without a loss. Holds the model weakly: the tape that keeps it is kept with
-    the model."""
-    try:
-        get_model: Callable[[], Module | None] = weakref.ref(model)
-    except TypeError:
-        get_model = lambda: model  # noqa: E731 (a model that cannot be weakly referenced)
+    outputs alone without a loss. The loss must be a Value: a float (say, written with ``.data``)
+    carries no graph, so nothing would train."""
 
     def example(x: Sequence[Any], t: Sequence[Any] | None = None) -> list[Value]:
-        m = get_model()
-        if m is None:
-            raise ReferenceError("the model of this tape no longer exists")
-        out = m(x)
-        outs = _values(out)
-        return outs if loss_fn is None else [checked_loss(loss_fn(out, t if t is not None else [])), *outs]
+        out = model(x)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        if not all(isinstance(o, Value) for o in outs):
+            raise TypeError(f"the model must return a Value or a list of Values, got {out!r:.80}")
+        if loss_fn is None:
+            return outs
+        loss = loss_fn(out, t if t is not None else [])
+        if not isinstance(loss, Value):
+            raise TypeError(
+                f"the loss returned {type(loss).__name__} {loss!r:.40}, not a Value: a loss computed from "
+                "numbers (.data, float()) has no graph, so no parameter would train. Build it from the "
+                "Values it is given (o - t, (o - t) ** 2, ...)"
+            )
+        return [loss, *outs]
 
     return example
+
+
+def _nan_gradient() -> NaNError:
+    return NaNError("the gradient of the batch loss holds NaN or infinity")
 
 
 # --- the eager engine ----------------------------------------------------------------------------------
@@ -146,7 +124,7 @@ class EagerEngine:
         batch_loss = autograd.sum([r[0] for r in rows]) / len(rows)
         batch_loss.backward()
         if not all(map(math.isfinite, map(_grad, self.optimizer.params))):
-            raise FloatingPointError("the gradient of the batch loss holds NaN or infinity")
+            raise _nan_gradient()
         return batch_loss.data, np.array([[v.data for v in r[1:]] for r in rows])
 
     def step(self) -> None:
@@ -162,25 +140,15 @@ class EagerEngine:
 
     def outputs(self, X: np.ndarray, T: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         example = self.example if T is not None else example_graph(self.model, None)
-        bad = np.flatnonzero(~_finite(X))
-        if len(bad):
-            raise ValueError(f"row {bad[0]} of X holds NaN or infinity: {X[bad[0]].tolist()}")
         rows = []
         with no_grad():
             for i, args in enumerate(zip(X.tolist(), *([] if T is None else [T.tolist()]))):
                 try:
                     rows.append([v.data for v in example(*args)])
-                except (ArithmeticError, ValueError) as e:  # say which example, as fit does
-                    raise _at_row(e, i, args[0]) from e
+                except NumericError as e:  # the same kind of error, saying which example, as fit does
+                    raise type(e)(f"row {i} of X ({args[0]}): {e}") from e
         out = np.array(rows).reshape(len(X), -1)
         return (out[:, 0], out[:, 1:]) if T is not None else (np.empty(0), out)
-
-
-def _at_row(error: Exception, i: int, x: list) -> Exception:
-    """The same kind of error, saying which row of X it came from."""
-    kind = type(error) if type(error) in (ValueError, OverflowError, ZeroDivisionError) else None
-    kind = kind or (ValueError if isinstance(error, ValueError) else ArithmeticError)
-    return kind(f"row {i} of X ({x}): {error}")
 
 
 # --- the tape engine -----------------------------------------------------------------------------------
@@ -189,12 +157,13 @@ def _at_row(error: Exception, i: int, x: list) -> Exception:
 class TapeEngine:
     """Batches on a traced tape. With the optimizer's own update rule over the tape's parameters,
     the parameters are kept as arrays during training (``Optimizer.step_arrays``): no step moves
-    them through Python one by one. ``sync()`` writes them back to the Values."""
+    them through Python one by one. ``sync()`` writes them back to the Values. ``retrace``, when
+    given, traces the graph again: after the first step it must give the same signature."""
 
     name = "tape"
 
-    def __init__(self, tape: autograd.Tape, reason: str) -> None:
-        self.tape, self.reason = tape, reason
+    def __init__(self, tape: autograd.Tape, reason: str, retrace: Callable[[], autograd.Tape] | None = None):
+        self.tape, self.reason, self.retrace = tape, reason, retrace
         self.optimizer: Optimizer | None = None
         self.data: np.ndarray | None = None  # the parameters as an array while training on arrays
         self.grad = np.zeros(0)
@@ -202,11 +171,7 @@ class TapeEngine:
     def begin(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
         ours, theirs = self.tape.params, optimizer.params
-        if (
-            type(optimizer).step is Optimizer.step
-            and len(ours) == len(theirs)
-            and all(map(_same, ours, theirs))
-        ):
+        if type(optimizer).step is Optimizer.step and ours == theirs:  # the same Values, in order
             self.data = np.array([p.data for p in ours], dtype=float)
             self.grad = np.zeros_like(self.data)
         else:
@@ -221,12 +186,12 @@ class TapeEngine:
             out = self.tape.forward(X, T)
             self.tape.backward(scale=1.0 / n)
             if not all(map(math.isfinite, map(_grad, self.optimizer.params))):
-                raise FloatingPointError("the gradient of the batch loss holds NaN or infinity")
+                raise _nan_gradient()
         else:
             out = self.tape.forward(X, T, params=self.data)
             self.tape.backward(scale=1.0 / n, out=self.grad)
             if not np.isfinite(self.grad).all():
-                raise FloatingPointError("the gradient of the batch loss holds NaN or infinity")
+                raise _nan_gradient()
         return math.fsum(out[:, 0].tolist()) / n, out[:, 1:]
 
     def step(self) -> None:
@@ -235,6 +200,16 @@ class TapeEngine:
             self.optimizer.step()
         else:
             self.optimizer.step_arrays(self.data, self.grad)
+        if self.retrace is not None:  # once: does the graph read state that training changes?
+            retrace, self.retrace = self.retrace, None
+            self.sync()
+            if retrace().signature != self.tape.signature:
+                raise NotTraceable(
+                    "engine='tape': traced again after the first step, the model or loss builds another "
+                    "graph (other ops or constants): it reads state that training changes (a step count, "
+                    "a schedule), which the tape bakes in when it traces. The first step has been "
+                    "taken. Train it with engine='eager'"
+                )
 
     def parameters_finite(self) -> bool:
         assert self.optimizer is not None, "begin() first"
@@ -258,196 +233,173 @@ class TapeEngine:
         return (out[:, 0], out[:, 1:]) if self.tape.n_targets else (np.empty(0), out)
 
 
-def _same(a: Value, b: Value) -> bool:
-    return a is b
+# --- choosing ------------------------------------------------------------------------------------------
 
 
-# --- choosing, tracing, caching --------------------------------------------------------------------------
-
-# model -> {key: a checked tape, or why the model and loss cannot be traced}; an entry goes with its model
-_TAPES: weakref.WeakKeyDictionary[Module, dict[Any, autograd.Tape | str]] = weakref.WeakKeyDictionary()
-_MAX_TAPES = 4  # per model: a few (loss, no loss, a second loss) are kept
-
-
-def select(engine: str, model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.ndarray | None) -> Engine:
-    """The engine that runs ``model`` (and ``loss_fn``) on data like (X, T); see the module doc."""
+def select(
+    engine: str,
+    model: Module,
+    loss_fn: Loss | None,
+    X: np.ndarray,
+    T: np.ndarray | None,
+    optimizer: Optimizer | None = None,
+) -> Engine:
+    """The engine that runs ``model`` (and ``loss_fn``, trained by ``optimizer``) on data like
+    (X, T); see the module doc."""
     choice("engine", engine, ENGINES)
     if engine == "eager":
         return EagerEngine(model, loss_fn, "engine='eager' was asked for")
-    try:
-        tape, reason = _cached_tape(model, loss_fn, X, T)
-    except NotTraceable as e:
-        if engine == "tape":
-            raise NotTraceable(
-                f"engine='tape': this model and loss cannot run on the batch tape: {e}"
-            ) from None
-        warnings.warn(f"engine='auto' runs eagerly: {e}", FallbackWarning, stacklevel=3)
-        return EagerEngine(model, loss_fn, f"auto fell back to eager: {e}")
-    return TapeEngine(tape, reason)
+    if engine == "auto":
+        why = user_code(model, loss_fn, optimizer)
+        if why is None:
+            tape, reason = _library_tape(model, loss_fn, X, T)
+            return TapeEngine(tape.fresh(), reason)
+        warnings.warn(
+            f"engine='auto' runs eagerly: {why}. The batch tape is taken by default only for the "
+            "library's own modules and losses; engine='tape' traces your code under the tape's "
+            "contract (see docs/limits.md), engine='eager' says this is intended",
+            FallbackWarning,
+            stacklevel=3,
+        )
+        return EagerEngine(model, loss_fn, f"auto ran eagerly: {why}")
+    params = model.parameters() if hasattr(model, "parameters") else []  # predict takes any callable
+    if optimizer is not None:
+        params = list(dict.fromkeys([*optimizer.params, *params]))
+    example = example_graph(model, loss_fn)
+
+    def trace() -> autograd.Tape:
+        return autograd.Tape.trace(example, params, X[0], None if T is None else T[0])
+
+    tape = trace()
+    if trace().signature != tape.signature:
+        raise NotTraceable(
+            "engine='tape': traced twice, the model or loss built two different graphs (other ops or "
+            "constants): it reads state that changes from call to call (a counter, a random draw), "
+            "which the tape would run once for every example. Train it with engine='eager'"
+        )
+    check_against_eager(tape, example, X, T, reference_rows(X, T))
+    reason = "engine='tape' was asked for: traced; the same graph twice, and the eager numbers on a few rows"
+    return TapeEngine(tape, reason, retrace=trace if optimizer is not None else None)
 
 
-def _cached_tape(
+def user_code(model: Any, loss_fn: Loss | None, optimizer: Optimizer | None) -> str | None:
+    """Why ``auto`` cannot know the tape's replay is exact (code of the caller's own, or an optimizer
+    over Values the model does not hold), or None when it can."""
+    if not isinstance(model, Module):
+        return f"the model is a {type(model).__name__} of your own, not one of the library's modules"
+    for name, m in model.modules():
+        if type(m) not in LIBRARY_MODULES:
+            where = f" (at {name!r})" if name else ""
+            return f"the model holds a {type(m).__name__}{where}, not one of MLP, Layer, Neuron"
+    if loss_fn is not None and not loss_fn.is_library:
+        return f"the loss {loss_fn.name!r} is a function of your own, not one of nn.LOSSES"
+    if optimizer is not None:
+        ours = set(model.parameters())
+        extra = [p for p in optimizer.params if p not in ours]
+        if extra:
+            return f"the optimizer moves {len(extra)} Value(s) that are not the model's parameters"
+    return None
+
+
+# model -> {key: its traced tape}; an entry goes with its model; keys hold the objects themselves
+_TAPES: weakref.WeakKeyDictionary[Module, dict[tuple, autograd.Tape]] = weakref.WeakKeyDictionary()
+_MAX_TAPES = 4  # per model: a few (loss, no loss, a second loss) are kept
+
+
+def _library_tape(
     model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.ndarray | None
 ) -> tuple[autograd.Tape, str]:
-    """The checked tape for this model and loss: from the cache while both are unchanged, else
-    traced now. Raises NotTraceable (also remembered) when the checks fail."""
-    params = _parameters(model)
-    key = (
-        fingerprint(model, params),
-        None if loss_fn is None else (id(loss_fn), fingerprint(loss_fn, params)),
-        X.shape[1],
-    )
-    try:
-        entries = _TAPES.setdefault(model, {})
-    except TypeError:  # not weakly referenceable: nothing is kept
-        entries = {}
+    """The tape of a library model and loss: kept while the model's structure, its parameter
+    Values and the loss function are the same objects, else traced now."""
+    params = model.parameters()
+    structure = tuple((name, type(m), repr(m.config())) for name, m in model.modules())  # type: ignore[attr-defined]
+    key = (structure, tuple(params), None if loss_fn is None else loss_fn.fn, X.shape[1], T is None)
+    entries = _TAPES.setdefault(model, {})
     found = entries.get(key)
-    reason = "auto: reused the tape traced by an earlier call"
-    if found is None:
-        try:
-            found = _trace_checked(model, loss_fn, X, T)
-        except NotTraceable as e:
-            found = str(e)
-        if len(entries) >= _MAX_TAPES:
-            entries.clear()
-        entries[key] = found
-        reason = "auto: traced, and the checks of nn.tracecheck passed"
-    if isinstance(found, str):
-        raise NotTraceable(found)
-    return found, reason
+    if found is not None:
+        return found, "auto: the library's model and loss; reused the tape an earlier call traced"
+    if len(entries) >= _MAX_TAPES:
+        entries.clear()
+    tape = entries[key] = autograd.Tape.trace(
+        example_graph(model, loss_fn), params, X[0], None if T is None else T[0]
+    )
+    return tape, "auto: the library's model and loss, exact on the tape by construction; traced"
 
 
-def _trace_checked(model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.ndarray | None) -> autograd.Tape:
-    """Trace one example's graph, after the checks of ``nn.tracecheck``: no read of the numbers or
-    write of state in user code, no use of an input or target as a number, no change of state,
-    the same graph on other examples, and the eager engine's numbers on a few rows."""
-    example = example_graph(model, loss_fn)
-    params = _parameters(model)
-    rows = _finite_rows(X, T)
-    before = fingerprint((model, loss_fn), params), random_states()
-    first, roots, holders, seen = _first_graph(example, (model, loss_fn), X, T, rows)
-    found = findings(seen)
-    if found:
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        raise NotTraceable(
-            f"the model or loss {found[0]}{more}, so its graph may depend on the numbers or on state; "
-            "the tape replays one example's graph for every example"
-        )
-    after = fingerprint((model, loss_fn), params), random_states()
-    if after != before:
-        what = "(a counter, a list it appends to, a random draw)"
-        if after[0] == before[0]:
-            what = "(a draw from Python's or NumPy's global random generator)"
-        raise NotTraceable(
-            f"the model or loss changed state while building one example's graph {what}; on the tape "
-            "it would run once, not once per example"
-        )
-    want = signature(roots, holders, params)
-    tape = autograd.Tape.trace(example, params, X[first], None if T is None else T[first])
-    for i in dict.fromkeys((rows[len(rows) // 2], rows[-1])):
-        _check_replay(example, want, params, X[i], None if T is None else T[i], i)
-    check_against_eager(tape, example, X, T, reference_rows(first, rows, T))
-    return tape
+# --- the eager reference ---------------------------------------------------------------------------------
+
+MAX_TARGET_ROWS = 10  # rows picked for distinct targets (a class each, or spread over the values)
+SPREAD_ROWS = 5  # rows spread evenly over the data
 
 
-def _first_graph(
-    example: Callable[..., list[Value]], roots: tuple, X: np.ndarray, T: np.ndarray | None, rows: list[int]
-) -> tuple[int, list[Value], list[Value], dict]:
-    """The graph of the first of ``rows`` (up to 8) whose numbers build one, with the code that ran
-    (``watch_calls``). A row that fails (say, log of a negative) is left for fit to report by row."""
-    error: BaseException | None = None
-    for i in rows[:8]:
-        x, t = X[i], None if T is None else T[i]
-        with watch_calls(*roots) as seen:
-            try:
-                graph, holders = _build(example, x, t)
-            except NotTraceable:
-                raise
-            except Exception as e:  # any error: is it the placeholders' doing?
-                failed = e
-            else:
-                return i, graph, holders, seen
-        _placeholders_to_blame(example, x, t, failed)
-        error = error or failed
-    assert error is not None
-    raise error
-
-
-def _placeholders_to_blame(
-    example: Callable[..., list[Value]], x: np.ndarray, t: np.ndarray | None, error: Exception
-) -> None:
-    """Building on placeholder Values raised ``error``. If the example builds on plain floats, as
-    the eager engine runs it, the placeholders caused it: NotTraceable. Otherwise, a numeric error
-    (bad numbers in this row) returns, to try the next row; any other is raised."""
-    try:
-        with enable_grad():
-            example(x.tolist()) if t is None else example(x.tolist(), t.tolist())
-    except (ArithmeticError, ValueError):
-        if isinstance(error, (ArithmeticError, ValueError)):
-            return
-        raise error from None
-    raise NotTraceable(
-        f"building one example's graph on the tape's placeholder Values raised {type(error).__name__}: "
-        f"{error}, where the eager engine's plain numbers do not; the model or loss uses an input or "
-        "target as a number"
-    ) from None
-
-
-def _parameters(model: Module) -> list[Value]:
-    return model.parameters() if hasattr(model, "parameters") else []  # predict takes any callable model
-
-
-def _finite(X: np.ndarray, T: np.ndarray | None = None) -> np.ndarray:
-    """For each row, whether its inputs (and targets) are all finite."""
-    ok = np.isfinite(X).all(axis=1)
+def reference_rows(X: np.ndarray, T: np.ndarray | None) -> list[int]:
+    """The rows (of finite X and T, as fit checks them) the tape is checked on against the eager
+    engine, at most 1 + MAX_TARGET_ROWS + SPREAD_ROWS: the first; the first of each distinct target,
+    so that a branch on the class shows (with more distinct targets, rows spread over their sorted
+    values); rows spread over the data."""
+    picks = [0]
     if T is not None:
-        ok &= np.isfinite(T).all(axis=1)
-    return ok
+        _, firsts = np.unique(T, axis=0, return_index=True)
+        if len(firsts) > MAX_TARGET_ROWS:
+            firsts = firsts[np.linspace(0, len(firsts) - 1, MAX_TARGET_ROWS).round().astype(int)]
+        picks += sorted(firsts.tolist())
+    picks += [int(k) for k in np.linspace(0, len(X) - 1, SPREAD_ROWS).round()]
+    return list(dict.fromkeys(picks))
 
 
-def _finite_rows(X: np.ndarray, T: np.ndarray | None) -> list[int]:
-    rows = np.flatnonzero(_finite(X, T)).tolist()
-    if not rows:
-        raise ValueError("every row of X holds NaN or infinity")
-    return rows
-
-
-def _build(
-    example: Callable[..., list[Value]], x: np.ndarray, t: np.ndarray | None
-) -> tuple[list[Value], list[Value]]:
-    """One example's graph on placeholder Values, as the tape traces it: (roots, placeholders).
-    Raises NotTraceable where the model or loss uses a placeholder as a number."""
-    xs = placeholders(x.tolist(), "x", "input")
-    ts = None if t is None else placeholders(t.tolist(), "t", "target")
-    try:
-        with enable_grad():
-            roots = example(xs) if ts is None else example(xs, ts)
-    except UsedAsNumber as e:
-        raise NotTraceable(
-            f"the model or loss {e}: the eager engine passes the inputs and targets as plain numbers, on "
-            "which this can take another path than on the traced graph's Values"
-        ) from None
-    return roots, xs + (ts or [])
-
-
-def _check_replay(
+def check_against_eager(
+    tape: autograd.Tape,
     example: Callable[..., list[Value]],
-    want: tuple,
-    params: list[Value],
-    x: np.ndarray,
-    t: np.ndarray | None,
-    i: int,
+    X: np.ndarray,
+    T: np.ndarray | None,
+    rows: list[int],
 ) -> None:
-    """Example i must build the traced graph (the same ops, wiring and constants)."""
-    try:
-        roots, holders = _build(example, x, t)
-    except NotTraceable:
-        raise
-    except Exception as e:  # bad numbers return (fit reports them by row); the placeholders' doing raises
-        _placeholders_to_blame(example, x, t, e)
+    """The tape must give what the eager engine computes on ``rows``: each row's loss (or first
+    output) and outputs, and the gradient of their sum. The eager engine passes an example as plain
+    floats, so a path chosen on them (``isinstance(t[0], float)``) shows here as other numbers. Rows
+    whose numbers fail eagerly (log of a negative) are left to ``fit``, which reports them by row."""
+    built = []
+    for i in rows:
+        try:
+            with enable_grad():
+                built.append(
+                    (i, example(X[i].tolist()) if T is None else example(X[i].tolist(), T[i].tolist()))
+                )
+        except NumericError:
+            continue
+    if not built:
         return
-    if signature(roots, holders, params) != want:
+    picked = [i for i, _ in built]
+    try:
+        got = tape.forward(X[picked], None if T is None else T[picked]).tolist()
+    except NumericError as e:
         raise NotTraceable(
-            f"example {i} builds a different graph (other ops or constants) from the traced one: "
-            "the graph depends on the data, or on state such as a random draw"
+            f"the tape fails on examples {picked}, where the eager engine does not ({e}): {_DEPENDS}"
+        ) from e
+    for row, (i, roots) in zip(got, built):
+        eager = [r.data for r in roots]
+        if len(row) != len(eager) or not all(map(_close, row, eager)):
+            raise NotTraceable(f"on example {i} the tape gives {row}, the eager engine {eager}: {_DEPENDS}")
+    grads = autograd.gradients(autograd.sum([roots[0] for _, roots in built]))
+    eager_grad = np.array([grads.get(p, 0.0) for p in tape.params], dtype=float)
+    if not np.isfinite(eager_grad).all():  # fit reports a non-finite gradient as TrainingDiverged
+        return
+    tape_grad = np.zeros(len(tape.params))
+    tape.backward(scale=1.0, out=tape_grad)
+    scale = max(1.0, float(np.abs(eager_grad).max(initial=0.0)))
+    if not np.allclose(tape_grad, eager_grad, rtol=1e-7, atol=1e-9 * scale):
+        k = int(np.argmax(np.abs(tape_grad - eager_grad)))
+        raise NotTraceable(
+            f"on examples {picked} the tape's gradient for parameter {k} is {float(tape_grad[k])!r}, the "
+            f"eager engine's {float(eager_grad[k])!r}: {_DEPENDS}"
         )
+
+
+_DEPENDS = (
+    "the graph depends on the data (the eager engine passes the inputs and targets as plain numbers, "
+    "the tape replays the graph of one example). Train it with engine='eager'"
+)
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (a != a and b != b)

@@ -1,7 +1,8 @@
 """Per-example losses: ``loss(output, target) -> Value``.
 
 ``output`` is what the model returned (one Value or a list of Values); ``target`` is a list of
-numbers (or Values) of the same length, made from integer labels by ``encode_targets``. Targets
+numbers (or Values) of the same length, made from ``fit``'s y by ``encode_targets`` under the
+loss's own rule (``Loss.targets``: values for a regression, class labels one-hot or as ±1). Targets
 enter only as numbers in the arithmetic, never as a choice of which nodes to build, so one
 example's graph has the same shape for every target (the batch tape relies on this).
 
@@ -18,9 +19,9 @@ import numpy as np
 
 import autograd
 from autograd import DomainError, Value
-from autograd.arguments import real
+from autograd.arguments import choice, real
 
-Loss = Callable[[Any, Sequence[Any]], Value]
+LossFn = Callable[[Any, Sequence[Any]], Value]
 
 
 def _outputs(output: Any, target: Sequence[Any], name: str) -> tuple[list[Value], list[Any]]:
@@ -39,19 +40,19 @@ def _named(v: Value, name: str) -> Value:
     return v
 
 
-def mse(output: Any, target: Sequence[Any]) -> Value:
+def _mse(output: Any, target: Sequence[Any]) -> Value:
     """Mean squared error over the outputs: mean_k (o_k - t_k)^2."""
     o, t = _outputs(output, target, "mse")
     return _named(autograd.sum([(ok - tk) ** 2 for ok, tk in zip(o, t)]) / len(o), "mse")
 
 
-def sse(output: Any, target: Sequence[Any]) -> Value:
+def _sse(output: Any, target: Sequence[Any]) -> Value:
     """Half the summed squared error, 0.5 * Σ_k (t_k - o_k)^2 (the E of the 2-2-2 worked example)."""
     o, t = _outputs(output, target, "sse")
     return _named(0.5 * autograd.sum([(tk - ok) ** 2 for ok, tk in zip(o, t)]), "sse")
 
 
-def bce(output: Any, target: Sequence[Any]) -> Value:
+def _bce(output: Any, target: Sequence[Any]) -> Value:
     """Binary cross-entropy on probabilities (a sigmoid output), averaged over the outputs:
     -(t log p + (1 - t) log(1 - p)).
 
@@ -72,7 +73,7 @@ def bce(output: Any, target: Sequence[Any]) -> Value:
     return _named(autograd.sum(terms) / len(o), "bce")
 
 
-def bce_logits(output: Any, target: Sequence[Any]) -> Value:
+def _bce_logits(output: Any, target: Sequence[Any]) -> Value:
     """Binary cross-entropy on logits s (a linear output), stable for any s, averaged over the
     outputs: softplus(s) - s*t, which equals bce(sigmoid(s), t).
 
@@ -91,7 +92,7 @@ def _logsumexp(z: list[Value]) -> Value:
     return m + autograd.sum([(zk - m).exp() for zk in z]).log()
 
 
-def cross_entropy(output: Any, target: Sequence[Any]) -> Value:
+def _cross_entropy(output: Any, target: Sequence[Any]) -> Value:
     """Softmax cross-entropy on logits z with a one-hot (or probability) target t:
     lse(z) - Σ t_k z_k, with the stable lse(z) = m + log Σ exp(z_k - m), m = max(z)."""
     z, t = _outputs(output, target, "cross_entropy")
@@ -103,7 +104,7 @@ def cross_entropy(output: Any, target: Sequence[Any]) -> Value:
     return _named(_logsumexp(z) - autograd.sum([zk * tk for zk, tk in zip(z, t)]), "cross_entropy")
 
 
-def hinge(output: Any, target: Sequence[Any]) -> Value:
+def _hinge(output: Any, target: Sequence[Any]) -> Value:
     """Max-margin loss. One output s with t = ±1: relu(1 - t*s) (micrograd's demo). Several
     outputs z with a one-hot t (the multiclass SVM loss): Σ_k (1 - t_k) relu(1 + z_k - z_y),
     where z_y = Σ_j t_j z_j is the true class's score."""
@@ -114,79 +115,138 @@ def hinge(output: Any, target: Sequence[Any]) -> Value:
     return _named(autograd.sum([(1 - tk) * (1 + zk - zy).relu() for zk, tk in zip(z, t)]), "hinge")
 
 
-LOSSES: dict[str, Loss] = {
-    "mse": mse,
-    "sse": sse,
-    "bce": bce,
-    "bce_logits": bce_logits,
-    "cross_entropy": cross_entropy,
-    "hinge": hinge,
-}
+TARGETS = ("labels", "signs", "values")
 
 
-def get_loss(loss: str | Loss) -> Loss:
-    """The loss function for a name in ``LOSSES``, or the callable itself."""
-    if callable(loss):
+class Loss:
+    """A per-example loss with its name and the rule by which ``fit`` turns ``y`` into targets.
+
+    ``targets`` is one of ``TARGETS``:
+
+    - ``"values"``: y as given, floats of shape (examples,) for one output or (examples, outputs),
+      for a regression (``mse``, ``sse``);
+    - ``"labels"``: integer class labels 0..k-1, one-hot for several outputs, 0.0/1.0 for one output
+      (``bce``, ``bce_logits``, ``cross_entropy``);
+    - ``"signs"``: class labels as for "labels", but -1.0/+1.0 for one output (``hinge``).
+
+    ``Loss(nn.mse, targets="labels")`` is the library's mse trained on one-hot class labels: still
+    the library's loss (the batch tape takes it by default), with another rule for y. A loss of your
+    own, ``Loss(my_fn, targets="labels")``, declares its rule the same way; a plain function takes
+    y as values unless ``fit(..., targets=...)`` says otherwise.
+    """
+
+    def __init__(self, fn: LossFn, targets: str = "values", name: str | None = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"Loss: fn must be callable, got {type(fn).__name__}")
+        self.fn: LossFn = fn.fn if isinstance(fn, Loss) else fn
+        self.targets = choice("targets", targets, TARGETS)
+        self.name = str(name or getattr(fn, "name", None) or getattr(fn, "__name__", type(fn).__name__))
+
+    def __call__(self, output: Any, target: Sequence[Any]) -> Value:
+        return self.fn(output, target)
+
+    @property
+    def is_library(self) -> bool:
+        """Whether this is one of the library's own losses (whatever its target rule)."""
+        return any(self.fn is loss.fn for loss in LOSSES.values())
+
+    def __repr__(self) -> str:
+        return f"Loss({self.name}, targets={self.targets!r})"
+
+
+mse = Loss(_mse, "values", "mse")
+sse = Loss(_sse, "values", "sse")
+bce = Loss(_bce, "labels", "bce")
+bce_logits = Loss(_bce_logits, "labels", "bce_logits")
+cross_entropy = Loss(_cross_entropy, "labels", "cross_entropy")
+hinge = Loss(_hinge, "signs", "hinge")
+
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (mse, sse, bce, bce_logits, cross_entropy, hinge)}
+
+
+def get_loss(loss: str | LossFn) -> Loss:
+    """The ``Loss`` for a name in ``LOSSES``, a ``Loss`` itself, or a plain function wrapped as a
+    ``Loss`` taking y as values."""
+    if isinstance(loss, Loss):
         return loss
+    if callable(loss):
+        return Loss(loss)
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; use one of {', '.join(map(repr, LOSSES))} or a callable")
     return LOSSES[loss]
 
 
-def loss_name(loss: str | Loss) -> str:
-    return loss if isinstance(loss, str) else getattr(loss, "__name__", type(loss).__name__)
+def loss_name(loss: str | LossFn) -> str:
+    return get_loss(loss).name
 
 
-def encode_targets(y: Iterable[Any], loss: str | Loss, n_outputs: int) -> list[list[float]]:
-    """Integer class labels -> the target vectors ``loss`` expects, for a model with ``n_outputs``.
+def encode_targets(y: Any, targets: str | Loss, n_outputs: int) -> np.ndarray:
+    """y as the target vectors a loss is given, an array (examples, n_outputs), by the rule
+    ``targets`` (one of ``TARGETS``, or a ``Loss``, or a library loss's name: its rule).
 
-    One output: labels 0/1, as [0.0]/[1.0] (hinge: [-1.0]/[+1.0]). Several outputs: labels
-    0..n_outputs-1, one-hot. Raises a ValueError naming the first bad label.
-    """
-    name = loss_name(loss)
-    if n_outputs == 1 and name == "cross_entropy":
+    Raises a ValueError naming the first bad entry (a label out of range or not an integer, a
+    value that is not finite, a shape that does not fit the outputs)."""
+    rule = (
+        targets.targets
+        if isinstance(targets, Loss)
+        else LOSSES[targets].targets
+        if targets in LOSSES
+        else targets
+    )
+    rule = choice("targets", rule, TARGETS)
+    if rule == "values":
+        return _values(y, n_outputs)
+    if rule == "labels" and n_outputs == 1 and targets in ("cross_entropy", cross_entropy):
         raise ValueError(
             "cross_entropy needs a model with 2 or more outputs; for one output use 'bce_logits'"
         )
-    k = 2 if n_outputs == 1 else n_outputs
-    if (
-        isinstance(y, np.ndarray)
-        and y.ndim == 1
-        and y.dtype.kind in "iu"
-        and len(y)
-        and y.min() >= 0
-        and y.max() < k
-    ):
-        codes = y.astype(np.intp)  # the common case (a data set's labels), without a Python loop
-        if n_outputs == 1:
-            column = 2.0 * codes - 1.0 if name == "hinge" else codes.astype(float)
-            return column[:, None].tolist()
-        return np.eye(n_outputs)[codes].tolist()
-    targets = []
-    for i, label in enumerate(y):
-        c = _label(label, i, k, n_outputs)
-        if n_outputs == 1:
-            targets.append([(2.0 * c - 1.0) if name == "hinge" else float(c)])
-        else:
-            row = [0.0] * n_outputs
-            row[c] = 1.0
-            targets.append(row)
-    return targets
+    codes = _labels(y, 2 if n_outputs == 1 else n_outputs, n_outputs)
+    if n_outputs > 1:
+        return np.eye(n_outputs)[codes]
+    column = 2.0 * codes - 1.0 if rule == "signs" else codes.astype(float)
+    return column[:, None]
 
 
-def _label(label: Any, i: int, k: int, n_outputs: int) -> int:
-    """One class label as an int in 0..k-1, or a ValueError naming it and its index."""
-    if isinstance(label, bool) or not isinstance(label, numbers.Real) or not float(label).is_integer():
-        raise ValueError(f"y[{i}] = {label!r}: class labels must be integers")
-    c = int(float(label))
-    if not 0 <= c < k:
-        outputs = (
-            "one output takes labels 0 and 1"
-            if n_outputs == 1
-            else f"{n_outputs} outputs take labels 0..{k - 1}"
+def _values(y: Any, n_outputs: int) -> np.ndarray:
+    try:
+        t = np.array(y, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"targets must be numbers, shape (examples,) or (examples, outputs) ({e})") from None
+    if t.ndim == 1 and n_outputs == 1:
+        t = t[:, None]
+    if t.ndim != 2 or t.shape[1] != n_outputs:
+        raise ValueError(
+            f"the targets have shape {t.shape} but the model has {n_outputs} output(s): give one value per "
+            "output for each example (for class labels, use a loss that takes labels or targets='labels')"
         )
-        raise ValueError(f"y[{i}] = {c} is out of range: a model with {outputs}")
-    return c
+    bad = np.flatnonzero(~np.isfinite(t).all(axis=1))
+    if len(bad):
+        raise ValueError(f"y[{bad[0]}] = {t[bad[0]].tolist()} is not finite: targets must be finite numbers")
+    return t
+
+
+def _labels(y: Any, k: int, n_outputs: int) -> np.ndarray:
+    """Class labels as an int array in 0..k-1, or a ValueError naming the first bad one."""
+    y = y if isinstance(y, np.ndarray) and y.ndim == 1 else list(y)
+    if isinstance(y, np.ndarray) and y.dtype.kind in "iu" and (len(y) == 0 or (y.min() >= 0 and y.max() < k)):
+        return y.astype(np.intp)  # the common case (a data set's labels), without a Python loop
+    codes = []
+    for i, label in enumerate(y):
+        if isinstance(label, bool) or not isinstance(label, numbers.Real) or not float(label).is_integer():
+            raise ValueError(
+                f"y[{i}] = {label!r}: class labels must be integers (for real-valued targets, "
+                "use a loss that takes values, or targets='values')"
+            )
+        c = int(float(label))
+        if not 0 <= c < k:
+            outputs = (
+                "one output takes labels 0 and 1"
+                if n_outputs == 1
+                else f"{n_outputs} outputs take labels 0..{k - 1}"
+            )
+            raise ValueError(f"y[{i}] = {c} is out of range: a model with {outputs}")
+        codes.append(c)
+    return np.array(codes, dtype=np.intp)
 
 
 def l2_penalty(params: Iterable[Value], alpha: float) -> Value:

@@ -1,16 +1,15 @@
 """Training: ``fit`` (mini-batches, shuffling, per-epoch metrics, a progress bar), ``evaluate``, ``predict``.
 
-X is a list of feature lists or a 2-D NumPy array; y holds integer class labels 0..k-1 (0/1
-for a one-output model). A batch's loss is the mean of the per-example losses of ``nn.losses``.
-The batches run on one of two engines (``nn.engines``: eager, or the batch tape) through one
-interface, so nothing here depends on which.
+X is a list of feature lists or a 2-D NumPy array; y becomes the loss's targets by the loss's own
+rule (``nn.Loss.targets``, or ``fit(targets=...)``): real values for a regression, or class labels
+(which also get an accuracy). A batch's loss is the mean of the per-example losses. The batches
+run on one of two engines (``nn.engines``) through one interface, so nothing here depends on which.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import sys
 import time
 from collections.abc import Iterable
@@ -20,13 +19,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import autograd
-from autograd import no_grad
-from autograd.arguments import integer, positive_int
+from autograd import NaNError, NumericError, no_grad
+from autograd.arguments import choice, integer, positive_int
 
 from . import engines
 from .datasets import shuffled_orders
-from .engines import Engine, select
-from .losses import Loss, encode_targets, get_loss, loss_name
+from .engines import Engine, select, user_code
+from .losses import TARGETS, Loss, LossFn, encode_targets, get_loss
 from .module import Module
 from .optim import SGD, Optimizer
 
@@ -44,9 +43,10 @@ class TrainingDiverged(FloatingPointError):
 
 @dataclass
 class History:
-    """What ``fit`` measured: ``epochs[i]`` holds epoch i+1's train_loss and train_acc (the means
-    over that epoch's batches, each taken before its step), and val_loss, val_acc (after the epoch)
-    when validation data was given. ``history["train_loss"]`` lists one key over the epochs."""
+    """What ``fit`` measured: ``epochs[i]`` holds epoch i+1's train_loss and, for class labels,
+    train_acc (the means over that epoch's batches, each taken before its step), and val_loss,
+    val_acc (after the epoch) when validation data was given. ``history["train_loss"]`` lists one
+    key over the epochs."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
     engine: str = "eager"  # which engine computed the batches: "eager" or "tape"
@@ -66,12 +66,11 @@ class History:
 
 
 class _Data(NamedTuple):
-    """Checked examples: X (examples, inputs) and targets T (examples, outputs) as float arrays,
-    and the integer labels."""
+    """Checked examples X (examples, inputs), targets T (examples, outputs), labels (None: values)."""
 
     X: np.ndarray
     T: np.ndarray
-    labels: np.ndarray
+    labels: np.ndarray | None
 
 
 # --- the training loop ------------------------------------------------------------------------------
@@ -81,7 +80,7 @@ def fit(
     model: Module,
     X: Any,
     y: Any,
-    loss: str | Loss,
+    loss: str | LossFn,
     optimizer: Optimizer | None = None,
     epochs: int = 10,
     batch_size: int | None = None,
@@ -89,6 +88,7 @@ def fit(
     seed: int | None = 0,
     progress: bool | None = None,
     engine: str = "auto",
+    targets: str | None = None,
 ) -> History:
     """Train ``model`` on (X, y) and return its History.
 
@@ -97,20 +97,24 @@ def fit(
     order of ``datasets.batches(seed=seed)`` for the first epoch; ``seed=None`` keeps the data's
     order in every epoch (as ``batches(seed=None)`` does); ``seed`` is checked even for full batch.
     ``progress``: a tqdm bar; None shows it only when stderr is a terminal. ``engine``: "eager",
-    "tape" or "auto" (``nn.engines``).
+    "tape" or "auto" (``nn.engines``). ``targets`` ("values", "labels", "signs") overrides the
+    loss's rule for turning y into targets (``nn.Loss``).
     ``History.engine`` and ``History.engine_reason`` say which engine ran and why. A numeric
-    failure raises TrainingDiverged naming the epoch, batch, op and row.
+    failure (``autograd.NumericError``) raises TrainingDiverged naming the epoch, batch, op and row;
+    a loss with no path to any parameter the optimizer moves is a TypeError before the first step.
     """
-    loss_fn = get_loss(loss)
-    data = _prepare(model, X, y, loss, "X", "y")
-    valid = None if validation is None else _validation(model, validation, loss)
+    loss_fn = _loss(loss, targets)
+    data = _prepare(model, X, y, loss_fn, "X", "y")
+    valid = None if validation is None else _validation(model, validation, loss_fn)
     epochs = integer("epochs", epochs, minimum=0)
     size = len(data.X) if batch_size is None else positive_int("batch_size", batch_size)
     orders = shuffled_orders(len(data.X), seed)
     optimizer = SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
-    runner = select(engine, model, loss_fn, data.X, data.T)
+    if user_code(model, loss_fn, optimizer) is not None:
+        _check_reaches_parameters(model, loss_fn, optimizer, data)
+    runner = select(engine, model, loss_fn, data.X, data.T, optimizer)
     runner.begin(optimizer)
-    history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_name(loss))
+    history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_fn.name)
     threshold = _threshold(model)
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not show, file=sys.stderr)
@@ -137,7 +141,7 @@ def fit(
 class _BatchFailed(Exception):
     """A batch raised or gave a NaN/inf loss: carries the error and where (internal to fit)."""
 
-    def __init__(self, error: BaseException, batch: int, n_batches: int, rows: np.ndarray | None) -> None:
+    def __init__(self, error: BaseException, batch: int, n_batches: int, rows: Any) -> None:
         super().__init__(str(error))
         self.error, self.batch, self.n_batches, self.rows = error, batch, n_batches, rows
 
@@ -146,28 +150,28 @@ def _epoch(
     runner: Engine, data: _Data, order: np.ndarray | None, size: int, threshold: float
 ) -> dict[str, float]:
     """One pass over the batches (in ``order``, or the data's own order as one batch): a step per
-    batch; the mean loss and accuracy over the epoch."""
+    batch; the mean loss (and accuracy, for class labels) over the epoch."""
     n = len(data.X)
     n_batches = math.ceil(n / size)
     total = correct = 0.0
     for b in range(n_batches):
-        rows = None if order is None else order[b * size : (b + 1) * size]
-        X, T, labels = data if rows is None else (data.X[rows], data.T[rows], data.labels[rows])
+        rows = slice(None) if order is None else order[b * size : (b + 1) * size]
+        X, T = data.X[rows], data.T[rows]
         try:
             batch_loss, outs = runner.run(X, T)
             if not math.isfinite(batch_loss):
-                raise FloatingPointError(f"the loss is {batch_loss!r}")
-        except (ArithmeticError, ValueError) as e:
-            if not numeric_failure(e):
-                raise
-            raise _BatchFailed(e, b + 1, n_batches, rows) from e
+                raise NaNError(f"the loss is {batch_loss!r}")
+        except NumericError as e:
+            raise _BatchFailed(e, b + 1, n_batches, None if order is None else rows) from e
         runner.step()
         total += batch_loss * len(X)
-        correct += int(np.count_nonzero(_labels_of(outs, threshold) == labels))
+        if data.labels is not None:
+            correct += int(np.count_nonzero(_labels_of(outs, threshold) == data.labels[rows]))
     if not runner.parameters_finite():  # the last step's: a later batch would have found the others
-        error = FloatingPointError("a parameter is not finite after the epoch's last step")
+        error = NaNError("a parameter is not finite after the epoch's last step")
         raise _BatchFailed(error, n_batches, n_batches, None)
-    return {"train_loss": total / n, "train_acc": correct / n}
+    record = {"train_loss": total / n}
+    return record if data.labels is None else {**record, "train_acc": correct / n}
 
 
 def _validation_scores(
@@ -178,29 +182,13 @@ def _validation_scores(
     try:
         scores = _scores(runner, valid, threshold)
         if not math.isfinite(scores["loss"]):
-            raise FloatingPointError(f"the validation loss is {scores['loss']!r}")
-    except (ArithmeticError, ValueError) as e:
-        if not numeric_failure(e):
-            raise
+            raise NaNError(f"the validation loss is {scores['loss']!r}")
+    except NumericError as e:
         raise TrainingDiverged(
             f"{e} at epoch {when[0]} of {when[1]}, scoring the validation data; training diverged: "
             "try a smaller learning rate, or check the data"
         ) from e
     return {f"val_{k}": v for k, v in scores.items()}
-
-
-_AUTOGRAD_DIR = os.path.dirname(os.path.abspath(autograd.__file__ or "")) + os.sep
-
-
-def numeric_failure(e: BaseException) -> bool:
-    """Is this a numeric failure (an ArithmeticError, or a ValueError raised inside autograd, such
-    as log of a negative or a NaN input), rather than a mistake in the caller's code?"""
-    if isinstance(e, ArithmeticError) or (e.__cause__ is not None and numeric_failure(e.__cause__)):
-        return True  # (a cause: an error re-raised to name its row keeps the numeric one)
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_AUTOGRAD_DIR)
 
 
 def _diverged(
@@ -223,10 +211,8 @@ def _diverged(
 
 
 def _bad_parameter(model: Module) -> str | None:
-    for name, p in model.named_parameters():
-        if not math.isfinite(p.data):
-            return f" (parameter {name} is {p.data!r} after the last step)"
-    return None
+    bad = [(name, p.data) for name, p in model.named_parameters() if not math.isfinite(p.data)]
+    return f" (parameter {bad[0][0]} is {bad[0][1]!r} after the last step)" if bad else None
 
 
 def _failing_row(
@@ -236,43 +222,72 @@ def _failing_row(
     example = engines.example_graph(model, loss_fn)
     for r in rows:
         x, t = data.X[r].tolist(), data.T[r].tolist()
-        if not all(map(math.isfinite, x)):
-            return f", row {r} of X ({x})", ValueError(f"row {r} of X holds NaN or infinity: {x}")
         try:
             with autograd.detect_anomaly():
                 example(x, t)
-        except (ArithmeticError, ValueError) as e:
+        except NumericError as e:
             return f", row {r} of X ({x})", e
     return None, None
 
 
-def _validation(model: Module, validation: Any, loss: str | Loss) -> _Data:
+def _check_reaches_parameters(model: Module, loss_fn: Loss, optimizer: Optimizer, data: _Data) -> None:
+    """A TypeError when the first example's loss has no path to any parameter the optimizer moves
+    (a loss rebuilt from numbers, ``Value((o.data - t[0]) ** 2)``): training would change nothing."""
+    try:
+        with autograd.enable_grad():
+            loss = engines.example_graph(model, loss_fn)(data.X[0].tolist(), data.T[0].tolist())[0]
+    except NumericError:  # bad numbers in this row: fit reports them by row
+        return
+    nodes = set(autograd.topological_order(loss))
+    if not any(p in nodes for p in optimizer.params):
+        raise TypeError(
+            f"the loss {loss_fn.name!r} has no path to any parameter the optimizer moves, so training would "
+            "change nothing: it was built from numbers (.data, float(), a new Value(...)) rather than from "
+            "the Values the model returns"
+        )
+
+
+def _loss(loss: str | LossFn, targets: str | None) -> Loss:
+    loss_fn = get_loss(loss)
+    return loss_fn if targets is None else Loss(loss_fn, targets, loss_fn.name)
+
+
+def _validation(model: Module, validation: Any, loss: Loss) -> _Data:
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
         raise ValueError("validation must be a pair (X_valid, y_valid)")
     return _prepare(model, validation[0], validation[1], loss, "validation X", "validation y")
 
 
-def evaluate(model: Module, X: Any, y: Any, loss: str | Loss, engine: str = "auto") -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` on (X, y), without recording a graph for backward.
-    ``engine`` as in ``fit``: "auto" runs the whole set on the batch tape when the model traces."""
-    loss_fn = get_loss(loss)
-    data = _prepare(model, X, y, loss, "X", "y")
+def evaluate(
+    model: Module, X: Any, y: Any, loss: str | LossFn, engine: str = "auto", targets: str | None = None
+) -> dict[str, float]:
+    """Mean loss of ``model`` on (X, y), and for class labels its accuracy, without recording a
+    graph for backward. ``engine`` and ``targets`` as in ``fit``."""
+    loss_fn = _loss(loss, targets)
+    data = _prepare(model, X, y, loss_fn, "X", "y")
     runner = select(engine, model, loss_fn, data.X, data.T)
     return _scores(runner, data, _threshold(model))
 
 
 def _scores(runner: Engine, data: _Data, threshold: float) -> dict[str, float]:
     losses, outputs = runner.outputs(data.X, data.T)
-    correct = int(np.count_nonzero(_labels_of(outputs, threshold) == data.labels))
-    return {"loss": math.fsum(losses.tolist()) / len(data.X), "acc": correct / len(data.X)}
+    scores = {"loss": math.fsum(losses.tolist()) / len(data.X)}
+    if data.labels is not None:
+        scores["acc"] = int(np.count_nonzero(_labels_of(outputs, threshold) == data.labels)) / len(data.X)
+    return scores
 
 
-def predict(model: Module, X: Any, engine: str = "auto") -> list[int]:
-    """The predicted class of each example: argmax of the outputs, or for one output 1 when it is
-    above 0 (above 0.5 after a sigmoid output), else 0. ``engine`` as in ``fit``."""
+def predict(model: Module, X: Any, engine: str = "auto", targets: str = "labels") -> Any:
+    """What ``model`` predicts for each example of X. ``targets="labels"`` (or "signs"): the class,
+    a list of ints: argmax of the outputs, or for one output 1 when it is above 0 (above 0.5 after a
+    sigmoid output), else 0. ``targets="values"`` (a regression): the outputs as an array, shape
+    (examples,) for one output, else (examples, outputs). ``engine`` as in ``fit``."""
+    choice("targets", targets, TARGETS)
     xs = _rows(X, getattr(model, "nin", None), "X")
     runner = select(engine, model, None, xs, None)
     _, outputs = runner.outputs(xs, None)
+    if targets == "values":
+        return outputs[:, 0] if outputs.shape[1] == 1 else outputs
     labels: list[int] = _labels_of(outputs, _threshold(model)).tolist()
     return labels
 
@@ -324,6 +339,9 @@ def _rows(X: Any, nin: int | None, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty")
     if nin is not None and rows.shape[1] != nin:
         raise ValueError(f"{name}[0] has {rows.shape[1]} features; the model takes {nin}")
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if len(bad):
+        raise ValueError(f"row {bad[0]} of {name} holds NaN or infinity: {rows[bad[0]].tolist()}")
     return rows
 
 
@@ -339,35 +357,37 @@ def _listed(X: Any, nin: int | None, name: str) -> np.ndarray:
     return np.array(listed, dtype=float).reshape(len(listed), width)
 
 
-def _prepare(model: Module, X: Any, y: Any, loss: str | Loss, xname: str, yname: str) -> _Data:
-    """Checked example rows, their target vectors and their labels as ints."""
+def _prepare(model: Module, X: Any, y: Any, loss: Loss, xname: str, yname: str) -> _Data:
+    """Checked example rows, their target vectors and, for class labels, the labels as ints."""
     _check_loss_fits_model(model, loss)
     xs = _rows(X, getattr(model, "nin", None), xname)
-    labels = y if isinstance(y, np.ndarray) and y.ndim == 1 else list(y)
-    if len(labels) != len(xs):
-        raise ValueError(f"{xname} has {len(xs)} examples but {yname} has {len(labels)} labels")
+    ys = y if isinstance(y, np.ndarray) else list(y)
+    if len(ys) != len(xs):
+        raise ValueError(f"{xname} has {len(xs)} examples but {yname} has {len(ys)} targets")
     try:
-        ts = encode_targets(labels, loss, _n_outputs(model, xs[0]))
+        ts = encode_targets(ys, loss, _n_outputs(model, xs[0]))
     except ValueError as e:
         raise ValueError(f"{yname}: {e}") from None
-    return _Data(xs, np.array(ts, dtype=float), np.asarray(labels).astype(np.int64))
+    labels = None if loss.targets == "values" else np.asarray(ys).astype(np.int64)
+    return _Data(xs, ts, labels)
 
 
-def _check_loss_fits_model(model: Module, loss: str | Loss) -> None:
-    """Catch the classic mismatches between the output layer and the loss, with the fix."""
-    out = _output_activation(model)
-    name = loss_name(loss)
-    if out == "softmax" and name in ("cross_entropy", "bce_logits", "hinge"):
-        raise ValueError(
-            f"loss {name!r} takes the raw scores (logits) but the model's output layer applies softmax; "
-            "build it with output_activation='linear' (cross_entropy applies the softmax itself, stably)"
+def _check_loss_fits_model(model: Module, loss: Loss) -> None:
+    """Catch the classic mismatches between the output layer and the library's losses, with the fix."""
+    out, name = _output_activation(model), loss.name
+    if not loss.is_library or out is None:
+        return
+    if (out == "softmax" and name in ("cross_entropy", "bce_logits", "hinge")) or (
+        out == "sigmoid" and name in ("bce_logits", "hinge")
+    ):
+        fix = (
+            "cross_entropy applies the softmax itself, stably" if out == "softmax" else "or bce on a sigmoid"
         )
-    if out == "sigmoid" and name in ("bce_logits", "hinge"):
         raise ValueError(
-            f"loss {name!r} takes raw scores but the model's output layer applies sigmoid; "
-            "use output_activation='linear', or loss='bce' on the sigmoid output"
+            f"loss {name!r} takes the raw scores (logits) but the model's output layer applies {out}; "
+            f"build it with output_activation='linear' ({fix})"
         )
-    if name == "bce" and out is not None and out != "sigmoid":
+    if name == "bce" and out != "sigmoid":
         raise ValueError(
             f"loss 'bce' takes probabilities but the model's output is {out!r}; "
             "use output_activation='sigmoid', or loss='bce_logits' on a linear output"

@@ -7,7 +7,19 @@ import pytest
 
 import autograd
 from autograd import Value
-from nn import LOSSES, bce, bce_logits, cross_entropy, encode_targets, get_loss, hinge, l2_penalty, mse, sse
+from nn import (
+    LOSSES,
+    Loss,
+    bce,
+    bce_logits,
+    cross_entropy,
+    encode_targets,
+    get_loss,
+    hinge,
+    l2_penalty,
+    mse,
+    sse,
+)
 from nn.losses import loss_name
 
 
@@ -130,19 +142,42 @@ def test_losses_check_lengths_and_names():
         cross_entropy(Value(1.0), [1.0])
     with pytest.raises(ValueError, match="unknown loss 'nll'; use one of 'mse', 'sse'"):
         get_loss("nll")
-    assert get_loss("hinge") is hinge
+    assert get_loss("hinge") is hinge and get_loss(hinge) is hinge
     my = lambda o, t: (o - t[0]) ** 2  # noqa: E731
-    assert get_loss(my) is my
-    assert loss_name(mse) == "mse"
+    assert get_loss(my).fn is my and get_loss(my).targets == "values" and not get_loss(my).is_library
+    assert loss_name(mse) == "mse" and get_loss(my).name == "<lambda>"
+
+
+def test_a_loss_declares_its_target_rule_and_the_library_ones_stay_the_librarys():
+    assert [LOSSES[n].targets for n in ("mse", "sse", "bce", "bce_logits", "cross_entropy", "hinge")] == [
+        "values",
+        "values",
+        "labels",
+        "labels",
+        "labels",
+        "signs",
+    ]
+    on_labels = Loss(mse, targets="labels")
+    assert on_labels.is_library and on_labels.name == "mse" and on_labels.fn is mse.fn
+    assert on_labels(Value(0.5), [1.0]).data == mse(Value(0.5), [1.0]).data == 0.25
+    mine = Loss(lambda o, t: o * 0 + 1, targets="signs", name="mine")
+    assert not mine.is_library and mine.name == "mine" and repr(mine) == "Loss(mine, targets='signs')"
+    with pytest.raises(ValueError, match="targets must be one of 'labels', 'signs', 'values'; got 'onehot'"):
+        Loss(mse, targets="onehot")
+    with pytest.raises(TypeError, match="fn must be callable"):
+        Loss(3)
 
 
 def test_encode_targets():
-    assert encode_targets([0, 1, 1], "bce_logits", 1) == [[0.0], [1.0], [1.0]]
-    assert encode_targets([0, 1], "hinge", 1) == [[-1.0], [1.0]]
-    assert encode_targets([0, 1], "mse", 1) == [[0.0], [1.0]]
-    assert encode_targets([2, 0], "cross_entropy", 3) == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
-    assert encode_targets([1], "hinge", 3) == [[0.0, 1.0, 0.0]]
-    assert encode_targets([1.0], lambda o, t: o, 2) == [[0.0, 1.0]]  # whole floats are fine
+    assert encode_targets([0, 1, 1], "bce_logits", 1).tolist() == [[0.0], [1.0], [1.0]]
+    assert encode_targets([0, 1], "hinge", 1).tolist() == [[-1.0], [1.0]]
+    assert encode_targets([0, 1], "mse", 1).tolist() == [[0.0], [1.0]]  # values, as given
+    assert encode_targets([0.4, 0.6], "sse", 1).tolist() == [[0.4], [0.6]]
+    assert encode_targets([[0.4, 0.6]], "values", 2).tolist() == [[0.4, 0.6]]
+    assert encode_targets([2, 0], "cross_entropy", 3).tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    assert encode_targets([1], "hinge", 3).tolist() == [[0.0, 1.0, 0.0]]
+    assert encode_targets([1.0], "labels", 2).tolist() == [[0.0, 1.0]]  # whole floats are fine
+    assert encode_targets([0, 1], Loss(mse, targets="signs"), 1).tolist() == [[-1.0], [1.0]]
 
 
 @pytest.mark.parametrize(
@@ -150,10 +185,12 @@ def test_encode_targets():
     [
         ([0, 2], "bce", 1, r"y\[1\] = 2 is out of range: a model with one output takes labels 0 and 1"),
         ([3], "cross_entropy", 3, r"y\[0\] = 3 is out of range: a model with 3 outputs take labels 0..2"),
-        ([-1], "mse", 2, r"y\[0\] = -1 is out of range"),
-        ([0.5], "mse", 2, r"y\[0\] = 0.5: class labels must be integers"),
-        (["1"], "mse", 2, r"class labels must be integers"),
+        ([-1], "labels", 2, r"y\[0\] = -1 is out of range"),
+        ([0.5], "labels", 2, r"y\[0\] = 0.5: class labels must be integers"),
+        (["1"], "labels", 2, r"class labels must be integers"),
         ([1], "cross_entropy", 1, "cross_entropy needs a model with 2 or more outputs"),
+        ([1.0, 2.0], "mse", 2, r"the targets have shape \(2,\) but the model has 2 output\(s\)"),
+        ([[1.0], [math.nan]], "mse", 1, r"y\[1\] = \[nan\] is not finite"),
     ],
 )
 def test_encode_targets_rejects_bad_labels(y, loss, n, message):
@@ -176,10 +213,10 @@ def test_encode_targets_from_an_integer_array_matches_the_list_path():
     import numpy as np
 
     y = np.array([0, 2, 1, 2])
-    assert encode_targets(y, "cross_entropy", 3) == encode_targets(y.tolist(), "cross_entropy", 3)
-    assert encode_targets(np.array([0, 1]), "hinge", 1) == [[-1.0], [1.0]]
+    assert (encode_targets(y, "cross_entropy", 3) == encode_targets(y.tolist(), "cross_entropy", 3)).all()
+    assert encode_targets(np.array([0, 1]), "hinge", 1).tolist() == [[-1.0], [1.0]]
     with pytest.raises(ValueError, match=r"y\[1\] = 3 is out of range"):
-        encode_targets(np.array([0, 3]), "mse", 3)
+        encode_targets(np.array([0, 3]), "labels", 3)
 
 
 def test_every_loss_passes_gradcheck():

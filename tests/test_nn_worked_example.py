@@ -56,24 +56,40 @@ def test_gradients_and_one_sgd_step():
     assert rounded(weights(m, 0)) == [0.29959556, 0.24919112, 0.39964496, 0.34928991]
 
 
-def test_one_epoch_of_fit_is_the_same_step():
-    """fit with loss="sse" on the one example: its batch loss is the table's E, and its step the table's."""
+@pytest.mark.parametrize("engine", ["auto", "eager"])
+def test_fit_trains_the_worked_example_on_its_targets(engine):
+    """fit with loss="sse" on the one example and its real-valued targets (0.4, 0.6): its batch loss
+    is the table's E, its step the table's; auto takes the tape (the library's model and loss)."""
     m = model()
-    # the targets (0.4, 0.6) are not class labels, so pass them through a callable loss
     history = fit(
         m,
         [X],
-        [0],
-        loss=lambda o, t: sse(o, T),
+        [T],
+        loss="sse",
         optimizer=SGD(m.parameters(), lr=0.5),
         epochs=1,
         progress=False,
-        engine="eager",
+        engine=engine,
     )
+    assert history.engine == ("tape" if engine == "auto" else "eager")
+    assert list(history.last) == ["train_loss"]  # a regression: no accuracy
     assert rounded([history.last["train_loss"]]) == [0.02397190]
     assert rounded(weights(m, 1)) == [0.43703857, 0.38685205, 0.69629578, 0.59624247]
     assert rounded(weights(m, 0)) == [0.29959556, 0.24919112, 0.39964496, 0.34928991]
-    assert history.engine == "eager"
+
+
+def test_a_hundred_epochs_of_fit_are_the_hand_written_loop():
+    hand = model()
+    for _ in range(100):
+        hand.zero_grad()
+        sse(hand(X), T).backward()
+        for p in hand.parameters():
+            p.data -= 0.5 * p.grad
+    m = model()
+    history = fit(m, [X], [T], loss="sse", optimizer=SGD(m.parameters(), lr=0.5), epochs=100, progress=False)
+    assert history.engine == "tape"
+    assert [p.data for p in m.parameters()] == pytest.approx([p.data for p in hand.parameters()], abs=1e-13)
+    assert history["train_loss"][-1] < history["train_loss"][0] / 2
 
 
 def test_o2_is_the_articles_computed_value_not_its_misprint():

@@ -14,7 +14,18 @@ import pytest
 import autograd
 from autograd import Tape, Value
 from autograd.tape import NonFiniteError
-from nn import MLP, SGD, Adam, FallbackWarning, datasets, encode_targets, evaluate, fit, get_loss
+from nn import (
+    MLP,
+    SGD,
+    Adam,
+    FallbackWarning,
+    NotTraceable,
+    datasets,
+    encode_targets,
+    evaluate,
+    fit,
+    get_loss,
+)
 
 RTOL = 1e-12
 
@@ -91,7 +102,7 @@ def data(n, nin, nout, loss, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, nin))
     labels = rng.integers(0, max(nout, 2), size=n)
-    return X, np.array(encode_targets(labels.tolist(), loss, nout))
+    return X, encode_targets(labels, "signs" if loss == "hinge" else "labels", nout)  # mse: one-hot
 
 
 @pytest.mark.parametrize("loss, output_activation, nout", LOSS_CASES)
@@ -290,10 +301,12 @@ def test_fit_takes_the_tape_by_default_and_eager_when_the_graph_depends_on_the_d
     def branching(out, t):  # a Python `if` on the data: each example builds a different graph
         return out * 2.0 if out.data > 0 else out * 3.0
 
-    with pytest.warns(FallbackWarning, match=r"reads \.data at test_tape\.py:\d+ \(branching\)"):
+    with pytest.warns(FallbackWarning, match=r"the loss 'branching' is a function of your own"):
         history = fit(MLP(2, [4, 1], seed=0), X, y, loss=branching, epochs=1, progress=False)
     assert history.engine == "eager"
-    with pytest.raises(ValueError, match="cannot run on the batch tape"):
+    with pytest.raises(
+        NotTraceable, match=r"reading \.data of the traced .* at test_tape\.py:\d+ \(branching\)"
+    ):
         fit(MLP(2, [4, 1], seed=0), X, y, loss=branching, epochs=1, progress=False, engine="tape")
 
 
@@ -410,7 +423,7 @@ REFUSALS = [
     ("comparing .* with == 1", lambda v: v == 1),
     ("comparing .* with != 1", lambda v: v != 1),
     ("comparing .* with < 0.5", lambda v: v < 0.5),
-    ("comparing .* with >= 0", lambda v: 0 <= v),
+    ("comparing .* with >= 0", lambda v: v >= 0),
     ("using .* as an index", lambda v: [1, 2][v]),
     ("rounding", round),
     ("the floor", math.floor),

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import nn
+from autograd import NumericError
 from autograd import sum as vsum
-from nn.train import numeric_failure
 from nn.worked_example import LR, worked_example
 
 from . import cli_checks as checks
@@ -120,10 +120,10 @@ def _diverged(lr: float, when: str) -> checks.CommandError:
 
 
 def _numeric_failure(e: Exception, model: nn.Module) -> bool:
-    """A numeric failure (as fit classifies them: an ArithmeticError, or an error autograd raised
-    for NaN or a domain), or weights no longer finite: what a too-large step does, not a bug."""
+    """A numeric failure (as fit classifies them: an ``autograd.NumericError``), or weights no
+    longer finite: what a too-large step does, not a bug."""
     finite = all(math.isfinite(p.data) for p in model.parameters())
-    return numeric_failure(e) or not finite
+    return isinstance(e, NumericError) or not finite
 
 
 def _all_finite(model: nn.Module, history: nn.History) -> bool:
