@@ -868,3 +868,23 @@ def test_a_validation_loss_that_overflows_is_divergence_with_its_epoch(engine):
             progress=False,
             engine=engine,
         )
+
+
+@pytest.mark.parametrize("engine", ["eager", "tape"])
+def test_a_saturating_bce_is_training_diverged_on_both_engines(engine):
+    """A sigmoid pushed to exactly 0 or 1 makes bce's log(0): the same TrainingDiverged on both
+    engines (it was a raw ValueError eagerly), with bce's DomainError as the cause."""
+    model = MLP(2, [4, 1], output_activation="sigmoid", seed=0)
+    with pytest.raises(
+        TrainingDiverged, match=r"bce: output 0 is [01]\.0, not a probability .* at epoch"
+    ) as info:
+        fit(
+            model,
+            XOR_X,
+            XOR_Y,
+            loss="bce",
+            optimizer=SGD(model.parameters(), lr=1e4),
+            epochs=20,
+            engine=engine,
+        )
+    assert isinstance(info.value.__cause__, autograd.DomainError)
