@@ -97,8 +97,7 @@ def example_graph(model: Module, loss_fn: Loss | None) -> Callable[..., list[Val
     return example
 
 
-def _nan_gradient() -> NaNError:
-    return NaNError("the gradient of the batch loss holds NaN or infinity")
+NAN_GRADIENT = "the gradient of the batch loss holds NaN or infinity"
 
 
 # --- the eager engine ----------------------------------------------------------------------------------
@@ -124,7 +123,7 @@ class EagerEngine:
         batch_loss = autograd.sum([r[0] for r in rows]) / len(rows)
         batch_loss.backward()
         if not all(map(math.isfinite, map(_grad, self.optimizer.params))):
-            raise _nan_gradient()
+            raise NaNError(NAN_GRADIENT)
         return batch_loss.data, np.array([[v.data for v in r[1:]] for r in rows])
 
     def step(self) -> None:
@@ -186,12 +185,12 @@ class TapeEngine:
             out = self.tape.forward(X, T)
             self.tape.backward(scale=1.0 / n)
             if not all(map(math.isfinite, map(_grad, self.optimizer.params))):
-                raise _nan_gradient()
+                raise NaNError(NAN_GRADIENT)
         else:
             out = self.tape.forward(X, T, params=self.data)
             self.tape.backward(scale=1.0 / n, out=self.grad)
             if not np.isfinite(self.grad).all():
-                raise _nan_gradient()
+                raise NaNError(NAN_GRADIENT)
         return math.fsum(out[:, 0].tolist()) / n, out[:, 1:]
 
     def step(self) -> None:
@@ -205,10 +204,9 @@ class TapeEngine:
             self.sync()
             if retrace().signature != self.tape.signature:
                 raise NotTraceable(
-                    "engine='tape': traced again after the first step, the model or loss builds another "
-                    "graph (other ops or constants): it reads state that training changes (a step count, "
-                    "a schedule), which the tape bakes in when it traces. The first step has been "
-                    "taken. Train it with engine='eager'"
+                    "engine='tape': traced again after the first step (taken), the model or loss builds "
+                    "another graph (other ops or constants): it reads state that training changes (a step "
+                    "count, a schedule), which the tape bakes in when it traces. Train it with engine='eager'"
                 )
 
     def parameters_finite(self) -> bool:
@@ -247,12 +245,15 @@ def select(
     """The engine that runs ``model`` (and ``loss_fn``, trained by ``optimizer``) on data like
     (X, T); see the module doc."""
     choice("engine", engine, ENGINES)
+    params = model.parameters() if hasattr(model, "parameters") else []  # predict takes any callable
+    why = user_code(model, loss_fn, optimizer, params)
+    if why is not None and optimizer is not None and loss_fn is not None:
+        _check_reaches(example_graph(model, loss_fn), X, T, optimizer)
     if engine == "eager":
         return EagerEngine(model, loss_fn, "engine='eager' was asked for")
     if engine == "auto":
-        why = user_code(model, loss_fn, optimizer)
         if why is None:
-            tape, reason = _library_tape(model, loss_fn, X, T)
+            tape, reason = _library_tape(model, loss_fn, params, X, T)
             return TapeEngine(tape.fresh(), reason)
         warnings.warn(
             f"engine='auto' runs eagerly: {why}. The batch tape is taken by default only for the "
@@ -262,7 +263,6 @@ def select(
             stacklevel=3,
         )
         return EagerEngine(model, loss_fn, f"auto ran eagerly: {why}")
-    params = model.parameters() if hasattr(model, "parameters") else []  # predict takes any callable
     if optimizer is not None:
         params = list(dict.fromkeys([*optimizer.params, *params]))
     example = example_graph(model, loss_fn)
@@ -282,9 +282,11 @@ def select(
     return TapeEngine(tape, reason, retrace=trace if optimizer is not None else None)
 
 
-def user_code(model: Any, loss_fn: Loss | None, optimizer: Optimizer | None) -> str | None:
+def user_code(
+    model: Any, loss_fn: Loss | None, optimizer: Optimizer | None, params: list[Value]
+) -> str | None:
     """Why ``auto`` cannot know the tape's replay is exact (code of the caller's own, or an optimizer
-    over Values the model does not hold), or None when it can."""
+    over Values the model's ``params`` do not hold), or None when it can."""
     if not isinstance(model, Module):
         return f"the model is a {type(model).__name__} of your own, not one of the library's modules"
     for name, m in model.modules():
@@ -294,7 +296,7 @@ def user_code(model: Any, loss_fn: Loss | None, optimizer: Optimizer | None) -> 
     if loss_fn is not None and not loss_fn.is_library:
         return f"the loss {loss_fn.name!r} is a function of your own, not one of nn.LOSSES"
     if optimizer is not None:
-        ours = set(model.parameters())
+        ours = set(params)
         extra = [p for p in optimizer.params if p not in ours]
         if extra:
             return f"the optimizer moves {len(extra)} Value(s) that are not the model's parameters"
@@ -306,13 +308,15 @@ _TAPES: weakref.WeakKeyDictionary[Module, dict[tuple, autograd.Tape]] = weakref.
 _MAX_TAPES = 4  # per model: a few (loss, no loss, a second loss) are kept
 
 
+_STRUCTURE = ("nin", "activation", "output_activation", "bias")  # what else decides a library module's graph
+
+
 def _library_tape(
-    model: Module, loss_fn: Loss | None, X: np.ndarray, T: np.ndarray | None
+    model: Module, loss_fn: Loss | None, params: list[Value], X: np.ndarray, T: np.ndarray | None
 ) -> tuple[autograd.Tape, str]:
     """The tape of a library model and loss: kept while the model's structure, its parameter
     Values and the loss function are the same objects, else traced now."""
-    params = model.parameters()
-    structure = tuple((name, type(m), repr(m.config())) for name, m in model.modules())  # type: ignore[attr-defined]
+    structure = tuple((name, type(m), *map(m.__dict__.get, _STRUCTURE)) for name, m in model.modules())
     key = (structure, tuple(params), None if loss_fn is None else loss_fn.fn, X.shape[1], T is None)
     entries = _TAPES.setdefault(model, {})
     found = entries.get(key)
@@ -324,6 +328,24 @@ def _library_tape(
         example_graph(model, loss_fn), params, X[0], None if T is None else T[0]
     )
     return tape, "auto: the library's model and loss, exact on the tape by construction; traced"
+
+
+def _check_reaches(
+    example: Callable[..., list[Value]], X: np.ndarray, T: np.ndarray | None, optimizer: Optimizer
+):
+    """A TypeError when the first example's loss has no path to any parameter the optimizer moves
+    (a loss rebuilt from numbers, ``Value((o.data - t[0]) ** 2)``): training would change nothing."""
+    try:
+        with enable_grad():
+            loss = example(X[0].tolist(), [] if T is None else T[0].tolist())[0]
+    except NumericError:  # bad numbers in this row: fit reports them by row
+        return
+    nodes = set(autograd.topological_order(loss))
+    if not any(p in nodes for p in optimizer.params):
+        raise TypeError(
+            "the loss has no path to any parameter the optimizer moves, so training would change nothing: it "
+            "was built from numbers (.data, float(), a new Value(...)), not from the Values the model returns"
+        )
 
 
 # --- the eager reference ---------------------------------------------------------------------------------

@@ -75,6 +75,15 @@ def _activation(activation: str | None, nonlin: bool | None, choices: tuple[str,
     return "relu" if nonlin else "linear"
 
 
+_WEIGHT_NAMES: list[str] = []
+
+
+def _weight_names(n: int) -> list[str]:
+    """["w.0", ..., "w.{n-1}"], made once (fit asks for the parameters on every call)."""
+    _WEIGHT_NAMES.extend(f"w.{i}" for i in range(len(_WEIGHT_NAMES), n))
+    return _WEIGHT_NAMES[:n]
+
+
 def as_inputs(x: Any, nin: int, who: object) -> list[Value]:
     """The model's input as a list of nin Values: numbers become leaves labelled x0, x1, ..."""
     if isinstance(x, Value) or not hasattr(x, "__len__"):
@@ -123,7 +132,7 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def own_parameters(self) -> list[tuple[str, Value]]:
-        named = [(f"w.{i}", w) for i, w in enumerate(self.w)]
+        named = list(zip(_weight_names(len(self.w)), self.w))
         return named + [("b", self.b)] if self.b is not None else named
 
     def __call__(self, x: Any) -> Value:

@@ -44,7 +44,7 @@ class Module:
 
     def parameters(self) -> list[Value]:
         """Every parameter (a leaf Value), in the order of ``named_parameters()``."""
-        return [p for _, p in self.named_parameters()]
+        return [p for _, m in self.modules() for _, p in m.own_parameters()]
 
     def num_parameters(self) -> int:
         """How many scalar parameters the module has."""

@@ -24,7 +24,7 @@ from autograd.arguments import choice, integer, positive_int
 
 from . import engines
 from .datasets import shuffled_orders
-from .engines import Engine, select, user_code
+from .engines import Engine, select
 from .losses import TARGETS, Loss, LossFn, encode_targets, get_loss
 from .module import Module
 from .optim import SGD, Optimizer
@@ -110,8 +110,6 @@ def fit(
     size = len(data.X) if batch_size is None else positive_int("batch_size", batch_size)
     orders = shuffled_orders(len(data.X), seed)
     optimizer = SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
-    if user_code(model, loss_fn, optimizer) is not None:
-        _check_reaches_parameters(model, loss_fn, optimizer, data)
     runner = select(engine, model, loss_fn, data.X, data.T, optimizer)
     runner.begin(optimizer)
     history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_fn.name)
@@ -198,7 +196,9 @@ def _diverged(
     parameters (detect_anomaly on) to find the row and the op, unless a parameter is not finite."""
     runner.sync()
     rows = range(len(data.X)) if failed.rows is None else failed.rows.tolist()
-    culprit, cause = _bad_parameter(model), None  # culprit: ", row r of X (...)" or " (parameter ...)"
+    bad = [(name, p.data) for name, p in model.named_parameters() if not math.isfinite(p.data)]
+    culprit = f" (parameter {bad[0][0]} is {bad[0][1]!r} after the last step)" if bad else None
+    cause = None  # with culprit: a parameter, or ", row r of X (...)" and its error
     if culprit is None:
         culprit, cause = _failing_row(model, loss_fn, data, rows)
     where = f"at epoch {when[0]} of {when[1]}, batch {failed.batch} of {failed.n_batches}"
@@ -208,11 +208,6 @@ def _diverged(
     )
     error.__cause__ = cause if cause is not None else failed.error
     return error
-
-
-def _bad_parameter(model: Module) -> str | None:
-    bad = [(name, p.data) for name, p in model.named_parameters() if not math.isfinite(p.data)]
-    return f" (parameter {bad[0][0]} is {bad[0][1]!r} after the last step)" if bad else None
 
 
 def _failing_row(
@@ -228,23 +223,6 @@ def _failing_row(
         except NumericError as e:
             return f", row {r} of X ({x})", e
     return None, None
-
-
-def _check_reaches_parameters(model: Module, loss_fn: Loss, optimizer: Optimizer, data: _Data) -> None:
-    """A TypeError when the first example's loss has no path to any parameter the optimizer moves
-    (a loss rebuilt from numbers, ``Value((o.data - t[0]) ** 2)``): training would change nothing."""
-    try:
-        with autograd.enable_grad():
-            loss = engines.example_graph(model, loss_fn)(data.X[0].tolist(), data.T[0].tolist())[0]
-    except NumericError:  # bad numbers in this row: fit reports them by row
-        return
-    nodes = set(autograd.topological_order(loss))
-    if not any(p in nodes for p in optimizer.params):
-        raise TypeError(
-            f"the loss {loss_fn.name!r} has no path to any parameter the optimizer moves, so training would "
-            "change nothing: it was built from numbers (.data, float(), a new Value(...)) rather than from "
-            "the Values the model returns"
-        )
 
 
 def _loss(loss: str | LossFn, targets: str | None) -> Loss:
