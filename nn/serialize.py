@@ -123,7 +123,28 @@ def check_save_path(path: str | os.PathLike) -> Path:
         raise _save_error(NotADirectoryError, path, f"{str(parent)!r} is not a directory")
     if target.is_dir():
         raise _save_error(IsADirectoryError, path, "it is a directory")
+    kind = _special(target)
+    if kind is not None:  # replacing it would put a regular file where a FIFO or a device was
+        raise _save_error(
+            OSError, path, f"it is {kind}, not a regular file; a model is saved to a regular file"
+        )
     return target
+
+
+def _special(path: Path, mode: int | None = None) -> str | None:
+    """What a path (or an ``st_mode``) is when it exists and is not a regular file or a directory."""
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode  # through symlinks: what would be replaced or read
+        except OSError:
+            return None
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 def _save_error(kind: type[OSError], path: Path, why: str, errno: int | None = None) -> OSError:
@@ -167,7 +188,11 @@ def _fsync_dir(directory: Path) -> None:
 def load(path: str | os.PathLike) -> Module:
     """Read a model written by ``save``. Raises ModelFileError saying what is wrong with the file."""
     path = Path(path)
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO nobody writes: no wait
+    with os.fdopen(fd, "rb") as f:
+        kind = _special(path, os.fstat(fd).st_mode)  # the file opened, not a name that may change
+        if kind is not None:
+            raise ModelFileError(f"{path}: it is {kind}, not a regular file; a model file is a regular file")
         raw = f.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
         raise ModelFileError(f"{path}: larger than the limit of {MAX_FILE_BYTES:,} bytes for a model file")

@@ -4,9 +4,11 @@ that leaves the old file byte for byte when it fails."""
 import json
 import math
 import os
+import stat
 
 import pytest
 
+import nn
 import nn.layers
 import nn.serialize
 from nn import MLP, Layer, ModelFileError, Neuron, load, save
@@ -493,3 +495,25 @@ def test_check_save_path_fails_early_and_writes_nothing(tmp_path):
     link.symlink_to(tmp_path / "real.json")
     assert nn.serialize.check_save_path(link) == tmp_path / "real.json"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
+def test_save_and_load_refuse_a_fifo_or_a_device_before_blocking_or_replacing_it(tmp_path):
+    """A FIFO nobody writes made load block forever; save through a symlink to a device replaced
+    the device with a regular file. Both now refuse with one error, touching nothing."""
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match=r"model\.json: it is a FIFO \(named pipe\), not a regular file"):
+        nn.load(fifo)  # returns at once: opened without waiting for a writer
+    with pytest.raises(
+        OSError, match=r"cannot save the model to .*model\.json.: it is a FIFO \(named pipe\)"
+    ):
+        nn.save(MLP(2, [2, 1], seed=0), fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO
+    link = tmp_path / "null.json"
+    link.symlink_to(os.devnull)
+    with pytest.raises(OSError, match="it is a character device, not a regular file"):
+        nn.save(MLP(2, [2, 1], seed=0), link)
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode) and link.is_symlink()
+    with pytest.raises(ModelFileError, match="it is a character device"):
+        nn.load(link)
