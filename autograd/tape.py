@@ -69,7 +69,11 @@ _data = attrgetter("data")
 
 
 def _trace(
-    fn: Callable[..., Any], params: Sequence[Value], x: Sequence[float], y: Sequence[float] | None = None
+    fn: Callable[..., Any],
+    params: Sequence[Value],
+    x: Sequence[float],
+    y: Sequence[float] | None = None,
+    signed: bool = False,
 ) -> Tape:
     """Record the graph ``fn`` builds for one example and flatten it into a ``Tape``.
 
@@ -80,6 +84,8 @@ def _trace(
     every node built inside is ``Traced``: it has no number, so code that reads one (``.data``,
     ``float()``), branches on one or indexes with one raises ``NotTraceable`` naming the line.
     ``params`` are read afresh from their Values (or ``forward(params=)``) on every run.
+    ``signed=True`` also keeps the graph's ``signature``, to compare two traces (it costs about a
+    quarter of the trace, so it is not made otherwise).
     """
     xs = [traced_leaf(f"the input x[{i}]", f"x{i}") for i in range(len(_numbers(x)))]
     ys = None if y is None else [traced_leaf(f"the target t[{i}]", f"t{i}") for i in range(len(_numbers(y)))]
@@ -88,7 +94,7 @@ def _trace(
     roots = [out] if isinstance(out, Value) else list(out) if isinstance(out, (list, tuple)) else []
     if not roots or not all(isinstance(r, Value) for r in roots):
         raise TypeError(f"Tape.trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
-    return Tape(roots, xs, ys or [], params)
+    return Tape(roots, xs, ys or [], params, signed)
 
 
 def _signature(roots: Sequence[Value], leaves: Sequence[Value], params: Sequence[Value]) -> tuple:
@@ -136,11 +142,12 @@ class Tape:
         inputs: Sequence[Value],
         targets: Sequence[Value],
         params: Sequence[Value],
+        signed: bool = False,
     ):
         self.params = list(dict.fromkeys(params))  # each parameter once, in order
         self.n_inputs, self.n_targets, self.n_outputs = len(inputs), len(targets), len(roots)
         layout = lay_out(list(roots), [*inputs, *targets], self.params)
-        self.signature = _signature(roots, [*inputs, *targets], self.params)
+        self.signature = _signature(roots, [*inputs, *targets], self.params) if signed else None
         self.n_nodes = layout.n_nodes
         self.groups = layout.groups
         self._by_row, self._param_rows = layout.params_by_row, layout.param_rows  # params[i] is in row [i]

@@ -268,7 +268,7 @@ def select(
     example = example_graph(model, loss_fn)
 
     def trace() -> autograd.Tape:
-        return autograd.Tape.trace(example, params, X[0], None if T is None else T[0])
+        return autograd.Tape.trace(example, params, X[0], None if T is None else T[0], signed=True)
 
     tape = trace()
     if trace().signature != tape.signature:

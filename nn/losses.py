@@ -186,17 +186,11 @@ def encode_targets(y: Any, targets: str | Loss, n_outputs: int) -> np.ndarray:
 
     Raises a ValueError naming the first bad entry (a label out of range or not an integer, a
     value that is not finite, a shape that does not fit the outputs)."""
-    rule = (
-        targets.targets
-        if isinstance(targets, Loss)
-        else LOSSES[targets].targets
-        if targets in LOSSES
-        else targets
-    )
-    rule = choice("targets", rule, TARGETS)
+    loss = targets if isinstance(targets, Loss) else LOSSES.get(targets)
+    rule = choice("targets", targets if loss is None else loss.targets, TARGETS)
     if rule == "values":
         return _values(y, n_outputs)
-    if rule == "labels" and n_outputs == 1 and targets in ("cross_entropy", cross_entropy):
+    if rule == "labels" and n_outputs == 1 and loss is not None and loss.fn is cross_entropy.fn:
         raise ValueError(
             "cross_entropy needs a model with 2 or more outputs; for one output use 'bce_logits'"
         )

@@ -25,7 +25,7 @@ from autograd.arguments import choice, integer, positive_int
 from . import engines
 from .datasets import shuffled_orders
 from .engines import Engine, select
-from .losses import TARGETS, Loss, LossFn, encode_targets, get_loss
+from .losses import LOSSES, TARGETS, Loss, LossFn, encode_targets, get_loss
 from .module import Module
 from .optim import SGD, Optimizer
 
@@ -352,8 +352,9 @@ def _prepare(model: Module, X: Any, y: Any, loss: Loss, xname: str, yname: str) 
 
 def _check_loss_fits_model(model: Module, loss: Loss) -> None:
     """Catch the classic mismatches between the output layer and the library's losses, with the fix."""
-    out, name = _output_activation(model), loss.name
-    if not loss.is_library or out is None:
+    out = _output_activation(model)
+    name = next((n for n, lib in LOSSES.items() if lib.fn is loss.fn), None)  # the function, not its label
+    if name is None or out is None:
         return
     if (out == "softmax" and name in ("cross_entropy", "bce_logits", "hinge")) or (
         out == "sigmoid" and name in ("bce_logits", "hinge")

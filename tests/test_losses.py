@@ -189,6 +189,7 @@ def test_encode_targets():
         ([0.5], "labels", 2, r"y\[0\] = 0.5: class labels must be integers"),
         (["1"], "labels", 2, r"class labels must be integers"),
         ([1], "cross_entropy", 1, "cross_entropy needs a model with 2 or more outputs"),
+        ([1], Loss(cross_entropy, targets="labels"), 1, "cross_entropy needs a model with 2 or more outputs"),
         ([1.0, 2.0], "mse", 2, r"the targets have shape \(2,\) but the model has 2 output\(s\)"),
         ([[1.0], [math.nan]], "mse", 1, r"y\[1\] = \[nan\] is not finite"),
     ],

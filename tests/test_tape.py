@@ -493,3 +493,12 @@ def test_a_fresh_tape_has_buffers_of_its_own():
     tape.backward(out=g)  # the gradient of tape's own last forward, not twin's
     want = sum(x * (1 - math.tanh(0.5 * x) ** 2) for x in (1.0, 2.0))
     assert g[0] == pytest.approx(want, rel=1e-12)
+
+
+def test_a_signature_is_kept_only_when_asked_and_tells_two_graphs_apart():
+    w = Value(0.5)
+    plain = Tape.trace(lambda x: x[0] * w + 1.0, [w], [0.0])
+    assert plain.signature is None  # not paid for by every trace
+    a, b = (Tape.trace(lambda x: x[0] * w + 1.0, [w], [0.0], signed=True) for _ in range(2))
+    other = Tape.trace(lambda x: x[0] * w + 2.0, [w], [0.0], signed=True)  # another constant
+    assert a.signature == b.signature != other.signature

@@ -18,9 +18,11 @@ from nn import (
     Adam,
     History,
     Layer,
+    Loss,
     Module,
     TrainingDiverged,
     accuracy,
+    cross_entropy,
     datasets,
     evaluate,
     fit,
@@ -362,6 +364,8 @@ def test_loss_and_output_mismatches_are_caught():
         ValueError, match="output layer applies softmax; build it with output_activation='linear'"
     ):
         fit(softmax, XOR_X, XOR_Y, loss="cross_entropy")
+    with pytest.raises(ValueError, match="output layer applies softmax"):  # the function decides, not a label
+        fit(softmax, XOR_X, XOR_Y, loss=Loss(cross_entropy, targets="labels", name="my ce"))
     sigmoid = MLP(2, [3, 1], output_activation="sigmoid", seed=0)
     with pytest.raises(ValueError, match="applies sigmoid"):
         fit(sigmoid, XOR_X, XOR_Y, loss="bce_logits")
