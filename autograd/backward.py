@@ -6,14 +6,13 @@ Nothing here recurses, so a graph a million nodes deep works.
 from __future__ import annotations
 
 import math
-import threading
 import weakref
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
 from .errors import AnomalyError, NotTraceable
-from .mode import ANOMALY, enable_grad, mode
+from .mode import ANOMALY, GRAD_SLOTS, enable_grad, mode
 from .value import Traced, Value, raise_nan
 
 
@@ -124,10 +123,9 @@ def grad(output: Value, inputs: Iterable[Value] | Value, create_graph: bool = Fa
     return [values.get(x) or Value(0.0) for x in inputs]
 
 
-# The chain rule sums into the nodes' own ``.grad`` slots, which is much faster than a dict keyed by
-# node; ``gradients`` and ``grad`` put every old ``.grad`` back after reading. Every accumulation
-# holds this lock, so two threads never sum into the same slots at once.
-_ACCUMULATING = threading.Lock()
+# ``gradients`` and ``grad`` sum into the ``.grad`` slots too, and put every old ``.grad`` back after
+# reading; every accumulation holds this lock (see mode.GRAD_SLOTS).
+_ACCUMULATING = GRAD_SLOTS
 
 
 def _gradients(order: list[Value], seed: Any) -> dict[Value, Any]:
@@ -163,6 +161,12 @@ def _chain_rule(order: list[Value], seed: Any) -> None:
             continue
         g = v.grad
         if create_graph:
+            if v._prim.custom:
+                raise TypeError(
+                    f"grad(create_graph=True) through the custom {v.op!r} node: its derivative is a "
+                    "_backward closure that works on numbers, so it cannot build the graph of a "
+                    "derivative; write the op with primitives (or as an entry of autograd.ops.OPS)"
+                )
             for p, local in zip(v.parents, v._prim.local(*v.parents, v)):
                 try:
                     term = local * g if local != 1.0 else g  # a Value local is never == 1.0: no 1 * g nodes
@@ -170,8 +174,12 @@ def _chain_rule(order: list[Value], seed: Any) -> None:
                 except ValueError as e:  # NaN refused by the op: say which gradient it was making
                     raise type(e)(f"backward: the gradient of {_describe(p)} through {v.op}: {e}") from e
         elif type(a) is tuple:
-            for p, local in zip(a, v._local_a):
-                p.grad += local * g
+            local_a = v._local_a
+            if type(local_a) is tuple:
+                for p, local in zip(a, local_a):
+                    p.grad += local * g
+            else:  # an op written micrograd's way: its _backward closure adds to its parents' .grad
+                local_a()
         else:
             a.grad += v._local_a * g
             b = v._b

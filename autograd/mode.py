@@ -7,6 +7,7 @@ asyncio, and the hot path reads a single int: 0 means "record the graph, check n
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -20,6 +21,12 @@ ANOMALY = 2
 TRACING = 4
 
 mode: ContextVar[int] = ContextVar("chainrule_autograd_mode", default=0)
+
+# The chain rule sums into the nodes' own ``.grad`` slots (much faster than a dict keyed by node), and
+# measuring a custom op's local derivatives runs its closure on them: whoever writes those slots for a
+# while holds this lock, so two threads never sum into the same slots at once. Re-entrant, because
+# the chain rule may measure a custom node while it holds it.
+GRAD_SLOTS = threading.RLock()
 
 
 @contextmanager

@@ -196,6 +196,7 @@ class Op(str):
 
     name: str
     arity: int
+    custom: bool = False  # a node's op written micrograd's way: its derivative is a _backward closure
     forward: Callable[..., float]
     local: Callable[..., tuple]
     array_forward: Callable[..., Any] | None
@@ -222,6 +223,16 @@ class Op(str):
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by name (its rules are functions, which pickle cannot store by value)."""
+        return (named, (self.name, self.arity, self.custom))
+
+    def __copy__(self) -> Op:
+        return self  # an Op never changes: copies of a graph share their primitives
+
+    def __deepcopy__(self, memo: dict) -> Op:
+        return self
 
 
 def _no_rule(*args: Any) -> NoReturn:
@@ -279,6 +290,26 @@ def _power_name(n: float) -> str:
     return f"**{int(n)}" if n.is_integer() and abs(n) < 1e15 else f"**{n!r}"
 
 
+def custom(name: str, arity: int) -> Op:
+    """The op of a node written micrograd's way, ``out = Value(t, (x,), name)`` and then
+    ``out._backward = closure``: it keeps the name its code gave it and has no rules of its own (the
+    closure is the node's derivative, so the batch tape, which needs array rules, cannot replay it)."""
+
+    def no_rule(*args: Any) -> NoReturn:
+        raise TypeError(f"{name!r} is a custom op: its node's derivative is its _backward closure")
+
+    op = Op(name, arity, no_rule, no_rule)
+    op.custom = True
+    return op
+
+
+def named(name: str, arity: int, is_custom: bool = False) -> Op:
+    """The op called ``name`` (chainrule's name), as ``Op.__reduce__`` stored it."""
+    if is_custom:
+        return custom(name, arity)
+    return LEAF if name == LEAF.name and arity == 0 else op_for(name, arity)
+
+
 def op_for(name: str, arity: int) -> Op:
     """The primitive called ``name`` (micrograd's string or chainrule's name) taking ``arity`` inputs,
     or a ValueError listing the known ones: how ``Value(data, _children, _op)`` finds its rule."""
@@ -290,8 +321,12 @@ def op_for(name: str, arity: int) -> Op:
     for op in OPS.values():
         if name in (op, op.name) and op.arity in (arity, -1):
             return op
-    known = ", ".join(sorted({str(op) for op in OPS.values()} | {"**k"}))
     raise ValueError(
         f"Value(): no primitive {name!r} with {arity} input(s); chainrule needs the op's rule to know its "
-        f"local derivatives (known: {known})"
+        f"local derivatives (known: {known_names()})"
     )
+
+
+def known_names() -> str:
+    """The primitives' names as micrograd code spells them, for error messages."""
+    return ", ".join(sorted({str(op) for op in OPS.values()} | {"**k"}))

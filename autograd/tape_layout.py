@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backward import topological_order
+from .errors import NotTraceable
 from .ops import OPS, Op
 from .tape_groups import Elementwise, Group, Linear, MatMul
 from .tape_rows import Index, Place
@@ -123,6 +124,14 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
 def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Graph:
     """Phase 1: leaves, static or batch, folded sums, wants-grad, the loss path."""
     nodes = topological_order(roots)[::-1]
+    for v in nodes:
+        if v._prim.custom:
+            raise NotTraceable(
+                f"the batch tape cannot replay the custom {v.op!r} node (an op written micrograd's way, "
+                "whose derivative is a _backward closure): the tape runs each op's array rules for the "
+                "whole batch and a closure works on one example's numbers; build the op from primitives, "
+                "or train with engine='eager'"
+            )
     leaves = {v for v in nodes if v.is_leaf}
     static = classify_static(nodes, leaves, placeholders)
     linear = fold_linear(nodes, static, count_users(nodes, roots))

@@ -16,17 +16,21 @@ and ``op``; ``_prev``, ``_op`` and ``_backward()`` are micrograd's names, for co
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import numbers
 import os
 import sys
+import types
+import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import AnomalyError, NaNError, NotTraceable, NumericOverflow
-from .mode import ANOMALY, NO_GRAD, TRACING, mode
-from .ops import LEAF, OPS, Op, op_for, power
+from .mode import ANOMALY, GRAD_SLOTS, NO_GRAD, TRACING, mode
+from .ops import LEAF, OPS, Op, custom, known_names, op_for, power
 
 _get_mode = mode.get
 _new = object.__new__
@@ -250,6 +254,8 @@ class Value:
             _refuse_at(1, what, "a node built from numbers read from them")
         if _get_mode() & NO_GRAD:
             _init(self, data, LEAF, None, None, None, None, label)
+        elif op.custom:  # its derivative is the _backward closure its code assigns next
+            _init(self, data, op, parents, NoDerivative(op), None, None, label)
         else:
             local_grads = op.local(*[p.data for p in parents], data)
             _init(self, data, op, *_edges(op, parents, local_grads), label)
@@ -297,11 +303,14 @@ class Value:
 
     @property
     def local_grads(self) -> tuple[Any, ...]:
-        """d self / d parent for each parent, in the order of ``parents``."""
+        """d self / d parent for each parent, in the order of ``parents`` (for an op written micrograd's
+        way, as its ``_backward`` closure gives them now: see ``measured_local_grads``)."""
         a, b = self._a, self._b
         if a is None:
             return ()
         if type(a) is tuple:
+            if self._prim.custom:
+                return measured_local_grads(self)
             return self._local_a
         return (self._local_a,) if b is None else (self._local_a, self._local_b)
 
@@ -313,16 +322,27 @@ class Value:
     @property
     def _backward(self) -> Callable[[], None]:
         """micrograd's name for this node's step of the chain rule, to call: each parent's ``grad`` +=
-        local derivative * this node's ``grad`` (``backward()`` does it for every node, in order).
-        Assigning one is refused: the derivatives come from the table of primitives."""
-        return self._chain_rule_step
+        local derivative * this node's ``grad`` (``backward()`` does it for every node, in order)."""
+        return self._local_a if self._prim.custom else self._chain_rule_step
 
     @_backward.setter
-    def _backward(self, fn: object) -> None:
-        raise AttributeError(
-            "chainrule does not run a custom _backward: backward() takes every node's local derivatives "
-            f"from its table of primitives, autograd.ops.OPS (autograd/ops.py). {_ADD_A_PRIMITIVE}"
-        )
+    def _backward(self, fn: Callable[[], None]) -> None:
+        """An op written micrograd's way: ``out = Value(t, (x,), 'tanh')``, then ``out._backward =
+        closure``. From then on this node's derivative is the closure: ``backward()`` runs it in its turn
+        (it adds to the parents' ``.grad``, as in micrograd), drawings show the local derivatives it
+        gives, and the batch tape refuses the node (it cannot replay Python code for a whole batch)."""
+        if not callable(fn):
+            raise TypeError(f"Value._backward must be a function of no arguments, got {type(fn).__name__}")
+        if self._a is None:
+            if _get_mode() & NO_GRAD:
+                return  # under no_grad no graph is recorded: there is nothing for the closure to do
+            raise ValueError(
+                f"Value._backward of a leaf ({self!r}): a leaf has no _children to pass a gradient to; "
+                "build the node as Value(data, _children, _op) first"
+            )
+        parents = self.parents
+        self._prim = self._prim if self._prim.custom else custom(str(self._prim), len(parents))
+        self._a, self._local_a, self._b, self._local_b = parents, fn, None, None
 
     def _chain_rule_step(self) -> None:
         g = self.grad
@@ -361,6 +381,51 @@ class Value:
     sigmoid = _unary(OPS["sigmoid"])
     relu = _unary(OPS["relu"])
 
+    # --- copies and pickles: a Value comes with the graph it was computed from ---------------------
+
+    def __copy__(self) -> Value:
+        """A new node with the same number, gradient and parents (the parents are shared)."""
+        new = _new(type(self))
+        for slot in _SLOTS:
+            setattr(new, slot, getattr(self, slot))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        """A copy of this Value and of the whole graph below it (without recursion, so a deep graph
+        works); nodes shared with what was already copied in the same ``deepcopy`` stay shared, and a
+        ``_backward`` closure is copied with its captured nodes mapped to their copies."""
+        from .backward import topological_order  # backward.py imports this module
+
+        keep = memo.setdefault(id(memo), [])  # copy.deepcopy's keep-alive list
+        for v in reversed(topological_order(self)):  # each node after its parents
+            if id(v) not in memo:
+                _copy_node(v, memo)
+                keep.append(v)
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        """Pickled with its graph. Pickle recurses into a node's parents; so that a graph deeper than
+        Python's recursion limit pickles too, the first node pickled lists its ancestors first, parents
+        before children, and each of them is then pickled with its parents already stored."""
+        if self in _ORDERED:  # an ancestor in such a list: its parents are stored already
+            _ORDERED.discard(self)
+            prelude: tuple[Value, ...] = ()
+        else:
+            from .backward import topological_order
+
+            prelude = tuple(v for v in reversed(topological_order(self)[1:]) if v._a is not None)
+            _ORDERED.update(prelude)
+        if self._prim.custom and not isinstance(self._local_a, NoDerivative):
+            _ORDERED.difference_update(prelude)
+            raise TypeError(
+                f"cannot pickle the custom {self.op!r} node: its derivative is a _backward closure, and "
+                "pickle stores a function by its name only (copy.deepcopy copies it, closure included); "
+                "to pickle the graph, build the op from primitives"
+            )
+        state = tuple(getattr(self, slot) for slot in _SLOTS)
+        return (_unpickle, (prelude, type(self), state, self.__dict__ or None))
+
     # --- gradients ------------------------------------------------------------------------------
 
     def backward(self) -> None:
@@ -373,6 +438,94 @@ class Value:
         from .backward import backward  # backward.py imports this module
 
         backward(self)
+
+
+_SLOTS = ("data", "grad", "_label", "scope", "_prim", "_a", "_local_a", "_b", "_local_b")
+_ORDERED: weakref.WeakSet[Value] = weakref.WeakSet()  # see Value.__reduce_ex__ (either way, same result)
+
+
+def _unpickle(prelude: tuple[Value, ...], cls: type[Value], state: tuple, extra: dict | None) -> Value:
+    v = _new(cls)
+    for slot, x in zip(_SLOTS, state):
+        setattr(v, slot, x)
+    if extra:
+        v.__dict__.update(extra)
+    return v
+
+
+def _copy_node(v: Value, memo: dict[int, Any]) -> None:
+    """``v`` copied into ``memo``, its parents being there already."""
+    new = memo[id(v)] = _new(type(v))  # first: v's own closure refers to v
+    new.data, new.grad, new._label, new._prim = v.data, v.grad, v._label, v._prim
+    new.scope = copy.deepcopy(v.scope, memo)
+    a, b = v._a, v._b
+    new._a = None if a is None else tuple(memo[id(p)] for p in a) if type(a) is tuple else memo[id(a)]
+    new._b = None if b is None else memo[id(b)]
+    new._local_a = _copy_closure(v._local_a, memo) if v._prim.custom else v._local_a
+    new._local_b = v._local_b
+    if v.__dict__:
+        new.__dict__.update(copy.deepcopy(v.__dict__, memo))
+
+
+def _copy_closure(fn: Any, memo: dict[int, Any]) -> Any:
+    """A ``_backward`` closure for the copied graph: the same code, with every captured object (the
+    node, its parents, numbers) replaced by its copy; other callables are deep-copied as usual."""
+    if not isinstance(fn, types.FunctionType) or not fn.__closure__:
+        return copy.deepcopy(fn, memo)
+    cells = []
+    for cell in fn.__closure__:
+        if id(cell) not in memo:
+            try:
+                memo[id(cell)] = types.CellType(copy.deepcopy(cell.cell_contents, memo))
+            except ValueError:  # an empty cell (a name not yet bound where the closure was made)
+                memo[id(cell)] = types.CellType()
+            memo[id(memo)].append(cell)
+        cells.append(memo[id(cell)])
+    new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, tuple(cells))
+    new.__kwdefaults__, new.__qualname__ = fn.__kwdefaults__, fn.__qualname__
+    new.__dict__.update(fn.__dict__)
+    return new
+
+
+class NoDerivative:
+    """The ``_backward`` of a node made as ``Value(data, _children, name)`` with a ``name`` that is
+    not a primitive, until its code assigns a closure: calling it says what is missing."""
+
+    def __init__(self, op: Op) -> None:
+        self.op = op
+
+    def __call__(self) -> None:
+        raise ValueError(
+            f"backward: the {self.op.name!r} node has no derivative: {self.op.name!r} is not a primitive "
+            f"({known_names()}) and no _backward closure was assigned to it; assign one as micrograd "
+            "does (out._backward = _backward), or build the op from primitives"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NoDerivative, (self.op,))
+
+
+def measured_local_grads(v: Value) -> tuple[float, ...]:
+    """A custom op's local derivatives, as its ``_backward`` closure gives them now: the closure is
+    run with this node's ``grad`` 1 and its parents' 0, and what it added to each parent is read (a
+    parent listed twice shares its total evenly between its two edges), then every ``grad`` is put
+    back. (A closure that reads ``.data`` when it runs measures at today's numbers, as it would
+    compute.)"""
+    parents: tuple[Value, ...] = v._a
+    unique = list(dict.fromkeys(parents))
+    with GRAD_SLOTS:
+        saved = [(p, p.grad) for p in unique] + [(v, v.grad)]
+        try:
+            for p in unique:
+                p.grad = 0.0
+            v.grad = 1.0
+            v._local_a()
+            totals = {p: float(p.grad) for p in unique}
+        finally:
+            for node, g in saved:
+                node.grad = g
+    uses = Counter(parents)
+    return tuple(totals[p] / uses[p] for p in parents)
 
 
 def _micrograd_op(children: Any, op: Any) -> tuple[Op, tuple[Value, ...]]:
@@ -394,7 +547,10 @@ def _micrograd_op(children: Any, op: Any) -> tuple[Op, tuple[Value, ...]]:
             "Value(): _children given without _op: name the primitive that computed data from them "
             "('+', '*', 'tanh', '**2', ...); to name a Value, use label="
         )
-    return op_for(op, len(parents)), parents
+    try:
+        return op_for(op, len(parents)), parents
+    except ValueError:  # not a primitive: an op written micrograd's way, whose closure comes next
+        return custom(op, len(parents)), parents
 
 
 def sum(values: Iterable[Any]) -> Value:
@@ -500,6 +656,18 @@ class Traced(Value):
 
     def backward(self) -> None:
         _refuse_at(1, f"backward() of {self._what()}", "the tape runs backward for the whole batch")
+
+    def __copy__(self) -> Value:
+        _refuse_at(1, f"copying {self._what()}")
+        raise AssertionError  # pragma: no cover
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Value:
+        _refuse_at(1, f"copying {self._what()}")
+        raise AssertionError  # pragma: no cover
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        _refuse_at(1, f"pickling {self._what()}")
+        raise AssertionError  # pragma: no cover
 
 
 def _refusal(name: str, what: str) -> Callable[..., Any]:

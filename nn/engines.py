@@ -252,9 +252,12 @@ def select(
     if engine == "eager":
         return EagerEngine(model, loss_fn, "engine='eager' was asked for")
     if engine == "auto":
-        if why is None:
-            tape, reason = _library_tape(model, loss_fn, params, X, T)
-            return TapeEngine(tape.fresh(), reason)
+        try:  # a library model runs code of the caller's own only through a replaced Value method
+            if why is None:
+                tape, reason = _library_tape(model, loss_fn, params, X, T)
+                return TapeEngine(tape.fresh(), reason)
+        except NotTraceable as e:
+            why = f"the library's model ran code the tape cannot replay (a replaced Value method?): {e}"
         warnings.warn(
             f"engine='auto' runs eagerly: {why}. The batch tape is taken by default only for the "
             "library's own modules and losses; engine='tape' traces your code under the tape's "
@@ -317,7 +320,8 @@ def _library_tape(
     """The tape of a library model and loss: kept while the model's structure, its parameter
     Values and the loss function are the same objects, else traced now."""
     structure = tuple((name, type(m), *map(m.__dict__.get, _STRUCTURE)) for name, m in model.modules())
-    key = (structure, tuple(params), None if loss_fn is None else loss_fn.fn, X.shape[1], T is None)
+    methods = tuple(m for m in vars(Value).values() if callable(m))  # Value.tanh = tanh: traced anew
+    key = (structure, methods, tuple(params), None if loss_fn is None else loss_fn.fn, X.shape[1], T is None)
     entries = _TAPES.setdefault(model, {})
     found = entries.get(key)
     if found is not None:
