@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from required import required
 from test_dot import WORKED_ORDER, mlp_loss, node_positions, top_to_bottom
 
 from autograd import Value
@@ -119,7 +120,7 @@ def test_an_mlp_keeps_one_layout_through_backward(tmp_path, collapsed):
 
 
 def test_numbered_images_and_gif(tmp_path):
-    pil = pytest.importorskip("PIL.Image")
+    pil = required("PIL.Image", "dev")
     x, w, y = small()
     paths = save_frames(backprop_frames(y), tmp_path / "frames")
     assert [p.name for p in paths] == [f"frame_{i:03d}.png" for i in range(4)]

@@ -7,6 +7,7 @@ import math
 import pytest
 from graphviz import Digraph
 from micrograd.engine import Value as MValue
+from required import required
 
 from autograd import Value
 
@@ -241,10 +242,9 @@ def test_extra_attributes_keep_optimizer_state():
 # Copyright (c) 2020 Andrej Karpathy, MIT License (micrograd, https://github.com/karpathy/micrograd);
 # taken from the micrograd 0.1.0 source distribution on PyPI.
 
-torch = pytest.importorskip("torch")
-
 
 def test_sanity_check():
+    torch = required("torch", "torch")
 
     x = Value(-4.0)
     z = 2 * x + 2 + x
@@ -270,6 +270,7 @@ def test_sanity_check():
 
 
 def test_more_ops():
+    torch = required("torch", "torch")
 
     a = Value(-4.0)
     b = Value(2.0)

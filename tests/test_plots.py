@@ -3,8 +3,9 @@
 import sys
 
 import pytest
+from required import required
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = required("matplotlib", "dev")
 matplotlib.use("Agg")
 
 from autograd import Value  # noqa: E402

@@ -8,6 +8,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
+from required import required
 from worked_table import TABLE_AS_SHOWN
 
 from autograd import Value
@@ -113,7 +114,7 @@ def test_without_dot_or_extra_pdf_raises_the_clear_error(no_dot, monkeypatch, tm
 
 
 def test_pdf_through_pygraphviz(no_dot, tmp_path):
-    pytest.importorskip("pygraphviz")
+    required("pygraphviz", "pdf")
     pdf = render(worked_example()["E"], tmp_path / "g.pdf", renderer="pygraphviz").read_bytes()
     assert pdf.startswith(b"%PDF-")
 
