@@ -81,7 +81,7 @@ def backward(root: Value) -> None:
     # Leaves accumulate across calls; computed nodes are recomputed. This call's contributions are
     # summed from zero and added to a leaf's old gradient at the end, so that two calls give
     # exactly (not just nearly) twice the gradient.
-    with _ACCUMULATING:
+    with GRAD_SLOTS:
         earlier = []
         for v in order:  # one pass: note the old leaf gradients, and zero every gradient
             if v._a is None and v.grad:
@@ -124,14 +124,13 @@ def grad(output: Value, inputs: Iterable[Value] | Value, create_graph: bool = Fa
 
 
 # ``gradients`` and ``grad`` sum into the ``.grad`` slots too, and put every old ``.grad`` back after
-# reading; every accumulation holds this lock (see mode.GRAD_SLOTS).
-_ACCUMULATING = GRAD_SLOTS
+# reading; every accumulation holds mode.GRAD_SLOTS.
 
 
 def _gradients(order: list[Value], seed: Any) -> dict[Value, Any]:
     """The chain rule's results as a dict, leaving every ``.grad`` as it was."""
     zero: Any = None if isinstance(seed, Value) else 0.0  # None: no Value term yet (no 0.0 + term nodes)
-    with _ACCUMULATING:
+    with GRAD_SLOTS:
         saved = [v.grad for v in order]
         for v in order:
             v.grad = zero

@@ -384,11 +384,16 @@ class Value:
     # --- copies and pickles: a Value comes with the graph it was computed from ---------------------
 
     def __copy__(self) -> Value:
-        """A new node with the same number, gradient and parents (the parents are shared)."""
+        """A new node with the same number, gradient and parents (the parents are shared; a
+        ``_backward`` closure is rebound to the new node, so it reads the copy's gradient)."""
         new = _new(type(self))
         for slot in _SLOTS:
             setattr(new, slot, getattr(self, slot))
         new.__dict__.update(self.__dict__)
+        if self._prim.custom:
+            memo: dict[int, Any] = {id(p): p for p in self._a}
+            memo[id(self)], memo[id(memo)] = new, []
+            new._local_a = _copy_closure(self._local_a, memo)
         return new
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Value:
@@ -410,21 +415,18 @@ class Value:
         before children, and each of them is then pickled with its parents already stored."""
         if self in _ORDERED:  # an ancestor in such a list: its parents are stored already
             _ORDERED.discard(self)
+            _refuse_to_pickle(self)
             prelude: tuple[Value, ...] = ()
         else:
             from .backward import topological_order
 
-            prelude = tuple(v for v in reversed(topological_order(self)[1:]) if v._a is not None)
+            order = topological_order(self)
+            for v in order:  # before anything is marked: a refusal leaves no marks behind
+                _refuse_to_pickle(v)
+            prelude = tuple(v for v in reversed(order[1:]) if v._a is not None)
             _ORDERED.update(prelude)
-        if self._prim.custom and not isinstance(self._local_a, NoDerivative):
-            _ORDERED.difference_update(prelude)
-            raise TypeError(
-                f"cannot pickle the custom {self.op!r} node: its derivative is a _backward closure, and "
-                "pickle stores a function by its name only (copy.deepcopy copies it, closure included); "
-                "to pickle the graph, build the op from primitives"
-            )
         state = tuple(getattr(self, slot) for slot in _SLOTS)
-        return (_unpickle, (prelude, type(self), state, self.__dict__ or None))
+        return (_unpickle, (prelude, type(self), state, self.__dict__ or None, _Unmark(prelude)))
 
     # --- gradients ------------------------------------------------------------------------------
 
@@ -444,7 +446,30 @@ _SLOTS = ("data", "grad", "_label", "scope", "_prim", "_a", "_local_a", "_b", "_
 _ORDERED: weakref.WeakSet[Value] = weakref.WeakSet()  # see Value.__reduce_ex__ (either way, same result)
 
 
-def _unpickle(prelude: tuple[Value, ...], cls: type[Value], state: tuple, extra: dict | None) -> Value:
+def _refuse_to_pickle(v: Value) -> None:
+    if v._prim.custom and not isinstance(v._local_a, NoDerivative):
+        raise TypeError(
+            f"cannot pickle the custom {v.op!r} node: its derivative is a _backward closure, and pickle "
+            "stores a function by its name only (copy.deepcopy copies it, closure included); to pickle "
+            "the graph, build the op from primitives"
+        )
+
+
+class _Unmark:
+    """Pickled last with a node: by then its listed ancestors are all stored (or were already, when
+    another node listed them first), so their marks go; it unpickles as ``()``."""
+
+    def __init__(self, nodes: tuple[Value, ...]) -> None:
+        self.nodes = nodes
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        _ORDERED.difference_update(self.nodes)
+        return (tuple, ())
+
+
+def _unpickle(
+    prelude: tuple[Value, ...], cls: type[Value], state: tuple, extra: dict | None, _done: tuple = ()
+) -> Value:
     v = _new(cls)
     for slot, x in zip(_SLOTS, state):
         setattr(v, slot, x)

@@ -95,6 +95,15 @@ def test_a_graph_deeper_than_the_recursion_limit_copies(copier):
     assert v2.data == v.data and leaf[0].grad == x.grad
 
 
+def test_pickling_two_roots_over_one_deep_graph_leaves_every_node_picklable_alone():
+    v = Value(1.0)
+    for _ in range(20_000):
+        v = v * 1.00001
+    a, b = pickle.loads(pickle.dumps([v * 2.0, v * 3.0]))
+    assert a.parents[0] is b.parents[0]  # the shared graph is one graph after unpickling
+    assert pickle.loads(pickle.dumps(v)).data == v.data  # and the middle of it still pickles on its own
+
+
 def test_copy_copy_shares_parents_and_a_traced_node_refuses_to_be_copied():
     a, b = Value(2.0), Value(3.0)
     c = a * b

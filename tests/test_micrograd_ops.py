@@ -203,6 +203,16 @@ def test_deepcopy_copies_the_closures_with_the_graph(monkeypatch):
         pickle.dumps(out)
 
 
+def test_copy_copy_of_a_custom_node_passes_its_own_gradient(monkeypatch):
+    add_tutorial_ops(Value, monkeypatch)
+    x = Value(0.3)
+    s = x.softplus()
+    twin = copy.copy(s)
+    assert twin.parents == (x,)  # a shallow copy shares the parents
+    twin.backward()  # the closure, rebound to the copy, reads the copy's gradient (1), not s's (0)
+    assert x.grad == pytest.approx(1 / (1 + math.exp(-0.3)), rel=1e-15) and s.grad == 0.0
+
+
 def _leaves(v):
     from autograd import topological_order
 
