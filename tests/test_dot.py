@@ -405,6 +405,7 @@ def test_a_graph_too_big_to_lay_out_is_refused_at_once(tmp_path):
         with pytest.raises(DrawingTooBig, match=r"100001 nodes, over max_nodes=3000.*larger max_nodes") as e:
             attempt()
         assert "collapsed" not in str(e.value)  # no neuron here: collapsing would not shrink it
+        assert (e.value.nodes, e.value.limit, e.value.collapsed_nodes) == (100001, 3000, None)
     assert not (tmp_path / "big.svg").exists()
     small = Value(1.0) * 2
     small.backward()
@@ -519,8 +520,9 @@ def test_too_big_suggests_collapsing_only_when_it_shrinks_the_drawing(tmp_path, 
     small = draw(root, collapsed=True).node_count
     with pytest.raises(
         DrawingTooBig, match=rf"over max_nodes=3000.*collapsed=True \(one box per neuron: {small} nodes\)"
-    ):
+    ) as big:
         render(root, tmp_path / "m.svg")
+    assert (big.value.limit, big.value.collapsed_nodes) == (3000, small) and big.value.nodes > 3000
     with pytest.raises(DrawingTooBig, match="over max_nodes=50.*larger max_nodes") as e:
         render(root, tmp_path / "m.svg", collapsed=True, max_nodes=50)  # collapsed already
     assert "collapsed=True" not in str(e.value) and small > 50

@@ -40,7 +40,14 @@ MAX_NODES = 3000  # above this many drawn nodes, laying out takes minutes: refus
 
 
 class DrawingTooBig(ValueError):
-    """The graph has more nodes than can be laid out in reasonable time."""
+    """The graph has more nodes than can be laid out in reasonable time.
+
+    ``nodes``: how many the drawing would have; ``limit``: the ``max_nodes`` it is over;
+    ``collapsed_nodes``: how many ``collapsed=True`` would draw (None when that would not help)."""
+
+    def __init__(self, message: str, nodes: int, limit: int, collapsed_nodes: int | None) -> None:
+        super().__init__(message)
+        self.nodes, self.limit, self.collapsed_nodes = nodes, limit, collapsed_nodes
 
 
 def count_boxes(root: Value, collapsed: bool, constants: bool = True) -> int:
@@ -84,10 +91,14 @@ def check_size(
     if max_nodes is None or count <= max_nodes:
         return
     advice = "a larger max_nodes (None: no limit)"
-    if collapsed_count is not None and collapsed_count < count:
-        advice = f"collapsed=True (one box per neuron: {collapsed_count} nodes), or {advice}"
+    helps = collapsed_count if collapsed_count is not None and collapsed_count < count else None
+    if helps is not None:
+        advice = f"collapsed=True (one box per neuron: {helps} nodes), or {advice}"
     raise DrawingTooBig(
-        f"{what} {count} {unit}, over max_nodes={max_nodes}: laying it out would take minutes. Pass {advice}"
+        f"{what} {count} {unit}, over max_nodes={max_nodes}: laying it out would take minutes. Pass {advice}",
+        nodes=count,
+        limit=max_nodes,
+        collapsed_nodes=helps,
     )
 
 
