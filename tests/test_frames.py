@@ -14,6 +14,7 @@ from nn.worked_example import worked_example
 from viz import DrawingTooBig, backprop_frames, backprop_html, save_frames, save_gif, trace
 from viz.backend import pipe
 from viz.dot import fmt
+from viz.explain import explain_node
 from viz.frames import backprop_steps
 
 HOSTILE = "</script><script>window.pwned=1</script>"
@@ -34,14 +35,17 @@ def test_one_frame_per_node_in_backward_order():
     assert len(frames) == len(graph.nodes) == 4
     unknown = [f.source.count(">grad ?<") for f in frames]
     assert unknown == [3, 2, 1, 0]  # one more gradient known at each step
-    assert "step 1 of 4: the gradient of y is final" in frames[0].source
-    assert "step 4 of 4" in frames[-1].source
+    assert "step 1 of 4: dy/dy = 1" in frames[0].source  # the first line states the value
+    assert "y is the root" in frames[0].source
+    assert f"step 4 of 4: dy/dw = {fmt(w.grad)}" in frames[-1].source  # x and w: in their product's order
     assert ">grad 1</TD>" in frames[0].source  # the root's gradient is known first
 
 
 def known_ids(source: str) -> set[int]:
-    """Ids of the boxes whose gradient a frame shows (a number, not "?")."""
-    return {int(i) for i in re.findall(r"\tv(\d+) \[label=<(?:(?!grad \?)[^\n])*?>grad [-\d]", source)}
+    """Ids of the boxes whose final gradient a frame shows (a number, not "?" nor a sum so far)."""
+    return {int(i) for i in re.findall(r"\tv(\d+) \[label=<[^\n]*?>grad [-\d][^<]*</TD>", source)} - {
+        int(i) for i in re.findall(r"\tv(\d+) \[label=<[^\n]*?>grad [^<]* so far, ", source)
+    }
 
 
 def test_each_frame_knows_a_node_only_after_all_its_consumers():
@@ -75,17 +79,22 @@ def test_captions_name_the_node_with_its_place_and_its_chain_rule_sum():
     graph = steps.graph
     w0 = next(n.id for n in graph.nodes if n.scope == "layers.1.neurons.2" and n.label == "w0")
     caption = steps.captions[steps.order.index(w0)]
-    head, how = caption.split("\n", 1)
-    assert head.endswith(
-        "the gradient of layer 1 · neuron 2 · w0 is final: all its uses have passed theirs back"
-    )
-    # every factor names its node with its place: every neuron has a w0 and a Σ
-    assert how.startswith(
-        "droot/d(layer 1 · neuron 2 · w0) = droot/d(layer 1 · neuron 2 · Σ) · "
+    value, head, *how = caption.split("\n")
+    grad = fmt(graph.nodes[w0].grad)
+    assert value == f"step {steps.order.index(w0) + 1} of 86: droot/d(layer 1 · neuron 2 · w0) = {grad}"
+    assert head == "the gradient of layer 1 · neuron 2 · w0 is final: its use has passed it back"
+    # the value, then the numbers, then the symbolic form; every factor names its node with its
+    # place: every neuron has a w0 and a Σ
+    pad = " " * len("droot/d(layer 1 · neuron 2 · w0)")
+    assert how[0] == f"droot/d(layer 1 · neuron 2 · w0) = {grad}"
+    (use,) = graph.uses()[w0]  # w0 -> its product x·w -> Σ
+    (sigma,) = graph.uses()[use.child]
+    assert how[1] == f"{pad} = {fmt(graph.nodes[sigma.child].grad)} × 1 × {fmt(use.local)}"
+    assert how[2] == (
+        f"{pad} = droot/d(layer 1 · neuron 2 · Σ) · "
         "d(layer 1 · neuron 2 · Σ)/d(layer 1 · neuron 2 · x·w) · "
         "d(layer 1 · neuron 2 · x·w)/d(layer 1 · neuron 2 · w0)"
     )
-    assert how.rstrip().endswith(f"= {fmt(graph.nodes[w0].grad)}")
     assert "gradients known" not in caption
 
 
@@ -157,9 +166,12 @@ def test_html_page_is_one_drawing_plus_the_state_of_each_step(tmp_path):
     ):
         assert button in page
     state = page_state(page)
-    assert state["order"] == [3, 2, 1, 0] and len(state["captions"]) == 4
-    assert "the gradient of w is final" in state["captions"][2]
-    assert HOSTILE in state["captions"][3]  # shown as text by the page (textContent)
+    # x and w are one layer (two edges from the root): in their product's order, x first
+    assert state["order"] == [3, 2, 0, 1] and len(state["captions"]) == 4
+    assert state["step"] == [2, 3, 1, 0]  # node id -> the step from which its gradient is known
+    assert state["partial"] == {}  # no node has two uses
+    assert "the gradient of w is final" in state["captions"][3]
+    assert HOSTILE in state["captions"][2]  # shown as text by the page (textContent)
     assert "<script>window" not in page and "&lt;/script&gt;&lt;script&gt;window" in page
     assert "<title>&lt;b&gt;steps&lt;/b&gt;</title>" in page
     assert page.count("<script") == 2  # the state (JSON, not run) and ours, inline
@@ -177,38 +189,40 @@ def test_page_size_grows_with_nodes_plus_steps(tmp_path):
     assert n == 86
 
 
-def test_jupyter_slider(monkeypatch):
-    """show_frames: an ipywidgets slider whose value picks the frame's SVG (a stand-in module here)."""
+@pytest.mark.parametrize("given", ["root", "frames"])
+def test_jupyter_slider_takes_a_root_or_frames_and_counts_from_1(monkeypatch, given):
+    """show_frames: an ipywidgets slider (the real one) whose value, counted from 1 like the
+    captions, picks the frame's SVG; it takes the root, as draw and show_backprop do, or frames."""
     import sys
-    import types
 
     from viz import show_frames
 
-    class Widget:
-        def __init__(self, *children, **kw):
-            self.children, self.__dict__["_observers"] = children, []
-            self.__dict__.update(kw)
-
-        def observe(self, fn, names):
-            self._observers.append(fn)
-
-        def __setattr__(self, name, value):
-            self.__dict__[name] = value
-            for fn in self.__dict__.get("_observers", []):
-                fn({"new": value})
-
-    fake = types.SimpleNamespace(HTML=Widget, IntSlider=Widget, VBox=lambda children: Widget(*children))
-    monkeypatch.setitem(sys.modules, "ipywidgets", fake)
     x, w, y = small()
-    box = show_frames(backprop_frames(y))
+    box = show_frames(y if given == "root" else backprop_frames(y))
     slider, out = box.children
-    assert slider.max == 3 and "<svg" in out.value and "step 1 of 4" in out.value
+    assert (slider.min, slider.max, slider.value) == (1, 4, 1)
+    assert "<svg" in out.value and "step 1 of 4: dy/dy = 1" in out.value
     first = node_positions(out.value)
-    slider.value = 3
-    assert "step 4 of 4" in out.value and node_positions(out.value) == first
+    slider.value = 4
+    dw = fmt(0.5 * (1 - y.data**2))  # dy/dw = x tanh'
+    assert f"step 4 of 4: dy/dw = {dw}" in out.value and node_positions(out.value) == first
+    slider.value = 2
+    assert "step 2 of 4" in out.value
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(ImportError, match="pip install ipywidgets"):
-        show_frames(backprop_frames(y))
+        show_frames(y)
+
+
+def test_jupyter_slider_passes_draw_options_for_a_root_only():
+    from viz import show_frames
+
+    x, w, y = small()
+    slider, out = show_frames(y, precision=8).children
+    slider.value = 4
+    dw = 0.5 * (1 - y.data**2)
+    assert f"dy/dw = {fmt(dw, 8)}" in out.value and fmt(dw, 8) != fmt(dw)
+    with pytest.raises(TypeError, match="draw options are for a root"):
+        show_frames(backprop_frames(y), precision=8)
 
 
 def test_html_refuses_a_graph_too_big_at_once(tmp_path):
@@ -251,17 +265,23 @@ def hinge_loss(sizes):
 def test_captions_tell_apart_the_uses_of_an_input_by_neuron():
     model, x, loss = hinge_loss([4, 4, 1])
     steps = backprop_steps(loss)
-    last = steps.captions[-1]
-    assert last.startswith(f"step {len(steps.order)} of {len(steps.order)}: the gradient of x0 is final")
-    symbolic = [ln for ln in last.split("\n")[1:] if "d(" in ln]
+    x0 = next(n for n in steps.graph.nodes if n.label == "x0")
+    s = steps.order.index(x0.id)
+    assert s == len(steps.order) - 2  # the inputs come last, x0 before x1
+    last = steps.captions[s]
+    value, head, *how = last.split("\n")
+    assert value == f"step {s + 1} of {len(steps.order)}: dhinge/dx0 = {fmt(x0.grad)}"
+    assert head == "the gradient of x0 is final: its 4 uses have passed theirs back"
+    assert how[0] == f"dhinge/dx0 = {fmt(x0.grad)}"  # the value, then its sum: products, factors, names
+    symbolic = [ln for ln in how if "d(" in ln]
     assert len(symbolic) == 4 and len(set(symbolic)) == 4  # one term per neuron of layer 0, each named
     for j, line in enumerate(symbolic):
         assert (
             f"d(layer 0 · neuron {j} · Σ)/d(layer 0 · neuron {j} · x·w) · d(layer 0 · neuron {j} · x·w)/dx0"
             in line
         )
-    x0 = steps.graph.nodes[steps.order[-1]]
-    assert last.endswith(f"= {fmt(x0.grad)}")
+    products = [fmt(t.product) for t in explain_node(steps.graph, x0.id).terms]
+    assert how[1] == f"{' ' * len('dhinge/dx0')} = {' + '.join(products)}"  # one per neuron of layer 0
     # d hinge / d x0 = sum over neurons j of d hinge/d Σ_j * w_j0 (torch-free closed form)
     first = model.layers[0].neurons
     sigma = [
@@ -277,31 +297,37 @@ def test_collapsed_captions_speak_only_of_what_the_collapsed_drawing_shows():
     steps = backprop_steps(loss, collapsed=True)
     for caption in steps.captions:
         assert "Σ)" not in caption and "x·w" not in caption and "relu" not in caption, caption
-    last = steps.captions[-1]
+    x0 = next(n for n in steps.graph.nodes if n.label == "x0")
+    x1 = next(n for n in steps.graph.nodes if n.label == "x1")
+    assert steps.order[-2:] == [x0.id, x1.id]  # the inputs last: x0, x1
+    last = steps.captions[-2]
     for j in range(4):
         assert f"dhinge/d(layer 0 · neuron {j}) · d(layer 0 · neuron {j})/dx0" in last
-    x0 = steps.graph.nodes[steps.order[-1]]
-    assert last.endswith(f"= {fmt(x0.grad)}")
+    assert last.startswith(
+        f"step {len(steps.order) - 1} of {len(steps.order)}: dhinge/dx0 = {fmt(x0.grad)}\n"
+    )
     # each term's second factor is d out_j / d x0 = relu'(Σ_j) * w_j0
-    numbers = [ln.strip().lstrip("=+ ").split(" × ") for ln in last.split("\n") if " × " in ln]
+    terms = [t for ln in last.split("\n") if " × " in ln for t in ln.strip().lstrip("=+ ").split(" + ")]
+    numbers = [t.split(" × ") for t in terms]
+    assert len(numbers) == 4
     for j, (grad_out, local) in enumerate(numbers):
         neuron = model.layers[0].neurons[j]
         out = next(n for n in steps.graph.nodes if n.scope == f"layers.0.neurons.{j}" and n.label == "relu")
         assert float(grad_out) == pytest.approx(out.grad, rel=1e-3)
         assert float(local) == pytest.approx((out.data > 0) * neuron.w[0].data, rel=1e-3)
-    heads = [c.split("\n")[0] for c in steps.captions]
-    assert any(
-        h.endswith("the gradient of layer 1 · neuron 2 is final: all its uses have passed theirs back")
-        for h in heads
-    )
+    heads = [c.split("\n")[1] for c in steps.captions]
+    assert "the gradient of layer 1 · neuron 2 is final: its use has passed it back" in heads
+    assert "the gradient of layer 0 · neuron 2 is final: its 4 uses have passed theirs back" in heads
 
 
 def test_a_direct_input_of_the_root_says_what_its_use_carried_back():
     steps = backprop_steps(worked_example()["E"])
-    assert steps.captions[1].split("\n")[1:] == [
-        "dE_total/dE2 = dE_total/dE_total · dE_total/dE2",
+    assert steps.captions[1].split("\n") == [
+        "step 2 of 33: dE_total/dE1 = 1",
+        "the gradient of E1 is final: its use has passed it back",
+        "dE_total/dE1 = 1",
         "             = 1 × 1",
-        "             = 1",
+        "             = dE_total/dE_total · dE_total/dE1",
     ]
 
 

@@ -223,12 +223,18 @@ def draw_graph(
     constants: bool = False,
     caption: tuple[str, float, float] | None = None,
     max_nodes: int | None = MAX_NODES,
+    partial: dict[int, str] | None = None,
+    reserve: dict[int, str] | None = None,
 ) -> Drawing:
     """Draw a traced ``Graph``. For the backprop frames: ``known``, the ids whose gradient is known
     (the others show "?", in cells of fixed size so every frame has one layout); ``current``, the id
-    to highlight; ``caption``: (HTML text, width, height) of a fixed-size caption above the graph."""
+    to highlight; ``caption``: (HTML text, width, height) of a fixed-size caption above the graph;
+    ``partial``: id -> the sum so far shown instead of "?" (``0.0199 so far, 1 of 2 uses``);
+    ``reserve``: id -> the longest such text its cell must hold in any frame."""
     digits = check_options(rankdir, precision)
-    painter = Painter(graph, collapsed, digits, show_grad, color, known, current, constants, clusters)
+    painter = Painter(
+        graph, collapsed, digits, show_grad, color, known, current, constants, clusters, partial, reserve
+    )
     g = Drawing(
         name="chainrule",
         format="svg",

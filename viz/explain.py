@@ -54,9 +54,34 @@ class Explanation:
     def total(self) -> float:
         return math.fsum(t.product for t in self.terms) if self.terms else 1.0  # no term: the root
 
+    @property
+    def lhs(self) -> str:
+        """``dE_total/dh1``: what the sum is the value of."""
+        return f"d{_d(self.root)}/d{_d(self.name)}"
+
+    def value_first(self) -> list[str]:
+        """The lines a learner reads first: the value, then the sum with its numbers, then the
+        symbolic form, every ``=`` aligned (a long sum one term per line); the note last."""
+        n = lambda x: fmt(x, self.precision)  # noqa: E731
+        lhs, pad = self.lhs, " " * len(self.lhs)
+        if not self.terms:
+            return [f"{lhs} = 1 (the root itself)"]
+        symbolic = [" · ".join(f"d{_d(f.top)}/d{_d(f.bottom)}" for f in t.factors) for t in self.terms]
+        numeric = [" × ".join(n(f.value) for f in t.factors) for t in self.terms]
+        products = [n(t.product) for t in self.terms]
+        lines = [f"{lhs} = {n(self.total)}"]
+        for row in (products if len(self.terms) > 1 else None, numeric, symbolic):
+            if row is None:
+                continue
+            if len(lhs) + sum(len(t) + 3 for t in row) > WRAP:  # one term per line
+                lines += [f"{pad} = {row[0]}", *(f"{pad} + {t}" for t in row[1:])]
+            else:
+                lines.append(f"{pad} = {' + '.join(row)}")
+        return lines + ([self.note] if self.note else [])
+
     def __str__(self) -> str:
         n = lambda x: fmt(x, self.precision)  # noqa: E731
-        lhs = f"d{_d(self.root)}/d{_d(self.name)}"
+        lhs = self.lhs
         if not self.terms:
             return f"{lhs} = 1 (the root itself)"
         pad = " " * len(lhs)

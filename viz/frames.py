@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,27 +24,53 @@ from autograd.arguments import positive_int
 from .backend import pipe
 from .dot import Drawing, check_options, draw_graph, refuse_big
 from .explain import collapsed_view, explain_node
-from .graph import Graph, gradients, trace
+from .graph import Edge, Graph, gradients, module_rank, trace
 from .page import page_html
 from .painter import neuron_groups
-from .style import esc, text_width
+from .style import esc, fmt, text_width
 
 CAPTION_SIZE = 14  # points: Graphviz's default size for a graph's label
-PAGE_NODES = 1000  # a page holds about 2.4 KB per step (the worked example: 79 KB for 33 steps)
+PAGE_NODES = 1000  # a page holds about 2.5 KB per step (the worked example: 82 KB for 33 steps)
 
 
 @dataclass
 class Steps:
     """The backward steps of one graph: ``order[s]`` is the node finalised at step s, ``captions[s]``
-    says which node that is (with its place in the model) and how its gradient was made."""
+    says which node that is, its gradient and how it was made. ``step_of[i]``: the step from which
+    node i's gradient is final (a collapsed neuron's hidden nodes: its step). ``partials[i]``, for a
+    node with several uses: ``(step, sum so far, uses passed back)`` from each step where one more of
+    its uses passed its gradient back, before its own step; ``uses[i]``: how many uses it has."""
 
     graph: Graph
     order: list[int]
     captions: list[str]
+    step_of: list[int]
+    partials: dict[int, list[tuple[int, float, int]]]
+    uses: dict[int, int]
+    precision: int = 4
 
     def known(self, s: int) -> set[int]:
-        """Ids whose gradient is final after step s: backward runs the forward order in reverse."""
-        return set(range(self.order[s], len(self.graph.nodes)))
+        """Ids whose gradient is final after step s."""
+        return {i for i, t in enumerate(self.step_of) if t <= s}
+
+    def partial_text(self, i: int, part: tuple[int, float, int]) -> str:
+        """``0.0199 so far, 1 of 2 uses``: what node i's box says instead of its gradient."""
+        return f"{fmt(part[1], self.precision)} so far, {part[2]} of {self.uses[i]} uses"
+
+    def partial(self, s: int) -> dict[int, str]:
+        """Node id -> its partial sum's text at step s, for the nodes not final that have one."""
+        shown = {}
+        for i, parts in self.partials.items():
+            passed = [p for p in parts if p[0] <= s]
+            if passed and self.step_of[i] > s:
+                shown[i] = self.partial_text(i, passed[-1])
+        return shown
+
+    def widest(self) -> dict[int, str]:
+        """Node id -> its longest partial text: the cell that shows it is this wide in every frame."""
+        return {
+            i: max((self.partial_text(i, p) for p in parts), key=len) for i, parts in self.partials.items()
+        }
 
     def caption_box(self) -> tuple[float, float]:
         """(width, height) in points of a cell that holds every step's caption."""
@@ -65,31 +92,86 @@ def backprop_steps(
     max_nodes: int | None = None,
 ) -> Steps:
     """Trace ``root`` with its gradients and list the steps: one per node drawn with a gradient
-    (a collapsed neuron is one step; a constant drawn as a plain number is none). More than
-    ``max_nodes`` steps raise ``DrawingTooBig`` before any caption is written."""
+    (a collapsed neuron is one step; a constant drawn as a plain number is none), in ``_order``'s
+    reading order. More than ``max_nodes`` steps raise ``DrawingTooBig`` before any caption is written."""
     refuse_big(root, collapsed, max_nodes, constants, "backprop_html()")  # before any tracing
     graph = trace(root, gradients(root))
-    group = neuron_groups(graph)
-    order = _order(graph, group if collapsed else {}, constants)
+    group = neuron_groups(graph) if collapsed else {}
     view, name = collapsed_view(graph, group) if collapsed else (graph, graph.place)
     uses = view.uses()
-    captions = []
-    for s, i in enumerate(order):
-        how = str(explain_node(view, i, precision=precision, uses=uses, name=name))
-        head = f"step {s + 1} of {len(order)}: the gradient of {name(i)} is final"
-        captions.append(
-            head + ("" if i == graph.root else ": all its uses have passed theirs back") + "\n" + how
-        )
-    return Steps(graph, order, captions)
-
-
-def _order(graph: Graph, group: dict[int, int], constants: bool) -> list[int]:
-    """The nodes in the order backward finalises them, one per step (drawn, with a gradient)."""
-    return [
+    candidates = [
         i
-        for i in reversed(range(len(graph.nodes)))
+        for i in range(len(graph.nodes))
         if group.get(i, i) == i and (constants or i in group or not graph.is_constant(i))
     ]
+    order = _order(view, candidates, uses)
+    step = {i: s for s, i in enumerate(order)}
+    step_of = [0] * len(graph.nodes)
+    for i in reversed(range(len(graph.nodes))):  # consumers before their inputs
+        rep = group.get(i, i)
+        step_of[i] = step[rep] if rep in step else max((step_of[e.child] for e in uses[i]), default=0)
+    partials: dict[int, list[tuple[int, float, int]]] = {}
+    for i in order:
+        if len(uses[i]) > 1:
+            passed = sorted(uses[i], key=lambda e: step[e.child])
+            partials[i] = [
+                (step[e.child], math.fsum(u.carried for u in passed[: k + 1]), k + 1)
+                for k, e in enumerate(passed)
+                if k + 1 == len(passed) or step[passed[k + 1].child] != step[e.child]
+            ]
+    counts = {i: len(uses[i]) for i in partials}
+    steps = Steps(graph, order, [], step_of, partials, counts, precision)
+    n = lambda x: fmt(x, precision)  # noqa: E731
+    for s, i in enumerate(order):
+        how = explain_node(view, i, precision=precision, uses=uses, name=name)
+        if i == graph.root:
+            status = f"{name(i)} is the root: the gradient of the output with respect to itself is 1"
+        else:
+            k = len(uses[i])
+            said = "its use has passed it back" if k == 1 else f"its {k} uses have passed theirs back"
+            status = f"the gradient of {name(i)} is final: {said}"
+        lines = [f"step {s + 1} of {len(order)}: {how.lhs} = {n(how.grad)}", status, *how.value_first()]
+        for e in view.edges_into(i):  # the inputs whose sum this step adds to
+            if e.parent in partials and step_of[e.parent] > s:
+                _, total, count = [p for p in partials[e.parent] if p[0] <= s][-1]
+                lines.append(
+                    f"passes {n(e.carried)} back to {name(e.parent)}, whose sum is now {n(total)}"
+                    f" ({count} of {len(uses[e.parent])} uses)"
+                )
+        steps.captions.append("\n".join(lines))
+    return steps
+
+
+def _order(view: Graph, candidates: list[int], uses: list[list[Edge]]) -> list[int]:
+    """The steps in reading order: layer by layer from the root toward the inputs.
+
+    A node's layer is its *longest* distance from the root (in edges of the graph drawn). Every
+    consumer of a node is then in a nearer layer, so taking the layers in turn is an order in which
+    backward may finalise each node once all its uses have passed back. Longest, not shortest: it
+    is what lines up an MLP's layers (a layer-2 weight and the layer-1 output beside it in that
+    neuron's product are one layer; each layer-1 node is farther; the inputs are last, with the
+    first layer's weights). Within a layer: nodes of a later module first (``layers.2`` before
+    ``layers.1``, then nodes of no module, as the inputs), then in the order their first consumer
+    was read and by input slot (w before x of one product, neuron 0's inputs before neuron 1's).
+    """
+    depth: dict[int, int] = {}
+    for i in sorted(candidates, reverse=True):  # ids are a forward order: consumers come first here
+        depth[i] = max((depth[e.child] + 1 for e in uses[i] if e.child in depth), default=0)
+    layers: dict[int, list[int]] = {}
+    for i, d in depth.items():
+        layers.setdefault(d, []).append(i)
+    step: dict[int, int] = {}
+    order: list[int] = []
+    for d in sorted(layers):
+
+        def key(i: int) -> tuple[tuple[int, int], tuple[int, int], int]:
+            first = min(((step[e.child], e.slot) for e in uses[i] if e.child in step), default=(0, 0))
+            return module_rank(view.nodes[i].scope), first, i
+
+        for i in sorted(layers[d], key=key):
+            step[i] = len(order)
+            order.append(i)
+    return order
 
 
 def _steps(root: Value, draw_options: dict[str, Any], max_nodes: int | None = None) -> Steps:
@@ -107,9 +189,16 @@ def _steps(root: Value, draw_options: dict[str, Any], max_nodes: int | None = No
 def backprop_frames(root: Value, **draw_options: Any) -> Iterator[Drawing]:
     """Yield one drawing per backward step, all with one layout; each shows which gradients are known."""
     steps = _steps(root, draw_options)
+    reserve = steps.widest()
     for s, node_id in enumerate(steps.order):
         yield draw_graph(
-            steps.graph, known=steps.known(s), current=node_id, caption=steps.dot_caption(s), **draw_options
+            steps.graph,
+            known=steps.known(s),
+            current=node_id,
+            caption=steps.dot_caption(s),
+            partial=steps.partial(s),
+            reserve=reserve,
+            **draw_options,
         )
 
 
@@ -156,8 +245,10 @@ def save_gif(
     return path
 
 
-def show_frames(frames: Iterator[Drawing], renderer: str | None = None) -> Any:
-    """In Jupyter: a slider over the frames (needs ipywidgets: pip install ipywidgets)."""
+def show_frames(frames: Value | Iterable[Drawing], renderer: str | None = None, **draw_options: Any) -> Any:
+    """In Jupyter: a slider over the frames of a root (as ``draw`` and ``show_backprop`` take it,
+    with their ``draw_options``) or over frames already made; it counts steps from 1, as the
+    captions do (needs ipywidgets: pip install ipywidgets)."""
     try:
         import ipywidgets as widgets
     except ImportError:
@@ -165,10 +256,16 @@ def show_frames(frames: Iterator[Drawing], renderer: str | None = None) -> Any:
             "show_frames() needs ipywidgets (pip install ipywidgets); "
             "backprop_html() writes a page with a slider without it"
         ) from None
-    svgs = [svg.decode("utf-8") for svg in _svgs(frames, "svg", renderer)]
+    if isinstance(frames, Value):
+        frames = backprop_frames(frames, **draw_options)
+    elif draw_options:
+        raise TypeError("show_frames(): draw options are for a root; frames are drawn already")
+    svgs = [svg.decode("utf-8") for svg in _svgs(iter(frames), "svg", renderer)]
+    if not svgs:
+        raise ValueError("show_frames(): no frames")
     out = widgets.HTML(value=svgs[0])
-    slider = widgets.IntSlider(value=0, min=0, max=len(svgs) - 1, description="step")
-    slider.observe(lambda change: setattr(out, "value", svgs[change["new"]]), names="value")
+    slider = widgets.IntSlider(value=1, min=1, max=len(svgs), description="step")
+    slider.observe(lambda change: setattr(out, "value", svgs[change["new"] - 1]), names="value")
     return widgets.VBox([slider, out])
 
 
@@ -201,10 +298,11 @@ def backprop_page(
     steps = _steps(root, draw_options, max_nodes)
     drawing = draw_graph(
         steps.graph, known=set(range(len(steps.graph.nodes))), current=None,
-        caption=None, max_nodes=None, **draw_options,
+        caption=None, max_nodes=None, reserve=steps.widest(), **draw_options,
     )  # fmt: skip
     svg = pipe(drawing.source, "svg", renderer).decode("utf-8")
-    return page_html(title, svg, steps.order, steps.captions)
+    partials = {i: [(p[0], steps.partial_text(i, p)) for p in parts] for i, parts in steps.partials.items()}
+    return page_html(title, svg, steps.order, steps.captions, steps.step_of, partials)
 
 
 class InlinePage:

@@ -11,6 +11,7 @@ neuron i's than neuron i+1's. There is one edge per use: ``a + a`` gives two edg
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ ACCUMULATED = (
     "note: the leaves' .grad hold more than one backward's gradients (accumulated); the edges show "
     "one backward's: call zero_grad() before backward()"
 )
+SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone surrogates: unencodable
 RESET = "note: the leaves' .grad were reset (zero_grad) after backward(); the edges show that backward's"
 
 
@@ -90,7 +92,7 @@ class Graph:
         """The node's label; else "root" for the root; else its op and id (``mul12``), as drawn."""
         node = self.nodes[i]
         if node.label:
-            return node.label
+            return printable(node.label)
         if i == self.root:
             return "root"
         if node.is_leaf:
@@ -118,6 +120,21 @@ class Graph:
         return out
 
 
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate (which no file or renderer can encode) written as its
+    escape, ``\\ud800``: a label with one is drawn and captioned, shown as Python writes it."""
+    return SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def module_rank(scope: str | None) -> tuple[int, int]:
+    """A sort key that puts a later module first: ``layers.2...`` before ``layers.1...``, and
+    nodes made by no module (inputs, the loss) after those made by one."""
+    if not scope:
+        return (1, 0)
+    index = next((int(p) for p in scope.split(".") if p.isdigit()), 0)
+    return (0, -index)
+
+
 def op_word(op: str) -> str:
     """An op as a word that can start a name: ``*`` -> mul, ``**2`` -> pow."""
     return OP_WORDS.get(op) or ("pow" if op.startswith("**") else op)
@@ -125,7 +142,7 @@ def op_word(op: str) -> str:
 
 def scope_titles(scope: str | None) -> list[str]:
     """ "layers.1.neurons.2" -> ["layer 1", "neuron 2"] (one title per name.index pair)."""
-    parts = scope.split(".") if scope else []
+    parts = printable(scope).split(".") if scope else []
     titles = []
     for k in range(0, len(parts) - 1, 2):
         name, idx = parts[k], parts[k + 1]

@@ -1,9 +1,12 @@
 """The step-by-step page: one inline SVG (the graph laid out once, every gradient shown) and, per
 step, the node finalised and its caption. The page's script shows step s by turning the gradients
-not yet known back into "?" and white boxes: the size grows with nodes + steps, not nodes x steps.
+not yet known back into "?" (or, for a node with several uses, the sum so far: ``0.0199 so far, 1 of
+2 uses``) and white boxes: the size grows with nodes + steps, not nodes x steps.
 
-The caption area has a fixed height (a long caption scrolls inside it), so the drawing below it
-stays still on screen from step to step. Keys act once per press whatever has focus (the slider's
+The caption's first line, in bold, is the value. The caption area has a fixed height, so the drawing
+below it stays still on screen from step to step; a longer caption scrolls inside it and says so
+("more lines below"), its lines are never wrapped (the ``=`` stay aligned; it scrolls sideways too),
+and it can be dragged taller. Keys act once per press whatever has focus (the slider's
 own arrow handling is cancelled); zoom with the buttons or ctrl + wheel, pan by dragging, "fit"
 shows the whole graph.
 """
@@ -14,6 +17,7 @@ import html
 import json
 import re
 
+from .graph import printable
 from .style import CURRENT, UNKNOWN_FILL
 
 
@@ -32,25 +36,47 @@ def script_json(data: object) -> str:
     )
 
 
-CAPTION_ROWS = 7  # the caption area's height in lines, at most: a longer caption scrolls inside it
+CAPTION_ROWS = 8  # the caption area's height in lines, at most: a longer caption scrolls inside it
+PLACEHOLDER = re.compile(r"\{(title|height|counter|last|count|state|script|svg)\}")
 
 
-def page_html(title: str, svg: str, order: list[int], captions: list[str]) -> str:
-    """The whole page; ``order[s]`` is the node finalised at step s (a node is known from the step
-    whose node id is at most its own: backward runs the forward order in reverse)."""
-    state = script_json({"order": order, "captions": captions, "current": CURRENT, "unknown": UNKNOWN_FILL})
-    rows = min(max((c.count("\n") + 1 for c in captions), default=1), CAPTION_ROWS)
-    return (
-        PAGE.replace("{title}", html.escape(title))
-        .replace("{height}", str(round((rows + 0.2) * 1.3 * 15)))  # 15 px text, 1.3 line height
-        .replace("{counter}", str(len(f"step {len(order)} of {len(order)}")))
-        .replace("{last}", str(len(order) - 1))
-        .replace("{count}", str(len(order)))
-        .replace("{state}", state)
-        .replace("{script}", SCRIPT)
-        .replace("{svg}", inline_svg(svg))
+def page_html(
+    title: str,
+    svg: str,
+    order: list[int],
+    captions: list[str],
+    step_of: list[int],
+    partials: dict[int, list[tuple[int, str]]],
+) -> str:
+    """The whole page; ``order[s]`` is the node finalised at step s, ``step_of[i]`` the step from
+    which node i's gradient is known, ``partials[i]`` the (step, text) of each sum so far a node
+    with several uses shows before that. The template is filled in one pass: no text put in it
+    (a title, a label in the drawing or the state) is ever read as a placeholder."""
+    state = script_json(
+        {
+            "order": order,
+            "step": step_of,
+            "partial": partials,
+            "captions": captions,
+            "current": CURRENT,
+            "unknown": UNKNOWN_FILL,
+        }
     )
+    rows = min(max((c.count("\n") + 1 for c in captions), default=1), CAPTION_ROWS)
+    values = {
+        "title": html.escape(printable(title)),
+        "height": str(round((rows + 0.2) * 1.3 * 15) + SCROLLBAR),  # 15 px text, 1.3 line height
+        "counter": str(len(f"step {len(order)} of {len(order)}")),
+        "last": str(len(order) - 1),
+        "count": str(len(order)),
+        "state": state,
+        "script": SCRIPT,
+        "svg": inline_svg(svg),
+    }
+    return PLACEHOLDER.sub(lambda m: values[m[1]], PAGE)
 
+
+SCROLLBAR = 16  # px below the last row: room for the caption's horizontal scrollbar (long lines)
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -63,9 +89,13 @@ h1 { font-size: 1.2em; margin: .2em 0; }
 input[type=range] { width: 30em; max-width: 40vw; }
 header { flex: none; }
 #counter { display: inline-block; min-width: {counter}ch; font-variant-numeric: tabular-nums; }
-#caption { font-family: monospace; font-size: 15px; line-height: 1.3; margin: .4em 0 0;
-  white-space: pre-wrap; height: {height}px; overflow: auto; background: #fafafa;
-  border: 1px solid #e0e0e0; padding: 0 .3em; }
+.captionbox { position: relative; margin: .4em 0 0; }
+#caption { font-family: monospace; font-size: 15px; line-height: 1.3; margin: 0;
+  white-space: pre; height: {height}px; overflow: auto; background: #fafafa;
+  border: 1px solid #e0e0e0; padding: 0 .3em; resize: vertical; }
+#caption strong { color: #08306b; }
+#more { position: absolute; right: 1.6em; bottom: 1.3em; font-size: 12px; background: #fff3bf;
+  border: 1px solid #d9c16a; border-radius: 3px; padding: 0 .4em; pointer-events: none; }
 #view { flex: 1; overflow: auto; cursor: grab; background: #fff; }
 #view.dragging { cursor: grabbing; }
 #view svg { display: block; }
@@ -87,7 +117,8 @@ header { flex: none; }
 <button id="fit" title="the whole graph in the window">fit</button>
 <button id="actual" title="actual size">100%</button>
 </div>
-<pre id="caption"></pre>
+<div class="captionbox"><pre id="caption" tabindex="0"></pre>
+<span id="more" hidden>more lines below: scroll &#9662;</span></div>
 </header>
 <div id="view">
 {svg}
@@ -106,13 +137,19 @@ SCRIPT = r"""(function () {
   var view = document.getElementById("view"), svg = view.querySelector("svg");
   var slider = document.getElementById("slider"), counter = document.getElementById("counter");
   var caption = document.getElementById("caption"), play = document.getElementById("play");
+  var more = document.getElementById("more");
   var nodes = [], edges = [], current = 0, timer = null, zoom = 1;
   var byId = {};
-  function lastValueText(g, pattern) {
+  function lastValueText(g, pattern) {  // the text that changes, centred where it is drawn
     var found = null;
     g.querySelectorAll("text").forEach(function (t) {
       if (t.getAttribute("font-weight") !== "bold" && pattern.test(t.textContent)) found = t;
     });
+    if (found) {  // so a longer text (a sum so far) grows both ways, inside its cell
+      var b = found.getBBox();
+      found.setAttribute("x", b.x + b.width / 2);
+      found.setAttribute("text-anchor", "middle");
+    }
     return found;
   }
   svg.querySelectorAll("g.node").forEach(function (g) {
@@ -143,15 +180,15 @@ SCRIPT = r"""(function () {
     current = s;
     var first = order[s];
     nodes.forEach(function (n) {
-      var known = n.id >= first, now = n.id === first;
-      n.text.textContent = known ? n.final : n.final.replace(/\S+$/, "?");
+      var known = state.step[n.id] <= s, now = n.id === first;
+      n.text.textContent = known ? n.final : n.final.replace(/\S+$/, partialAt(n.id, s) || "?");
       paint(n.shape, "fill", known ? n.fill : state.unknown);
       n.texts.forEach(function (t, j) { paint(t, "fill", known ? n.colours[j] : null); });
       paint(n.shape, "stroke", now ? state.current : n.stroke);
       paint(n.shape, "stroke-width", now ? "4" : n.width);
     });
     edges.forEach(function (e) {
-      var known = e.id >= first;
+      var known = state.step[e.id] <= s;
       if (e.text) e.text.textContent = known ? e.final : e.final.replace(/\S+$/, "?");
       paint(e.path, "stroke", known ? e.stroke : "#999999");
       paint(e.head, "stroke", known ? e.stroke : "#999999");
@@ -159,10 +196,24 @@ SCRIPT = r"""(function () {
     });
     slider.value = s;
     counter.textContent = "step " + (s + 1) + " of " + count;
-    caption.textContent = state.captions[s];
-    caption.scrollTop = 0;
+    var text = state.captions[s], cut = text.indexOf("\n"), head = document.createElement("strong");
+    head.textContent = cut < 0 ? text : text.slice(0, cut);  // the value, first
+    caption.textContent = "";
+    caption.appendChild(head);
+    if (cut >= 0) caption.appendChild(document.createTextNode(text.slice(cut)));
+    caption.scrollTop = 0; caption.scrollLeft = 0;
+    moreLines();
     if (byId[first]) reveal(byId[first].g);
   }
+  function partialAt(id, s) {  // the sum so far of a node with several uses, at step s
+    var found = null;
+    (state.partial[id] || []).forEach(function (p) { if (p[0] <= s) found = p[1]; });
+    return found;
+  }
+  function moreLines() {
+    more.hidden = caption.scrollTop + caption.clientHeight >= caption.scrollHeight - 1;
+  }
+  caption.addEventListener("scroll", moreLines);
   function reveal(g) {
     var r = g.getBoundingClientRect(), v = view.getBoundingClientRect(), pad = 20;
     if (r.left < v.left + pad || r.right > v.right - pad) {

@@ -71,10 +71,13 @@ class Painter:
         current: int | None,
         constants: bool,
         clusters: bool = False,
+        partial: dict[int, str] | None = None,
+        reserve: dict[int, str] | None = None,
     ) -> None:
         self.graph, self.collapsed, self.color, self.clusters = graph, collapsed, color, clusters
         self.show_grad = show_grad and graph.grads_computed
         self.known, self.current, self.full_constants = known, current, constants
+        self.partial, self.reserve = partial or {}, reserve or {}  # frames: sums so far, and room for them
         self.n: Callable[[float], str] = lambda x: fmt(x, digits)  # digits, '-', '.', 'e': no markup
         self.group = neuron_groups(graph) if collapsed else {}
         self.uses = graph.uses()
@@ -155,14 +158,18 @@ class Painter:
         return fill, text, border
 
     def grad_row(self, i: int, grad: float, prefix: str = "grad ", size: float = 11) -> Row | None:
-        """``grad 0.02592`` or ``grad ?``; in frames as wide as the known number needs."""
+        """``grad 0.02592``, ``grad 0.0199 so far, 1 of 2 uses`` (a sum not complete yet, in frames)
+        or ``grad ?``; in frames as wide as the widest of these needs, so every frame has one layout."""
         if self.grad_known(i):
             text = prefix + self.n(grad)
         elif self.show_grad:
-            text = prefix + "?"
+            text = prefix + self.partial.get(i, "?")
         else:
             return None if self.graph.grads_computed else "grad not computed"
-        return text if self.known is None else (text, text_width(prefix + self.n(grad), size))
+        if self.known is None:
+            return text
+        widest = max(self.n(grad), self.reserve.get(i, ""), key=len)
+        return text, text_width(prefix + widest, size)
 
     def value_rows(self, node: Node) -> tuple[list[Row], str, str, tuple[str, str, str]]:
         i = node.id

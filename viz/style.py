@@ -6,7 +6,7 @@ import html
 import math
 from typing import Any
 
-from .graph import scope_titles
+from .graph import printable, scope_titles
 
 OP_SYMBOLS = {"*": "×", "sum": "Σ", "sigmoid": "σ", "neg": "−", "-": "−", "/": "÷", "max": "max"}
 FONT = "Helvetica"
@@ -45,8 +45,10 @@ VISIBLE = {c: 0x2400 + c for c in range(32) if c != 10} | {127: 0x2421}
 def esc(text: Any) -> str:
     """User text for an HTML-like label, shown literally: markup characters escaped, a backslash
     doubled (Graphviz reads ``\\N``, ``\\G``, ``\\l`` even in HTML-like labels, and ``\\\\`` as one
-    backslash), control characters made visible, newlines as line breaks."""
+    backslash), control characters made visible, lone surrogates written as escapes (``\\ud800``),
+    newlines as line breaks."""
     s = str(text).replace("\r\n", "\n").translate(VISIBLE)
+    s = printable(s)
     s = html.escape(s, quote=True).replace("\\", "&#92;&#92;")
     return s.replace("\n", '<BR ALIGN="CENTER"/>')
 
