@@ -5,8 +5,9 @@
      "weights": [[[w0, w1, b], ...], ...]}       # layer -> neuron -> its weights, then its bias
 
 Floats are written with Python's shortest exact repr, so save -> load round-trips bit for bit.
-The save is atomic: the JSON goes to a temporary file in the same directory, is flushed and
-fsynced, then ``os.replace`` puts it in place; a failure at any point leaves the old file as it was.
+The save is atomic (``autograd.files``): the JSON goes to a temporary file in the same directory, is
+flushed and fsynced, then ``os.replace`` puts it in place; a failure at any point leaves the old file
+as it was, and a FIFO or a device is never replaced.
 
 ``load`` trusts nothing in the file: every field has an exact type, the architecture is checked
 against the limits below and against the weights before any model is built, and whatever the
@@ -15,16 +16,14 @@ JSON holds, a bad file raises ``ModelFileError`` (a missing file stays a ``FileN
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import reprlib
-import secrets
-import stat
 from pathlib import Path
 from typing import Any
 
+from autograd import files
 from autograd.arguments import positive_int
 
 from .layers import MLP, Layer, Neuron
@@ -88,101 +87,29 @@ def to_dict(model: Module) -> dict[str, Any]:
 
 
 def save(model: Module, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` as JSON, atomically. Returns the path.
+    """Write ``model`` to ``path`` as JSON, atomically (``autograd.files.write_atomic``). Returns the path.
 
     Through a symlink, the link's target is written. Re-saving keeps the file's permission bits.
-    A missing or unwritable place raises an OSError naming ``path``, and leaves no file behind.
+    A missing or unwritable place, or a special file (FIFO, device), raises an OSError naming
+    ``path``, and leaves everything as it was.
     """
-    path = Path(path)
     text = json.dumps(to_dict(model), allow_nan=False, indent=1)  # fails here, before any file is touched
-    target = check_save_path(path)
-    # a short temporary name: the file's own name may already be near the file system's limit
-    tmp = target.with_name(f".{target.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        _write_new(tmp, text + "\n", _mode_of(target))
-        os.replace(tmp, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):  # the clean-up must never hide the error itself
-            tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise _save_error(type(e), path, e.strerror or str(e), e.errno) from None
-        raise
-    _fsync_dir(target.parent)
-    return path
+    return files.write_atomic(path, text + "\n", "save the model")
 
 
 def check_save_path(path: str | os.PathLike) -> Path:
-    """The file ``save(model, path)`` will write (a symlink's target), once its directory is known
-    to exist; else an OSError naming ``path``. Cheap: call it before training to fail early."""
-    path = Path(path)
-    target = path.resolve() if path.is_symlink() else path
-    parent = target.parent
-    if not parent.exists():
-        raise _save_error(FileNotFoundError, path, f"the directory {str(parent)!r} does not exist")
-    if not parent.is_dir():
-        raise _save_error(NotADirectoryError, path, f"{str(parent)!r} is not a directory")
-    if target.is_dir():
-        raise _save_error(IsADirectoryError, path, "it is a directory")
-    kind = _special(target)
-    if kind is not None:  # replacing it would put a regular file where a FIFO or a device was
-        raise _save_error(
-            OSError, path, f"it is {kind}, not a regular file; a model is saved to a regular file"
-        )
-    return target
+    """The file ``save(model, path)`` will write (a symlink's target), once it is known that it can;
+    else an OSError naming ``path``. Cheap: call it before training to fail early."""
+    return files.check_writable(path, "save the model")
 
 
-def _special(path: Path, mode: int | None = None) -> str | None:
-    """What a path (or an ``st_mode``) is when it exists and is not a regular file or a directory."""
-    if mode is None:
-        try:
-            mode = os.stat(path).st_mode  # through symlinks: what would be replaced or read
-        except OSError:
-            return None
-    kinds = [
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    ]
-    return next((name for test, name in kinds if test(mode)), None)
-
-
-def _save_error(kind: type[OSError], path: Path, why: str, errno: int | None = None) -> OSError:
-    e = kind(f"cannot save the model to {str(path)!r}: {why}")
-    e.errno = errno  # kept for callers that test it; the message stays this one line
-    return e
-
-
-def _mode_of(target: Path) -> int | None:
-    """The permission bits of the file being replaced (None for a new file: 0o666 less the umask)."""
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        return None
-
-
-def _write_new(tmp: Path, text: str, mode: int | None) -> None:
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 less the umask
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        if mode is not None:
-            os.fchmod(f.fileno(), mode)
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); skipped where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def check_architecture(nin: int, sizes: list[int], bias: bool = True) -> None:
+    """Refuse, with a ValueError saying which limit, an MLP too big for a model file (the limits
+    above), before it is built: a scalar model holds each parameter as a Python object."""
+    widths = [positive_int("nin", nin)] + [positive_int(f"sizes[{i}]", n) for i, n in enumerate(sizes)]
+    problem = _over_limits(list(zip(widths[:-1], widths[1:])), bias)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def load(path: str | os.PathLike) -> Module:
@@ -190,7 +117,7 @@ def load(path: str | os.PathLike) -> Module:
     path = Path(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO nobody writes: no wait
     with os.fdopen(fd, "rb") as f:
-        kind = _special(path, os.fstat(fd).st_mode)  # the file opened, not a name that may change
+        kind = files.special_kind(path, os.fstat(fd).st_mode)  # the file opened, not a name that may change
         if kind is not None:
             raise ModelFileError(f"{path}: it is {kind}, not a regular file; a model file is a regular file")
         raw = f.read(MAX_FILE_BYTES + 1)

@@ -11,7 +11,7 @@ from typing import Any
 
 import graphviz
 
-from autograd import Value
+from autograd import Value, files
 
 from .backend import PDF_HELP, RenderError, find_renderer, graphviz_pure_path, pipe
 from .dot import MAX_NODES, Drawing, draw_graph, refuse_big
@@ -30,7 +30,8 @@ def render(
 ) -> Path:
     """Write a drawing (or ``draw(root, **draw_options)``) to ``path``; the format is the suffix.
     A drawing of more than ``max_nodes`` boxes (a draw option, 3000 by default) is refused at once
-    with ``DrawingTooBig``, except as DOT source (writing text is fast)."""
+    with ``DrawingTooBig``, except as DOT source (writing text is fast). The file is written
+    atomically (``autograd.files``): a failed render leaves the old file as it was."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -52,8 +53,6 @@ def render(
     if suffix not in (".dot", ".gv") and isinstance(drawing, Drawing):
         drawing.check_size()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix in (".dot", ".gv"):
-        path.write_text(drawing.source, encoding="utf-8")
-    else:
-        path.write_bytes(pipe(drawing.source, suffix[1:], renderer))
-    return path
+    files.check_writable(path, "write the drawing")  # before the renderer runs, which may take seconds
+    data = drawing.source if suffix in (".dot", ".gv") else pipe(drawing.source, suffix[1:], renderer)
+    return files.write_atomic(path, data, "write the drawing")
