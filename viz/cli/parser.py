@@ -8,7 +8,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
-from . import cli_checks as checks
+from . import options as checks
+from .commands import COLLAPSE_ABOVE
 
 
 class Parser(argparse.ArgumentParser):
@@ -130,6 +131,7 @@ def _draw(commands: argparse._SubParsersAction) -> None:
         "MODEL.json [options]",
         "draw a saved model's graph on one input: every value and gradient",
         "  chainrule draw moons.json                          # model.svg, input 0.5 for each feature\n"
+        "  chainrule draw xor.json --full --out xor.png       # every node, even over the size\n"
         "  chainrule draw moons.json --input 1,-0.5 --out moons.png\n"
         "  chainrule draw digits.json --collapsed --out digits.svg\n",
     )
@@ -150,22 +152,20 @@ def _draw(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="the picture; .svg, .png, .pdf or .dot, its directory must exist (default: model.svg)",
     )
-    p.add_argument("--collapsed", action="store_true", help="one box per neuron (default: every node)")
-
-
-def _bench(commands: argparse._SubParsersAction) -> None:
-    p = _command(
-        commands,
-        "bench",
-        "[--quick]",
-        "the benchmark suite of this clone (tests/benchmarks/run.py): a table of speed ratios",
-        "  chainrule bench --quick\n",
+    size = p.add_mutually_exclusive_group()
+    size.add_argument(
+        "--collapsed",
+        action="store_true",
+        help="one box per neuron (default: every node, unless that is over "
+        f"{COLLAPSE_ABOVE} boxes: then one box per neuron, said on stderr)",
     )
-    p.add_argument("--quick", action="store_true", help="fewer repeats, a shorter run (default: off)")
+    size.add_argument(
+        "--full", action="store_true", help="every node, however many (default: see --collapsed)"
+    )
 
 
-def build_parser(datasets: tuple[str, ...], with_bench: bool) -> Parser:
-    """The whole command line; ``bench`` only where the benchmark script is present (a clone)."""
+def build_parser(datasets: tuple[str, ...]) -> Parser:
+    """The whole command line."""
     parser = Parser(
         prog="chainrule",
         description="See backpropagation work: a scalar autograd engine whose graph you can draw.",
@@ -179,8 +179,6 @@ def build_parser(datasets: tuple[str, ...], with_bench: bool) -> Parser:
     _demo(commands)
     _train(commands, datasets)
     _draw(commands)
-    if with_bench:
-        _bench(commands)
     return parser
 
 
