@@ -181,3 +181,23 @@ def test_accumulated_gradients_are_said_not_hidden(tmp_path):
     assert "reset (zero_grad)" in str(explain(w)) and "reset (zero_grad)" in draw(y).source
     y.backward()
     assert "note" not in str(explain(w)) and "zero_grad" not in draw(y).source
+
+
+def test_value_first_gives_the_value_then_the_numbers_then_the_names():
+    ex = example()
+    h1 = ex["h"][0]
+    e = explain(h1, precision=8)
+    o1, o2 = ex["o"]
+    w5, w7 = ex["w2"][0][0], ex["w2"][1][0]
+    products = [o1.grad * o1.data * (1 - o1.data) * w5.data, o2.grad * o2.data * (1 - o2.data) * w7.data]
+    lines = e.value_first()
+    n = lambda x: f"{x:.8f}".rstrip("0")  # noqa: E731
+    pad = " " * len("dE_total/dh1")
+    assert lines[0] == f"dE_total/dh1 = {n(h1.grad)}"  # the value first
+    assert lines[1] == f"{pad} = {n(products[0])} + {n(products[1])}"  # the sum with its numbers
+    assert math.isclose(sum(products), h1.grad, rel_tol=1e-12)
+    assert lines[2].startswith(f"{pad} = {n(o1.grad)} × {n(o1.data * (1 - o1.data))} × 0.45 + ")
+    assert lines[3] == (  # then the symbolic form
+        f"{pad} = dE_total/do1 · do1/dnet_o1 · dnet_o1/dh1 + dE_total/do2 · do2/dnet_o2 · dnet_o2/dh1"
+    )
+    assert len(lines) == 4 and {ln.index("=") for ln in lines} == {len(pad) + 1}  # aligned

@@ -16,6 +16,7 @@ from viz.backend import pipe
 from viz.dot import fmt
 from viz.explain import explain_node
 from viz.frames import backprop_steps
+from viz.painter import neuron_groups
 
 HOSTILE = "</script><script>window.pwned=1</script>"
 
@@ -349,3 +350,112 @@ def test_show_backprop_shows_the_page_inline(tmp_path):
     )
     with pytest.raises(ValueError, match="height"):
         show_backprop(y, height=0)
+
+
+def layer_of(node) -> int | None:
+    """The MLP layer a node belongs to (its scope's index), None for the inputs and the loss."""
+    return int(node.scope.split(".")[1]) if node.scope else None
+
+
+@pytest.mark.parametrize("which", ["worked", "mlp", "mlp collapsed"])
+def test_steps_go_layer_by_layer_from_the_root_each_after_all_its_uses(which):
+    root = worked_example()["E"] if which == "worked" else mlp_loss([4, 4, 1])
+    steps = backprop_steps(root, collapsed=which == "mlp collapsed")
+    graph, step = steps.graph, {i: s for s, i in enumerate(steps.order)}
+    group = neuron_groups(graph) if which == "mlp collapsed" else {}
+    assert steps.order[0] == graph.root
+    for e in graph.edges:  # every node's step comes after its consumers' (a reverse topological order)
+        p, c = group.get(e.parent, e.parent), group.get(e.child, e.child)
+        if p in step and p != c:
+            assert step[p] > step[c], (graph.place(p), graph.place(c))
+    if which == "worked":
+        names = [graph.name(i) for i in steps.order]
+        assert names[:3] == ["E_total", "E1", "E2"]  # E's children first, ...
+        assert names[15:21] == ["w2[0][0]", "h1", "w2[0][1]", "h2", "w2[1][0]", "w2[1][1]"]
+        assert names[-6:] == ["w1[0][0]", "x1", "w1[0][1]", "x2", "w1[1][0]", "w1[1][1]"]
+        assert names.index("w2[0][0]") + 10 < min(
+            names.index(f"w1[{i}][{j}]") for i in (0, 1) for j in (0, 1)
+        )
+        return
+    layers = [layer_of(graph.nodes[i]) for i in steps.order]
+    loss = [s for s, k in enumerate(layers) if k is None and graph.nodes[steps.order[s]].label is None]
+    inputs = [s for s, i in enumerate(steps.order) if graph.nodes[i].label in ("x0", "x1")]
+    assert inputs == [len(layers) - 2, len(layers) - 1]  # the inputs last, x0 before x1
+    assert loss == list(range(len(loss)))  # the loss's own nodes first: (out - 1) ** 2
+    scoped = [k for k in layers if k is not None]
+    assert scoped == sorted(scoped, reverse=True)  # then layer 2, then every node of layer 1, then 0
+    assert set(scoped) == {0, 1, 2}
+    if which == "mlp":  # within a layer, reading order: neuron 0's weights before neuron 1's
+        weights = [graph.place(i) for i in steps.order if graph.nodes[i].scope == "layers.1.neurons.0"]
+        assert weights[-4:] == [f"layer 1 · neuron 0 · w{k}" for k in range(4)]
+        firsts = [
+            steps.order.index(
+                next(n.id for n in graph.nodes if n.scope == f"layers.1.neurons.{j}" and n.label == "w0")
+            )
+            for j in range(4)
+        ]
+        assert firsts == sorted(firsts)
+
+
+def test_a_node_with_two_uses_shows_its_sum_as_each_use_passes_back(tmp_path):
+    ex = worked_example()
+    h1 = ex["h"][0]
+    frames = list(backprop_frames(ex["E"], precision=10))
+    steps = backprop_steps(ex["E"], precision=10)
+    graph = steps.graph
+    i = graph.values.index(h1)
+    (first, second) = sorted(graph.uses()[i], key=lambda e: steps.order.index(e.child))
+    # computed independently of the frames: the consumer's gradient (from backward) x d consumer / d h1
+    mul_a, mul_b = graph.values[first.child], graph.values[second.child]
+    contribution = mul_a.grad * mul_a.local_grads[mul_a.parents.index(h1)]
+    assert mul_a.local_grads[mul_a.parents.index(h1)] == ex["w2"][0][0].data  # d (w5 · h1) / d h1 = w5
+    a, b, own = steps.order.index(first.child), steps.order.index(second.child), steps.order.index(i)
+
+    def shown(s: int) -> str:
+        row = re.search(rf"\tv{i} \[label=<[^\n]*?>(grad [^<]*)</TD>", frames[s].source)
+        return row[1]
+
+    assert shown(a - 1) == "grad ?"  # no use has passed back yet
+    text = shown(a)
+    assert text.endswith(" so far, 1 of 2 uses")
+    assert float(text.split()[1]) == pytest.approx(contribution, abs=1e-8)
+    assert f"back to h1, whose sum is now {fmt(contribution, 10)} (1 of 2 uses)" in steps.captions[a]
+    text = shown(b)
+    assert text.endswith(" so far, 2 of 2 uses")
+    assert float(text.split()[1]) == pytest.approx(h1.grad, abs=1e-8)
+    assert float(text.split()[1]) == pytest.approx(contribution + mul_b.grad * ex["w2"][1][0].data, abs=1e-8)
+    assert shown(own) == f"grad {fmt(h1.grad, 10)}"  # its own step: final
+    assert not any(re.search(r"carries [^<]* so far", f.source) for f in frames)  # only boxes sum
+    assert steps.captions[own].startswith(f"step {own + 1} of 33: dE_total/dh1 = {fmt(h1.grad, 10)}\n")
+    # the page gives the same texts, for its script to show at those steps
+    state = page_state(backprop_html(ex["E"], tmp_path / "p.html", precision=10).read_text("utf-8"))
+    assert state["partial"][str(i)] == [[a, shown(a)[5:]], [b, shown(b)[5:]]]
+    assert state["step"][i] == own and own > b > a
+
+
+def test_a_lone_surrogate_in_a_label_or_title_is_written_as_its_escape(tmp_path):
+    x = Value(0.5, label="x\ud800")
+    y = (x * 2.0).tanh()
+    y.label = "y"
+    page = backprop_html(y, tmp_path / "p.html", title="steps \udc80").read_text(encoding="utf-8")
+    assert "<title>steps \\udc80</title>" in page
+    assert "x\\ud800</text>" in page  # in the drawing
+    assert any("dy/dx\\ud800 = " in c for c in page_state(page)["captions"])
+    frames = list(backprop_frames(y))
+    assert all("x&#92;&#92;ud800" in f.source for f in frames)  # DOT: one backslash, shown
+    assert "x\\ud800</text>" in pipe(frames[-1].source, "svg").decode("utf-8")
+
+
+PLACEHOLDERS = "{title}{height}{counter}{last}{count}{state}{script}{svg}"
+
+
+def test_the_page_is_filled_in_one_pass_so_user_text_is_never_a_placeholder(tmp_path):
+    x = Value(0.5, label=PLACEHOLDERS + HOSTILE)
+    y = (x * 2.0).tanh()
+    y.label = PLACEHOLDERS
+    page = backprop_html(y, tmp_path / "p.html", title=PLACEHOLDERS + HOSTILE).read_text("utf-8")
+    assert page.count("<svg") == 1 and page.count("<script") == 2 and page.count('"use strict"') == 1
+    assert f"<title>{PLACEHOLDERS}&lt;/script&gt;" in page and f"<h1>{PLACEHOLDERS}&lt;/script&gt;" in page
+    state = page_state(page)  # still parses: no placeholder in the captions was filled
+    assert sum(PLACEHOLDERS + HOSTILE in c for c in state["captions"]) == 1
+    assert state["order"] == [3, 2, 0]  # y, its product, x (the factor 2.0 is a constant: no step)

@@ -121,3 +121,18 @@ def test_successive_training_steps_line_up():
         (n.id, n.label, n.op, n.scope) for n in second.nodes
     ]
     assert [n.data for n in first.nodes] != [n.data for n in second.nodes]  # same places, new numbers
+
+
+def test_a_lone_surrogate_in_a_label_or_scope_is_written_as_its_escape():
+    from viz import draw, explain
+
+    x = Value(0.5, label="x\ud800")
+    y = x * 3.0
+    y.label, y.scope = "y", "layers.0.neurons.\udfff"
+    y.backward()
+    graph = trace(y)
+    assert graph.name(0) == "x\\ud800" and graph.place(graph.root) == "layer 0 · neuron \\udfff · y"
+    svg = draw(y).pipe(format="svg").decode("utf-8")  # no UnicodeEncodeError on the way to the renderer
+    assert "x\\ud800" in svg and "neuron \\udfff" in svg
+    text = str(explain(x, root=y))
+    assert text.encode("utf-8") and "/dx\\ud800 = " in text

@@ -1,6 +1,7 @@
 """The backprop page in a real browser: Debian's chromium, driven by Playwright (which never
 downloads a browser here: it launches the system's). Skipped only when no chromium is installed."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,9 @@ from test_dot import mlp_loss
 
 from autograd import Value
 from nn.worked_example import worked_example
-from viz import backprop_html
+from viz import backprop_frames, backprop_html
+from viz.frames import backprop_steps
+from viz.style import fmt
 
 CHROMIUM = shutil.which("chromium") or (
     shutil.which("/usr/bin/chromium") if Path("/usr/bin/chromium").exists() else None
@@ -225,4 +228,153 @@ def test_the_drawing_stays_still_on_screen_while_the_view_does_not_scroll(browse
         len(lines) > 1 and still > 0
     )  # captions of different lengths, compared on steps that did not scroll
     assert p.errors == []
+    p.close()
+
+
+def frame_texts(source: str) -> tuple[dict, dict]:
+    """(node id -> its gradient row, edge id -> its "carries" or "dL/dw" row) as a Python frame draws them."""
+    nodes = re.findall(r'\tv\d+ \[label=<[^\n]*?>(grad [^<]*)</TD>[^\n]*? id="(v\d+)"', source)
+    edges = re.findall(r'\t\S+ -> \S+ \[[^\n]*?>((?:carries|dL/dw) [^<]*)</TD>[^\n]*? id="(e\d+)"', source)
+    return {i: text for text, i in nodes}, {i: text for text, i in edges}
+
+
+SCREEN_TEXTS = r"""() => {
+  const rows = (sel, pattern) => Object.fromEntries(Array.from(document.querySelectorAll(sel))
+    .map(g => [g.id, Array.from(g.querySelectorAll('text')).map(t => t.textContent)
+      .filter(t => pattern.test(t))])
+    .filter(([id, t]) => t.length).map(([id, t]) => [id, t[t.length - 1]]));
+  return [rows('#view g.node', /^grad /), rows('#view g.edge', /^(carries|dL\/dw) /)];
+}"""
+
+
+def test_a_collapsed_mlp_shows_at_every_step_the_gradients_python_draws(browser, tmp_path):
+    """The collapsed view's neurons (several uses each) and weights (dL/dw on the edges), read on screen."""
+    import nn
+
+    X, y = nn.datasets.moons(n=100, noise=0.1, seed=0)
+    loss = nn.hinge(nn.MLP(2, [4, 4, 1], seed=0)(X[3]), [2 * y[3] - 1])
+    frames = [frame_texts(f.source) for f in backprop_frames(loss, collapsed=True)]
+    p = Page(browser, backprop_html(loss, tmp_path / "collapsed.html", collapsed=True))
+    sums = 0
+    for s, (nodes, edges) in enumerate(frames):
+        assert p.step() == s + 1
+        assert p.page.evaluate(SCREEN_TEXTS) == [nodes, edges], s + 1
+        sums += sum("so far" in t for t in nodes.values())
+        p.page.keyboard.press("ArrowRight")
+    assert sums > 0 and any(t.startswith("dL/dw ") and "?" not in t for t in frames[-1][1].values())
+    assert p.errors == []
+    p.close()
+
+
+def test_every_gradient_on_screen_at_every_step_is_the_one_python_draws(browser, worked):
+    """What the learner reads: each box's gradient (final, the sum so far or "?") and each edge's
+    carried gradient, at every step, equal the Python frames' texts; h1's sum builds on screen."""
+    ex = worked_example()
+    frames = [frame_texts(f.source) for f in backprop_frames(ex["E"])]
+    steps = backprop_steps(ex["E"])
+    h1 = steps.graph.values.index(ex["h"][0])
+    (first, second) = sorted(steps.graph.uses()[h1], key=lambda e: steps.order.index(e.child))
+    a = steps.order.index(first.child)
+    p = Page(browser, worked)
+    seen = []
+    for s, (nodes, edges) in enumerate(frames):
+        assert p.step() == s + 1
+        on_screen = p.page.evaluate(SCREEN_TEXTS)
+        assert on_screen == [nodes, edges], s + 1
+        seen.append(on_screen[0][f"v{h1}"])
+        p.page.keyboard.press("ArrowRight")
+    carried = fmt(first.carried)  # h1's first use: d E / d (w5 · h1) x w5
+    assert carried == fmt(steps.graph.values[first.child].grad * ex["w2"][0][0].data)
+    assert seen[a - 1] == "grad ?" and seen[a] == f"grad {carried} so far, 1 of 2 uses"
+    assert seen[-1] == f"grad {fmt(ex['h'][0].grad)}"
+    assert len({t for t in seen if "so far" in t}) == 2  # 1 of 2, then 2 of 2, then final
+    assert p.errors == []
+    p.close()
+
+
+CAPTION = """() => {
+  const c = document.getElementById('caption'), box = c.getBoundingClientRect(), style = getComputedStyle(c);
+  const text = c.textContent, lines = text.split('\\n');
+  const rect = (line, col) => {  // the screen box of one character of the caption
+    let offset = 0;
+    for (let k = 0; k < line; k++) offset += lines[k].length + 1;
+    const r = document.createRange(), node = c.firstChild.nextSibling || c.firstChild.firstChild;
+    const inHead = line === 0, target = inHead ? c.firstChild.firstChild : c.lastChild;
+    const at = inHead ? col : offset + col - lines[0].length;
+    r.setStart(target, at); r.setEnd(target, at + 1);
+    return r.getBoundingClientRect();
+  };
+  const inside = r => r.top >= box.top && r.bottom <= box.top + c.clientHeight + 1 && r.left >= box.left;
+  const first = rect(0, 0), lastLine = lines.length - 1;
+  const equals = lines.map((ln, k) => k > 1 && /^ +[=+] /.test(ln) ? rect(k, ln.search(/[=+]/)).left : null);
+  const head = c.firstChild.tagName;
+  c.scrollTop = c.scrollHeight;
+  const last = rect(lastLine, 0);
+  const reached = inside(last);
+  c.scrollTop = 0;
+  return {lines, firstVisible: inside(first), head, reached, whiteSpace: style.whiteSpace,
+          overflowY: style.overflowY, overflows: c.scrollHeight > c.clientHeight,
+          more: !document.getElementById('more').hidden, equals,
+          pageFits: document.documentElement.scrollHeight <= innerHeight};
+}"""
+
+
+@pytest.mark.parametrize("which", ["worked", "mlp"])
+@pytest.mark.parametrize("width", [1000, 1400])
+def test_the_caption_says_the_value_first_and_nothing_is_cut_off(browser, worked, tmp_path, which, width):
+    path = worked if which == "worked" else backprop_html(mlp_loss([4, 4, 1]), tmp_path / "mlp.html")
+    height = 700 if width == 1000 else 1000
+    p = Page(browser, path)
+    p.page.set_viewport_size({"width": width, "height": height})
+    count = int(p.page.inner_text("#counter").split()[-1])
+    overflowed = 0
+    for s in range(count):
+        c = p.page.evaluate(CAPTION)
+        value = re.fullmatch(rf"step {s + 1} of {count}: d\S+/d.+ = -?[\d.]+(e-?\d+)?", c["lines"][0])
+        assert value, c["lines"][0]  # the first line states the value ...
+        assert c["firstVisible"] and c["head"] == "STRONG", s + 1  # ... in view, in bold
+        assert c["reached"], s + 1  # the last line can be scrolled to
+        assert c["whiteSpace"] == "pre" and c["overflowY"] == "auto"  # lines never wrap
+        assert c["more"] == c["overflows"], s + 1  # "more lines below" exactly when there are
+        assert c["pageFits"]
+        columns = {round(x, 1) for x in c["equals"] if x is not None}
+        assert len(columns) <= 1, (s + 1, c["lines"])  # every "=" and "+" of the sum in one column
+        overflowed += c["overflows"]
+        p.page.keyboard.press("ArrowRight")
+    assert (overflowed > 0) == (which == "mlp")  # the MLP's inputs have long sums: they scroll
+    assert p.errors == []
+    p.close()
+
+
+PLACEHOLDERS = "{title}{height}{counter}{last}{count}{state}{script}{svg}"
+ALERT = "</script><script>alert(1)</script>"
+
+
+def test_a_label_or_title_naming_the_placeholders_is_shown_as_written(browser, tmp_path):
+    x = Value(0.5, label=PLACEHOLDERS + ALERT)
+    w = Value(-2.0, label="{svg}")
+    y = (x * w).tanh()
+    y.label = "{script}" + ALERT
+    path = backprop_html(y, tmp_path / "placeholders.html", title=PLACEHOLDERS + ALERT)
+    p = Page(browser, path)
+    dialogs = []
+    p.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    p.page.reload()
+    assert p.page.inner_text("h1") == PLACEHOLDERS + ALERT
+    assert p.page.title() == PLACEHOLDERS + ALERT
+    assert p.page.inner_text("#caption").startswith(f"step 1 of 4: d({{script}}{ALERT})/d")
+    texts = p.page.evaluate(
+        "() => Array.from(document.querySelectorAll('#view text')).map(t => t.textContent)"
+    )
+    assert PLACEHOLDERS + ALERT in texts and "{svg}" in texts and "{script}" + ALERT in texts
+    captions = []
+    for s in range(4):
+        assert p.step() == s + 1 and int(p.page.input_value("#slider")) == s
+        captions.append(p.page.inner_text("#caption"))
+        p.page.keyboard.press("ArrowRight")
+    assert p.step() == 4
+    assert any(f"/d({PLACEHOLDERS}{ALERT}) = " in c for c in captions)
+    p.page.fill("#slider", "1")  # the slider itself moves the steps too
+    assert p.step() == 2
+    assert dialogs == [] and p.errors == []
     p.close()

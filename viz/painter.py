@@ -157,18 +157,21 @@ class Painter:
             border = (border[0], "3", border[2])
         return fill, text, border
 
-    def grad_row(self, i: int, grad: float, prefix: str = "grad ", size: float = 11) -> Row | None:
-        """``grad 0.02592``, ``grad 0.0199 so far, 1 of 2 uses`` (a sum not complete yet, in frames)
-        or ``grad ?``; in frames as wide as the widest of these needs, so every frame has one layout."""
+    def grad_row(
+        self, i: int, grad: float, prefix: str = "grad ", size: float = 11, box: bool = True
+    ) -> Row | None:
+        """``grad 0.02592``, ``grad 0.0199 so far, 1 of 2 uses`` (a box's sum not complete yet, in
+        frames; ``box=False``: an edge's row, which has no sum so far) or ``grad ?``; in frames as
+        wide as the widest of these needs, so every frame has one layout."""
         if self.grad_known(i):
             text = prefix + self.n(grad)
         elif self.show_grad:
-            text = prefix + self.partial.get(i, "?")
+            text = prefix + (self.partial.get(i, "?") if box else "?")
         else:
             return None if self.graph.grads_computed else "grad not computed"
         if self.known is None:
             return text
-        widest = max(self.n(grad), self.reserve.get(i, ""), key=len)
+        widest = max(self.n(grad), self.reserve.get(i, "") if box else "", key=len)
         return text, text_width(prefix + widest, size)
 
     def value_rows(self, node: Node) -> tuple[list[Row], str, str, tuple[str, str, str]]:
@@ -228,7 +231,7 @@ class Painter:
                 continue
             rows: list[Row] = [f"local {self.n(e.local)}"]
             attrs = {"id": f"e{k}", "class": f"k{e.child}"}  # the page reveals it with its child
-            carried = self.grad_row(e.child, e.carried, "carries ", 9)
+            carried = self.grad_row(e.child, e.carried, "carries ", 9, box=False)
             if carried is not None and carried != "grad not computed":
                 rows.append(carried)
                 if self.color and self.grad_known(e.child):
@@ -266,7 +269,7 @@ class Painter:
         if self.layer_weights[layer_of(w)] > WEIGHT_LABELS:
             return edge_line(f"v{p}", f"v{c}", **attrs)
         rows: list[Row] = [f"{esc(w.label or 'w')} {self.n(w.data)}"]
-        grad = self.grad_row(w.id, w.grad, "dL/dw ", 9)
+        grad = self.grad_row(w.id, w.grad, "dL/dw ", 9, box=False)
         rows += [grad] if grad is not None and grad != "grad not computed" else []
         return edge_line(f"v{p}", f"v{c}", self.label(rows, 9), **attrs)
 
