@@ -13,7 +13,7 @@ import html
 import io
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from autograd.arguments import positive_int
 
 from .backend import pipe
 from .dot import Drawing, check_options, draw_graph, refuse_big
-from .explain import collapsed_view, explain_node
+from .explain import Explanation, collapsed_view, explain_node
 from .graph import Edge, Graph, gradients, module_rank, trace
 from .page import page_html
 from .painter import neuron_groups
@@ -110,7 +110,19 @@ def backprop_steps(
     for i in reversed(range(len(graph.nodes))):  # consumers before their inputs
         rep = group.get(i, i)
         step_of[i] = step[rep] if rep in step else max((step_of[e.child] for e in uses[i]), default=0)
-    partials: dict[int, list[tuple[int, float, int]]] = {}
+    partials = _partial_sums(order, uses)
+    steps = Steps(graph, order, [], step_of, partials, {i: len(uses[i]) for i in partials}, precision)
+    for s, i in enumerate(order):
+        how = explain_node(view, i, precision=precision, uses=uses, name=name)
+        steps.captions.append(_caption(view, name, uses, steps, s, how))
+    return steps
+
+
+def _partial_sums(order: list[int], uses: list[list[Edge]]) -> dict[int, list[tuple[int, float, int]]]:
+    """For each node with several uses: (step, sum so far, uses passed back) at each step where
+    more of its uses have passed back (two uses by one consumer pass back at once)."""
+    step = {i: s for s, i in enumerate(order)}
+    partials = {}
     for i in order:
         if len(uses[i]) > 1:
             passed = sorted(uses[i], key=lambda e: step[e.child])
@@ -119,27 +131,30 @@ def backprop_steps(
                 for k, e in enumerate(passed)
                 if k + 1 == len(passed) or step[passed[k + 1].child] != step[e.child]
             ]
-    counts = {i: len(uses[i]) for i in partials}
-    steps = Steps(graph, order, [], step_of, partials, counts, precision)
-    n = lambda x: fmt(x, precision)  # noqa: E731
-    for s, i in enumerate(order):
-        how = explain_node(view, i, precision=precision, uses=uses, name=name)
-        if i == graph.root:
-            status = f"{name(i)} is the root: the gradient of the output with respect to itself is 1"
-        else:
-            k = len(uses[i])
-            said = "its use has passed it back" if k == 1 else f"its {k} uses have passed theirs back"
-            status = f"the gradient of {name(i)} is final: {said}"
-        lines = [f"step {s + 1} of {len(order)}: {how.lhs} = {n(how.grad)}", status, *how.value_first()]
-        for e in view.edges_into(i):  # the inputs whose sum this step adds to
-            if e.parent in partials and step_of[e.parent] > s:
-                _, total, count = [p for p in partials[e.parent] if p[0] <= s][-1]
-                lines.append(
-                    f"passes {n(e.carried)} back to {name(e.parent)}, whose sum is now {n(total)}"
-                    f" ({count} of {len(uses[e.parent])} uses)"
-                )
-        steps.captions.append("\n".join(lines))
-    return steps
+    return partials
+
+
+def _caption(
+    view: Graph, name: Callable[[int], str], uses: list[list[Edge]], steps: Steps, s: int, how: Explanation
+) -> str:
+    """Step s's caption: its value first, why it is final, the sum (``Explanation.value_first``),
+    and what it passes back to each input whose sum is building."""
+    i, n = steps.order[s], lambda x: fmt(x, steps.precision)
+    if i == view.root:
+        status = f"{name(i)} is the root: the gradient of the output with respect to itself is 1"
+    else:
+        k = len(uses[i])
+        said = "its use has passed it back" if k == 1 else f"its {k} uses have passed theirs back"
+        status = f"the gradient of {name(i)} is final: {said}"
+    lines = [f"step {s + 1} of {len(steps.order)}: {how.lhs} = {n(how.grad)}", status, *how.value_first()]
+    for e in view.edges_into(i):  # the inputs whose sum this step adds to
+        if e.parent in steps.partials and steps.step_of[e.parent] > s:
+            _, total, count = [p for p in steps.partials[e.parent] if p[0] <= s][-1]
+            lines.append(
+                f"passes {n(e.carried)} back to {name(e.parent)}, whose sum is now {n(total)}"
+                f" ({count} of {steps.uses[e.parent]} uses)"
+            )
+    return "\n".join(lines)
 
 
 def _order(view: Graph, candidates: list[int], uses: list[list[Edge]]) -> list[int]:
