@@ -314,6 +314,7 @@ CAPTION = """() => {
   c.scrollTop = 0;
   return {lines, firstVisible: inside(first), head, reached, whiteSpace: style.whiteSpace,
           overflowY: style.overflowY, overflows: c.scrollHeight > c.clientHeight,
+          wide: c.scrollWidth > c.clientWidth, moreText: document.getElementById('more').textContent,
           more: !document.getElementById('more').hidden, equals,
           pageFits: document.documentElement.scrollHeight <= innerHeight};
 }"""
@@ -335,7 +336,9 @@ def test_the_caption_says_the_value_first_and_nothing_is_cut_off(browser, worked
         assert c["firstVisible"] and c["head"] == "STRONG", s + 1  # ... in view, in bold
         assert c["reached"], s + 1  # the last line can be scrolled to
         assert c["whiteSpace"] == "pre" and c["overflowY"] == "auto"  # lines never wrap
-        assert c["more"] == c["overflows"], s + 1  # "more lines below" exactly when there are
+        assert c["more"] == (c["overflows"] or c["wide"]), s + 1  # said exactly when it goes on
+        if c["more"]:
+            assert ("below" in c["moreText"]) == c["overflows"] and ("right" in c["moreText"]) == c["wide"]
         assert c["pageFits"]
         columns = {round(x, 1) for x in c["equals"] if x is not None}
         assert len(columns) <= 1, (s + 1, c["lines"])  # every "=" and "+" of the sum in one column

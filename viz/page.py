@@ -4,9 +4,9 @@ not yet known back into "?" (or, for a node with several uses, the sum so far: `
 2 uses``) and white boxes: the size grows with nodes + steps, not nodes x steps.
 
 The caption's first line, in bold, is the value. The caption area has a fixed height, so the drawing
-below it stays still on screen from step to step; a longer caption scrolls inside it and says so
-("more lines below"), its lines are never wrapped (the ``=`` stay aligned; it scrolls sideways too),
-and it can be dragged taller. Keys act once per press whatever has focus (the slider's
+below it stays still on screen from step to step; a longer or wider caption scrolls inside it and
+says so ("more lines below", "lines go on to the right"), its lines are never wrapped (the ``=``
+stay aligned), and it can be dragged taller. Keys act once per press whatever has focus (the slider's
 own arrow handling is cancelled); zoom with the buttons or ctrl + wheel, pan by dragging, "fit"
 shows the whole graph.
 """
@@ -118,7 +118,7 @@ header { flex: none; }
 <button id="actual" title="actual size">100%</button>
 </div>
 <div class="captionbox"><pre id="caption" tabindex="0"></pre>
-<span id="more" hidden>more lines below: scroll &#9662;</span></div>
+<span id="more" hidden></span></div>
 </header>
 <div id="view">
 {svg}
@@ -210,8 +210,12 @@ SCRIPT = r"""(function () {
     (state.partial[id] || []).forEach(function (p) { if (p[0] <= s) found = p[1]; });
     return found;
   }
-  function moreLines() {
-    more.hidden = caption.scrollTop + caption.clientHeight >= caption.scrollHeight - 1;
+  function moreLines() {  // say where the caption goes on, as a hidden scrollbar would not
+    var down = caption.scrollTop + caption.clientHeight < caption.scrollHeight - 1;
+    var right = caption.scrollLeft + caption.clientWidth < caption.scrollWidth - 1;
+    more.hidden = !(down || right);
+    more.textContent = down && right ? "more below and to the right: scroll \u25be \u25b8"
+      : down ? "more lines below: scroll \u25be" : "lines go on to the right: scroll \u25b8";
   }
   caption.addEventListener("scroll", moreLines);
   function reveal(g) {
