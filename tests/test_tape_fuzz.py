@@ -8,15 +8,21 @@ here that local bound is propagated through each random program to first order (
 analysis over the eager graph: B for values, D for gradients), and the tape must stay within
 ``SAFETY`` x that. Where a relu, abs or max sits within the bound of its kink, the two engines may
 legitimately take different branches: that program's gradients are not compared (its values are).
+
+The programs (``tests/programs.py``) include layers of several neurons and chains of them, whose
+weights are parameters: on the tape, matrix products ``W @ A`` of k > 1 rows and n > 1 columns, where
+a gradient taken with ``W.reshape(n, k)`` for ``W.T`` (the same when k = 1) is wrong and caught here.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from programs import NAMES, Program, Step, random_steps, steps_strategy
 
 import autograd
 from autograd import Tape, Value
@@ -30,52 +36,18 @@ SAFETY = 2.0  # for the second-order terms a first-order analysis leaves out
 PIECEWISE_CONSTANT = {"+", "-", "neg", "sum", "relu", "abs", "max"}  # local derivatives that do not move
 
 
-# --- the programs -------------------------------------------------------------------------------
+# --- the programs (tests/programs.py: steps of ops and of layers, whose weights are parameters too) ---
 
 
-def big(a: Value) -> Value:
-    return (a.tanh() * 5 + 30).exp()  # 7e10 .. 1.6e15: cancels everything below its last bit
-
-
-UNARY = {
-    "neg": lambda a: -a,
-    "exp": lambda a: a.tanh().exp(),
-    "log": lambda a: (abs(a) + 1).log(),
-    "tanh": lambda a: a.tanh(),
-    "sigmoid": lambda a: a.sigmoid(),
-    "relu": lambda a: a.relu(),
-    "abs": lambda a: abs(a),
-    "square": lambda a: a**2,
-    "sqrt": lambda a: (a * a + 1) ** 0.5,
-    "const": lambda a: 2.5 - a * 0.5,
-}
-BINARY = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / (abs(b) + 0.5),
-    "**": lambda a, b: (a.sigmoid() + 0.5) ** b.tanh(),
-    "sum": lambda a, b: autograd.sum([a, b, a * b]),
-    "max": lambda a, b: autograd.max([a, b, a - b]),
-    # cancellation: fsum gives b exactly, a running sum loses b's low bits to big(a)'s rounding
-    "cancel": lambda a, b: autograd.sum([big(a), b, -big(a)]),
-    # a folded matrix product when a is static and b a batch row: BLAS may fuse a*b - a*b into its error
-    "dot": lambda a, b: autograd.sum([a * b, (-a) * b, a * 0.25]),
-}
-NAMES = sorted(UNARY) + sorted(BINARY)
-
-
-def program(steps, params):
-    """The example function of a random program: each step applies an op to earlier results."""
+def program(steps: list[Step], params: list[Value]) -> tuple[Callable, list[Value]]:
+    """The example function of a random program, and all its parameters: ``params`` and its layers'."""
+    run = Program(steps)
 
     def example(x):
-        pool = [*x, *params]
-        for name, i, j in steps:
-            a, b = pool[i % len(pool)], pool[j % len(pool)]
-            pool.append(UNARY[name](a) if name in UNARY else BINARY[name](a, b))
+        pool = run([*x, *params])
         return [autograd.sum(pool[-3:]), pool[-1]]
 
-    return example
+    return example, params + run.parameters()
 
 
 # --- the bound ---------------------------------------------------------------------------------------
@@ -151,11 +123,11 @@ def gradient_bounds(nodes: list[Value], B: dict[Value, float]) -> dict[Value, fl
     return D
 
 
-def check_program(steps, param_values, X, scale=0.5) -> bool:
+def check_program(steps, param_values, X, scale=0.5) -> tuple[bool, int]:
     """Assert the tape within SAFETY x the bound of eager, on every output of every example and, unless
-    some kink is within the bound, on the parameters' gradients. Returns whether gradients were compared."""
-    params = [Value(v) for v in param_values]
-    example = program(steps, params)
+    some kink is within the bound, on the parameters' gradients. Returns whether gradients were compared
+    and how many of the tape's matrix products have several rows (neurons) and several columns."""
+    example, params = program(steps, [Value(v) for v in param_values])
     outs = [example([Value(v) for v in x]) for x in X.tolist()]
     total = autograd.sum([o[0] for o in outs]) * scale
     total.backward()
@@ -173,19 +145,13 @@ def check_program(steps, param_values, X, scale=0.5) -> bool:
     got_out = tape.forward(X)
     tape.backward(scale)
     assert (np.abs(got_out - want_out) <= SAFETY * out_bound).all(), (got_out, want_out, out_bound)
+    wide = sum(g.name == "matmul" and g.k > 1 and g.n > 1 for g in tape.groups)
     grad_bound = np.array([D.get(p, 0.0) for p in params])
     if kinked or not np.isfinite(grad_bound).all():
-        return False
+        return False, wide
     got_grad = np.array([p.grad for p in params])
     assert (np.abs(got_grad - want_grad) <= SAFETY * grad_bound).all(), (got_grad, want_grad, grad_bound)
-    return True
-
-
-def random_steps(rng: np.random.Generator, n: int) -> list[tuple[str, int, int]]:
-    return [
-        (NAMES[rng.integers(len(NAMES))], int(rng.integers(10**6)), int(rng.integers(10**6)))
-        for _ in range(n)
-    ]
+    return True, wide
 
 
 # --- the tests -----------------------------------------------------------------------------------------
@@ -205,22 +171,21 @@ def test_a_cancelling_sum_differs_from_fsum_by_no_more_than_the_stated_bound():
 
 def test_three_thousand_random_programs_with_cancellation_stay_within_the_bound():
     rng = np.random.default_rng(20261130)
-    with_gradients = 0
+    with_gradients = with_wide_products = 0
     for _ in range(3000):
-        steps = random_steps(rng, int(rng.integers(1, 16)))
+        steps = random_steps(rng, int(rng.integers(1, 11)), NAMES)
         X = rng.normal(size=(4, 2)) * rng.choice([0.1, 1.0, 10.0])
-        with_gradients += check_program(steps, rng.uniform(-1, 1, size=3).tolist(), X)
+        compared, wide = check_program(steps, rng.uniform(-1, 1, size=3).tolist(), X)
+        with_gradients += compared
+        with_wide_products += compared and wide > 0
     # Nearly every program has its gradients checked too: the kink rule is not an escape hatch.
     assert with_gradients >= 2700, with_gradients
-
-
-steps_strategy = st.lists(
-    st.tuples(st.sampled_from(NAMES), st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=25
-)
+    # and many through a k x n matrix product (k, n > 1), where W and its transpose are told apart
+    assert with_wide_products >= 350, with_wide_products
 
 
 @settings(derandomize=True, max_examples=100, deadline=None)
-@given(steps=steps_strategy, seed=st.integers(0, 1000))
+@given(steps=steps_strategy(NAMES), seed=st.integers(0, 1000))
 def test_random_expression_graphs_match_eager(steps, seed):
     """The random-graph test that used to compare at 1e-12 relative (and failed under cancellation:
     const/abs/square/tanh, seed 1, 1.3e-11 apart): now within the derived bound, derandomized."""
