@@ -459,3 +459,16 @@ def test_the_page_is_filled_in_one_pass_so_user_text_is_never_a_placeholder(tmp_
     state = page_state(page)  # still parses: no placeholder in the captions was filled
     assert sum(PLACEHOLDERS + HOSTILE in c for c in state["captions"]) == 1
     assert state["order"] == [3, 2, 0]  # y, its product, x (the factor 2.0 is a constant: no step)
+
+
+def test_a_node_used_twice_by_one_op_adds_both_uses_at_once():
+    x = Value(3.0, label="x")
+    y = x * x + x
+    y.label = "y"
+    steps = backprop_steps(y)
+    assert [steps.graph.name(i) for i in steps.order] == ["y", "mul1", "x"]
+    assert steps.partials == {0: [(0, 1.0, 1), (1, 7.0, 3)]}  # y passes 1 back, then x * x: 3 + 3
+    assert steps.captions[0].endswith("\npasses 1 back to x, whose sum is now 1 (1 of 3 uses)")
+    assert steps.captions[1].endswith("\npasses 3 + 3 back to x, whose sum is now 7 (3 of 3 uses)")
+    assert steps.partial(0) == {0: "1 so far, 1 of 3 uses"} and steps.partial(2) == {}
+    assert steps.captions[2].startswith("step 3 of 3: dy/dx = 7\n")

@@ -147,13 +147,16 @@ def _caption(
         said = "its use has passed it back" if k == 1 else f"its {k} uses have passed theirs back"
         status = f"the gradient of {name(i)} is final: {said}"
     lines = [f"step {s + 1} of {len(steps.order)}: {how.lhs} = {n(how.grad)}", status, *how.value_first()]
-    for e in view.edges_into(i):  # the inputs whose sum this step adds to
+    passed: dict[int, list[str]] = {}  # the inputs whose sum this step adds to (x * x: twice)
+    for e in view.edges_into(i):
         if e.parent in steps.partials and steps.step_of[e.parent] > s:
-            _, total, count = [p for p in steps.partials[e.parent] if p[0] <= s][-1]
-            lines.append(
-                f"passes {n(e.carried)} back to {name(e.parent)}, whose sum is now {n(total)}"
-                f" ({count} of {steps.uses[e.parent]} uses)"
-            )
+            passed.setdefault(e.parent, []).append(n(e.carried))
+    for p, carried in passed.items():
+        _, total, count = [part for part in steps.partials[p] if part[0] <= s][-1]
+        lines.append(
+            f"passes {' + '.join(carried)} back to {name(p)}, whose sum is now {n(total)}"
+            f" ({count} of {steps.uses[p]} uses)"
+        )
     return "\n".join(lines)
 
 
