@@ -50,13 +50,18 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
+from .arguments import positive_int
 from .backward import topological_order
 from .errors import NumericError
 from .mode import enable_grad, tracing
@@ -66,6 +71,55 @@ from .value import Value, traced_leaf
 __all__ = ["NonFiniteError", "Tape"]
 
 _data = attrgetter("data")
+
+# A batch of B examples runs as blocks of columns, their sizes a function of B alone (never of the
+# threads): 1 block below 2 * BLOCK examples, else an even number of near-equal blocks of at least
+# BLOCK, so two (or four) threads share the work evenly. Each example's numbers come from the same
+# NumPy calls on its block whichever thread runs it, and the blocks' parameter gradients are added
+# in block order: any number of threads gives the numbers one thread gives.
+BLOCK = 4096
+MAX_BLOCKS = 64
+_pool: ThreadPoolExecutor | None = None
+_blas: ThreadpoolController | None = None
+_pool_lock = threading.Lock()
+
+
+def blocks(B: int) -> list[tuple[int, int]]:
+    """The (start, stop) columns of each block of a batch of B examples."""
+    n = 1 if B < 2 * BLOCK else min(MAX_BLOCKS, 2 * (B // (2 * BLOCK)))
+    edges = [B * i // n for i in range(n + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _in_threads(fn: Callable[[Any], None], items: Sequence[Any], threads: int) -> None:
+    """``fn(item)`` for each item, on up to ``threads`` threads (NumPy releases the GIL inside its
+    calls); the first error is raised here once all are done."""
+    global _pool
+    if threads <= 1 or len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    global _blas
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < threads:
+            _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chainrule-tape")
+        if _blas is None:
+            _blas = ThreadpoolController()
+        pool, blas = _pool, _blas
+    n = min(threads, len(items))
+
+    def run_share(share: Sequence[Any]) -> None:
+        for item in share:
+            fn(item)
+
+    # The blocks are the parallel work: BLAS's own threads would only compete with them for the cores
+    # (a matrix product on two threads inside each of two blocks ran 2x slower than one thread).
+    with blas.limit(limits=1, user_api="blas"):
+        futures = [pool.submit(run_share, items[i::n]) for i in range(n)]  # n tasks, whatever the pool's size
+        errors = [f.exception() for f in futures]
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
 
 
 def _trace(
@@ -159,8 +213,20 @@ class Tape:
         self._S[len(self.params) : len(self.params) + len(layout.constants), 0] = [
             v.data for v in layout.constants
         ]
-        self._runs: dict[int, _Run] = {}
-        self._last: _Run | None = None
+        self.threads = os.cpu_count() or 1
+        self._runs: dict[int, list[_Run]] = {}
+        self._last: list[_Run] | None = None
+        self._bind_static()
+
+    @property
+    def threads(self) -> int:
+        """How many threads a batch of several blocks (see ``blocks``) runs on: the machine's
+        cores by default; 1 runs them one after another. The numbers do not depend on it."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        self._threads = positive_int("Tape.threads", n)
 
     def fresh(self) -> Tape:
         """The same traced graph with buffers of its own: two callers (say ``fit`` and an
@@ -168,7 +234,17 @@ class Tape:
         twin = copy.copy(self)  # the groups and layout are read-only once built: shared
         twin._S, twin._GS = self._S.copy(), np.zeros_like(self._GS)
         twin._runs, twin._last = {}, None
+        twin._bind_static()
         return twin
+
+    def _bind_static(self) -> None:
+        """The steps of the static groups (computed once per batch, from parameters and constants
+        alone: they read and write S and GS only), bound to this tape's S and GS."""
+        no_batch = np.zeros((self._n_batch_rows, 0))
+        static = [g for g in self.groups if g.is_static]
+        steps = [g.bind(no_batch, self._S, no_batch, self._GS) for g in static]
+        self._static_forward = [f for f, _ in steps]
+        self._static_backward = [b for (_, b), g in zip(steps, static) if g.on_loss_path][::-1]
 
     def __repr__(self) -> str:
         kinds = Counter(g.name for g in self.groups)
@@ -184,28 +260,37 @@ class Tape:
         """Every output for every example: an array (batch, outputs). X is (batch, inputs), Y
         (batch, targets); a 1-D X is one example per entry when the tape has one input. The
         parameters' values are read from their Values, or from ``params`` (one float per entry of
-        ``self.params``, in that order) when given."""
+        ``self.params``, in that order) when given. A big batch runs in blocks, on ``threads``."""
         X = self._batch(X, self.n_inputs, "inputs")
         Y = self._batch(Y, self.n_targets, "targets", len(X)) if self.n_targets else None
         B = len(X)
-        run = self._runs.get(B) or self._bind(B)
-        V, S = run.V, self._S
-        V[: self.n_inputs] = X.T
-        if Y is not None:
-            V[self.n_inputs : self.n_inputs + self.n_targets] = Y.T
+        runs = self._runs.get(B) or self._bind(B)
+        S = self._S
         if params is None:
             S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
         else:
             S[self._param_rows, 0] = params
-        with np.errstate(all="ignore"):  # a NaN or infinity is reported below, naming the example
-            for step in run.forward:
-                step()
         out = np.empty((B, self.n_outputs))
-        for j, (is_static, row) in enumerate(self._roots):
-            out[:, j] = (S if is_static else V)[row]
-        self._last = run
+
+        def run_block(run: _Run) -> None:
+            V, cols = run.V, slice(run.start, run.start + run.V.shape[1])
+            V[: self.n_inputs] = X[cols].T
+            if Y is not None:
+                V[self.n_inputs : self.n_inputs + self.n_targets] = Y[cols].T
+            with np.errstate(all="ignore"):  # a NaN or infinity is reported below, naming the example
+                for step in run.forward:
+                    step()
+            for j, (is_static, row) in enumerate(self._roots):
+                out[cols, j] = (S if is_static else V)[row]
+
+        with np.errstate(all="ignore"):
+            for step in self._static_forward:
+                step()
+        _in_threads(run_block, runs, self.threads)
+        self._last = runs
         if not np.isfinite(out).all():
-            self._find_non_finite(run)
+            for run in runs:  # the first example's block first: its error names that example
+                self._find_non_finite(run)
         return out
 
     def _find_non_finite(self, run: _Run) -> None:
@@ -223,7 +308,8 @@ class Tape:
                 value = float(block[member, column])
                 if any(map(math.isnan, inputs)):
                     continue  # passed on, as the eager engine passes it on
-                where = (g.op.name, g.scopes[member], None if g.is_static else int(column), inputs, value)
+                example = None if g.is_static else run.start + int(column)
+                where = (g.op.name, g.scopes[member], example, inputs, value)
                 try:  # the eager rule on these inputs decides, not NumPy's kernel (a fused
                     again = g.op.forward(*inputs)  # multiply-add may give inf where eager gives NaN)
                 except (ArithmeticError, ValueError) as e:
@@ -245,7 +331,8 @@ class Tape:
             member, column = site
             inputs = g.member_inputs(run.V, self._S, member, column)
             value = float((self._S if g.is_static else run.V)[g.out][member, column])
-            where = (g.op.name, g.scopes[member], None if g.is_static else column, inputs, value)
+            example = None if g.is_static else run.start + column
+            where = (g.op.name, g.scopes[member], example, inputs, value)
             try:
                 local = g.op.local(*inputs, value)
             except (ArithmeticError, ValueError) as e:
@@ -257,40 +344,60 @@ class Tape:
         parameter's ``.grad``. With ``scale = 1 / batch`` that is the gradient of the mean loss.
         With ``out`` (a float array, one entry per ``self.params``), write it there instead and
         leave the Values alone."""
-        run = self._last
-        if run is None:
+        runs = self._last
+        if runs is None:
             raise RuntimeError("Tape.backward() needs a forward() first")
-        GV, GS = run.GV, self._GS
-        if self._zero_batch is not None:
-            GV[self._zero_batch] = 0.0
-        if self._zero_static is not None:
-            GS[self._zero_static] = 0.0
+        GS = self._GS
         is_static, row = self._roots[0]
+
+        def run_block(run: _Run) -> None:
+            GV = run.GV
+            if self._zero_batch is not None:
+                GV[self._zero_batch] = 0.0
+            if self._zero_static is not None:
+                run.GS[self._zero_static] = 0.0
+            if not is_static:
+                GV[row] = scale
+            with np.errstate(all="ignore"):
+                for step in run.backward:
+                    step()
+
+        _in_threads(run_block, runs, self.threads)
+        if len(runs) > 1:  # each block's share of the static gradients, added in block order
+            np.copyto(GS, runs[0].GS)
+            for run in runs[1:]:
+                np.add(GS, run.GS, out=GS)
         if is_static:
-            GS[row] = scale * GV.shape[1]
-        else:
-            GV[row] = scale
+            GS[row] = scale * sum(run.V.shape[1] for run in runs)
         with np.errstate(all="ignore"):
-            for step in run.backward:
+            for step in self._static_backward:
                 step()
         grads = GS[: len(self.params), 0]
         if not np.isfinite(grads).all():
-            self._find_non_finite_derivative(run)
+            for run in runs:
+                self._find_non_finite_derivative(run)
         if out is not None:
             np.take(GS[:, 0], self._param_rows, out=out)
             return
         for p, g in zip(self._by_row, grads.tolist()):
             p.grad += g
 
-    def _bind(self, B: int) -> _Run:
-        """Buffers for batches of B examples, and every group's steps bound to views of them."""
+    def _bind(self, B: int) -> list[_Run]:
+        """Buffers for batches of B examples, one set per block, and every batch group's steps bound
+        to views of them (a block's static gradients go to a buffer of its own when there are several)."""
         if len(self._runs) >= 4:  # a few batch sizes (say the full one and a ragged last) are kept
             self._runs.clear()
-        V, GV = np.zeros((self._n_batch_rows, B)), np.zeros((self._n_batch_rows, B))
-        steps = [g.bind(V, self._S, GV, self._GS) for g in self.groups]
-        backward = [b for (_, b), g in zip(steps, self.groups) if g.on_loss_path][::-1]
-        run = self._runs[B] = _Run(V, GV, [f for f, _ in steps], backward)
-        return run
+        batch = [g for g in self.groups if not g.is_static]
+        parts = blocks(B)
+        runs = []
+        for start, stop in parts:
+            V, GV = np.zeros((self._n_batch_rows, stop - start)), np.zeros((self._n_batch_rows, stop - start))
+            GS = self._GS if len(parts) == 1 else np.zeros_like(self._GS)
+            steps = [g.bind(V, self._S, GV, GS) for g in batch]
+            backward = [b for (_, b), g in zip(steps, batch) if g.on_loss_path][::-1]
+            runs.append(_Run(V, GV, GS, start, [f for f, _ in steps], backward))
+        self._runs[B] = runs
+        return runs
 
     def _batch(self, X: Any, width: int, name: str, length: int | None = None) -> np.ndarray:
         try:
@@ -332,9 +439,13 @@ class NonFiniteError(NumericError, FloatingPointError):
 
 
 class _Run(NamedTuple):
-    """A tape bound to one batch size: its batch buffers and the steps that read and write them."""
+    """One block of a batch: its buffers (``GS``: its share of the static gradients, or the tape's
+    own when the batch is one block), its first example's index, and the steps of the batch groups
+    bound to them."""
 
     V: np.ndarray
     GV: np.ndarray
+    GS: np.ndarray
+    start: int
     forward: list[Callable[[], None]]
     backward: list[Callable[[], None]]

@@ -54,6 +54,8 @@ class Engine(Protocol):
 
     def begin(self, optimizer: Optimizer) -> None: ...  # get ready to train with ``optimizer``
 
+    def threads(self, n: int) -> None: ...  # run a big batch on n threads (where the engine can)
+
     def run(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         """Forward and backward of one batch: its mean loss and outputs (examples, outputs), the
         gradient of the mean loss kept for ``step``. Raises a NumericError on a NaN gradient."""
@@ -116,6 +118,9 @@ class EagerEngine:
     def begin(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
 
+    def threads(self, n: int) -> None:
+        """The eager engine runs on one thread, whatever ``n``."""
+
     def run(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         assert self.optimizer is not None, "begin() first"
         self.optimizer.zero_grad()
@@ -166,6 +171,9 @@ class TapeEngine:
         self.optimizer: Optimizer | None = None
         self.data: np.ndarray | None = None  # the parameters as an array while training on arrays
         self.grad = np.zeros(0)
+
+    def threads(self, n: int) -> None:
+        self.tape.threads = n
 
     def begin(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer

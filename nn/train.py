@@ -89,6 +89,7 @@ def fit(
     progress: bool | None = None,
     engine: str = "auto",
     targets: str | None = None,
+    threads: int | None = None,
 ) -> History:
     """Train ``model`` on (X, y) and return its History.
 
@@ -98,7 +99,9 @@ def fit(
     order in every epoch (as ``batches(seed=None)`` does); ``seed`` is checked even for full batch.
     ``progress``: a tqdm bar; None shows it only when stderr is a terminal. ``engine``: "eager",
     "tape" or "auto" (``nn.engines``). ``targets`` ("values", "labels", "signs") overrides the
-    loss's rule for turning y into targets (``nn.Loss``).
+    loss's rule for turning y into targets (``nn.Loss``). ``threads``: how many threads the tape
+    runs a batch of several blocks on (``autograd.Tape.threads``: batches of 8,192 examples or more;
+    None: the machine's cores; the numbers do not depend on it); the eager engine runs on one.
     ``History.engine`` and ``History.engine_reason`` say which engine ran and why. A numeric
     failure (``autograd.NumericError``) raises TrainingDiverged naming the epoch, batch, op and row;
     a loss with no path to any parameter the optimizer moves is a TypeError before the first step.
@@ -111,6 +114,8 @@ def fit(
     orders = shuffled_orders(len(data.X), seed)
     optimizer = SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
     runner = select(engine, model, loss_fn, data.X, data.T, optimizer)
+    if threads is not None:
+        runner.threads(positive_int("threads", threads))
     runner.begin(optimizer)
     history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_fn.name)
     threshold = _threshold(model)
