@@ -115,9 +115,10 @@ def test_fit_takes_a_threads_knob_and_trains_the_same_with_any():
 def test_the_fuzz_programs_stay_within_the_bound_when_every_example_is_a_block_on_threads(monkeypatch):
     """tests/test_tape_fuzz.py's programs and bound, with blocks of one example on three threads:
     the blocked, threaded path is held to what the one-block path is held to."""
-    import autograd.tape
     from programs import NAMES, random_steps
     from test_tape_fuzz import check_program
+
+    import autograd.tape
 
     monkeypatch.setattr(autograd.tape, "BLOCK", 1)  # 4 examples: 4 blocks
     monkeypatch.setattr(autograd.tape.os, "cpu_count", lambda: 3)  # each tape's default threads
