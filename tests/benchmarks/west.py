@@ -15,12 +15,14 @@ with respect to the inputs, for every one of N rows of inputs.
 Three ways to run it over N rows at once:
 
 - **the tape** (``autograd.Tape``): the graph of ``Value``s is traced once (timed apart), then
-  ``forward`` and ``backward`` run over a batch of rows as NumPy arrays. The tape differentiates
+  ``forward`` and ``backward`` run over a batch of rows as NumPy arrays, on one thread and on
+  every core (``Tape.threads``). The tape differentiates
   parameters, so the variables are ``v_i = w_i * x_i`` with parameters ``w_i = 1``: its gradient of
   ``w_i`` is ``Σ_rows x_i · d out / d x_i``, which needs every row's backward pass;
 - **the NumPy floor**: the same graph as plain NumPy arrays (each node an array of N float64s),
   with a minimal hand-written reverse pass: a list of records and one loop, no layout, no checks;
-- **PyTorch batched** (when torch imports): each node a tensor of N float64s, ``torch.autograd``.
+- **PyTorch batched** (when torch imports): each node a tensor of N float64s, ``torch.autograd``,
+  on one thread like the floor.
 
 The three are checked to agree before anything is timed: outputs and input gradients of every row
 (floor against torch), the tape's gradients of ``w`` against the floor's, to ``TOLERANCE`` relative,
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -134,8 +137,11 @@ def trace_tape(graph: Sequence[Step]) -> Tape:
     return Tape.trace(example, weights, [0.0] * N_VARS)
 
 
-def run_tape(tape: Tape, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward and backward over the rows of X: every row's output, and Σ_rows d out / d w."""
+def run_tape(tape: Tape, X: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Forward and backward over the rows of X (on ``threads`` threads, if given): every row's output,
+    and Σ_rows d out / d w."""
+    if threads is not None:
+        tape.threads = threads
     out = tape.forward(X)[:, 0]
     grad_w = np.empty(len(tape.params))
     tape.backward(out=grad_w)
@@ -305,16 +311,23 @@ def main(argv: list[str] | None = None) -> int:
     torch: Any
     try:
         import torch
+
+        # One thread, as the floor: its elementwise ops on N numbers are below its grain for threads
+        # anyway, and its idle OpenMP threads spinning beside other work made rounds 60x slower.
+        torch.set_num_threads(1)
     except ImportError:
         torch = None
     start = time.perf_counter()
     tape = trace_tape(graph)
+    cores = os.cpu_count() or 1
     print(f"West workload: {n_ops:,} ops over {N_VARS} variables x {rows:,} rows (seed {args.seed})")
     print(f"  {tape!r}")
-    print(f"  first trace {time.perf_counter() - start:.3g} s; tape threads: {getattr(tape, 'threads', 1)}")
+    print(f"  first trace {time.perf_counter() - start:.3g} s")
 
     floor = run_floor(graph, X)  # the checks (each engine's first run, untimed)
-    check("tape vs floor", X, floor, run_tape(tape, X))
+    check("tape vs floor", X, floor, run_tape(tape, X, 1))
+    if cores > 1:
+        check(f"tape on {cores} threads vs floor", X, floor, run_tape(tape, X, cores))
     if torch is not None:
         check("floor vs torch", X, run_torch(torch, graph, X), floor)
     check("eager vs floor", eager_rows, run_floor(graph, eager_rows), eager)
@@ -325,22 +338,27 @@ def main(argv: list[str] | None = None) -> int:
 
     fns: dict[str, Callable[[], object]] = {
         "trace": lambda: trace_tape(graph),
-        "tape": lambda: run_tape(tape, X),
+        "tape": lambda: run_tape(tape, X, 1),
         "floor": lambda: run_floor(graph, X),
     }
+    if cores > 1:
+        fns["tape threads"] = lambda: run_tape(tape, X, cores)
     if torch is not None:
         fns["torch"] = lambda: run_torch(torch, graph, X)
     t = interleaved(fns, args.repeats)
-    per_round = {
-        name: [a / b for a, b in zip(t[name], t["floor"])] for name in ("tape", "torch") if name in t
-    }
+
+    def row(what: str, name: str, ratio: str = "") -> None:
+        per_round = [a / b for a, b in zip(t[name], t["floor"])]
+        versus = f"{ratio:<12}{spread(per_round, 'x')}" if ratio else ""
+        print(f"  {what:<34}{spread(t[name]):<28}{versus}")
+
     print(f"\nforward + backward over {rows:,} rows, median [min-max] of {args.repeats} interleaved rounds:")
-    print(f"  {'tape':<34}{spread(t['tape']):<28}tape/floor  {spread(per_round['tape'], 'x')}")
-    print(f"  {'NumPy floor':<34}{spread(t['floor']):<28}")
+    row("tape, 1 thread", "tape", "tape/floor")
+    if cores > 1:
+        row(f"tape, {cores} threads", "tape threads", "tape/floor")
+    row("NumPy floor (1 thread)", "floor")
     if torch is not None:
-        print(
-            f"  {'PyTorch batched':<34}{spread(t['torch']):<28}torch/floor {spread(per_round['torch'], 'x')}"
-        )
+        row("PyTorch batched (1 thread)", "torch", "torch/floor")
     else:
         print(f"  {'PyTorch batched':<34}not installed")
     print(f"  {'tape trace (once per graph)':<34}{spread(t['trace'])}")
