@@ -48,78 +48,28 @@ the other branch on the tape: its value stays within the bound, the gradient thr
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
-import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from .arguments import positive_int
 from .backward import topological_order
 from .errors import NumericError
 from .mode import enable_grad, tracing
 from .tape_layout import lay_out
+from .tape_threads import blocks, in_threads, one_blas_thread
 from .value import Value, traced_leaf
 
 __all__ = ["NonFiniteError", "Tape"]
 
 _data = attrgetter("data")
-
-# A batch of B examples runs as blocks of columns, their sizes a function of B alone (never of the
-# threads): 1 block below 2 * BLOCK examples, else an even number of near-equal blocks of at least
-# BLOCK, so two (or four) threads share the work evenly. Each example's numbers come from the same
-# NumPy calls on its block whichever thread runs it, and the blocks' parameter gradients are added
-# in block order: any number of threads gives the numbers one thread gives.
-BLOCK = 4096
-MAX_BLOCKS = 64
-_pool: ThreadPoolExecutor | None = None
-_blas: ThreadpoolController | None = None
-_pool_lock = threading.Lock()
-
-
-def blocks(B: int) -> list[tuple[int, int]]:
-    """The (start, stop) columns of each block of a batch of B examples."""
-    n = 1 if B < 2 * BLOCK else min(MAX_BLOCKS, 2 * (B // (2 * BLOCK)))
-    edges = [B * i // n for i in range(n + 1)]
-    return list(zip(edges[:-1], edges[1:]))
-
-
-def _in_threads(fn: Callable[[Any], None], items: Sequence[Any], threads: int) -> None:
-    """``fn(item)`` for each item, on up to ``threads`` threads (NumPy releases the GIL inside its
-    calls); the first error is raised here once all are done."""
-    global _pool
-    if threads <= 1 or len(items) <= 1:
-        for item in items:
-            fn(item)
-        return
-    global _blas
-    with _pool_lock:
-        if _pool is None or _pool._max_workers < threads:
-            _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chainrule-tape")
-        if _blas is None:
-            _blas = ThreadpoolController()
-        pool, blas = _pool, _blas
-    n = min(threads, len(items))
-
-    def run_share(share: Sequence[Any]) -> None:
-        for item in share:
-            fn(item)
-
-    # The blocks are the parallel work: BLAS's own threads would only compete with them for the cores
-    # (a matrix product on two threads inside each of two blocks ran 2x slower than one thread).
-    with blas.limit(limits=1, user_api="blas"):
-        futures = [pool.submit(run_share, items[i::n]) for i in range(n)]  # n tasks, whatever the pool's size
-        errors = [f.exception() for f in futures]
-    first = next((e for e in errors if e is not None), None)
-    if first is not None:
-        raise first
 
 
 def _trace(
@@ -214,6 +164,8 @@ class Tape:
             v.data for v in layout.constants
         ]
         self.threads = os.cpu_count() or 1
+        has_products = any(g.name == "matmul" for g in self.groups)
+        self._blas = one_blas_thread if has_products else contextlib.nullcontext  # see tape_threads
         self._runs: dict[int, list[_Run]] = {}
         self._last: list[_Run] | None = None
         self._bind_static()
@@ -283,10 +235,10 @@ class Tape:
             for j, (is_static, row) in enumerate(self._roots):
                 out[cols, j] = (S if is_static else V)[row]
 
-        with np.errstate(all="ignore"):
+        with self._blas(), np.errstate(all="ignore"):
             for step in self._static_forward:
                 step()
-        _in_threads(run_block, runs, self.threads)
+            in_threads(run_block, runs, self.threads)
         self._last = runs
         if not np.isfinite(out).all():
             for run in runs:  # the first example's block first: its error names that example
@@ -362,14 +314,14 @@ class Tape:
                 for step in run.backward:
                     step()
 
-        _in_threads(run_block, runs, self.threads)
-        if len(runs) > 1:  # each block's share of the static gradients, added in block order
-            np.copyto(GS, runs[0].GS)
-            for run in runs[1:]:
-                np.add(GS, run.GS, out=GS)
-        if is_static:
-            GS[row] = scale * sum(run.V.shape[1] for run in runs)
-        with np.errstate(all="ignore"):
+        with self._blas(), np.errstate(all="ignore"):
+            in_threads(run_block, runs, self.threads)
+            if len(runs) > 1:  # each block's share of the static gradients, added in block order
+                np.copyto(GS, runs[0].GS)
+                for run in runs[1:]:
+                    np.add(GS, run.GS, out=GS)
+            if is_static:
+                GS[row] = scale * sum(run.V.shape[1] for run in runs)
             for step in self._static_backward:
                 step()
         grads = GS[: len(self.params), 0]

@@ -11,7 +11,7 @@ import nn
 from autograd import NonFiniteError, Tape, Value
 from autograd import max as vmax
 from autograd import sum as vsum
-from autograd.tape import BLOCK, blocks
+from autograd.tape_threads import BLOCK, blocks
 
 
 def test_blocks_cover_the_batch_and_depend_on_its_size_alone():
@@ -119,8 +119,9 @@ def test_the_fuzz_programs_stay_within_the_bound_when_every_example_is_a_block_o
     from test_tape_fuzz import check_program
 
     import autograd.tape
+    import autograd.tape_threads
 
-    monkeypatch.setattr(autograd.tape, "BLOCK", 1)  # 4 examples: 4 blocks
+    monkeypatch.setattr(autograd.tape_threads, "BLOCK", 1)  # 4 examples: 4 blocks
     monkeypatch.setattr(autograd.tape.os, "cpu_count", lambda: 3)  # each tape's default threads
     assert len(blocks(4)) == 4
     rng = np.random.default_rng(20261206)
