@@ -50,10 +50,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -93,12 +94,26 @@ def _trace(
     """
     xs = [traced_leaf(f"the input x[{i}]", f"x{i}") for i in range(len(_numbers(x)))]
     ys = None if y is None else [traced_leaf(f"the target t[{i}]", f"t{i}") for i in range(len(_numbers(y)))]
-    with enable_grad(), tracing():
+    with _no_collections(), enable_grad(), tracing():
         out = fn(xs) if ys is None else fn(xs, ys)
     roots = [out] if isinstance(out, Value) else list(out) if isinstance(out, (list, tuple)) else []
     if not roots or not all(isinstance(r, Value) for r in roots):
         raise TypeError(f"Tape.trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
-    return Tape(roots, xs, ys or [], params, signed)
+    with _no_collections():
+        return Tape(roots, xs, ys or [], params, signed)
+
+
+@contextlib.contextmanager
+def _no_collections() -> Iterator[None]:
+    """Python's cyclic collector paused: a trace makes a node per op, all kept, and each full
+    collection would walk them all again (tracing MLP(784, [128, 10]) spent 0.1 s of 0.17 in it)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _signature(roots: Sequence[Value], leaves: Sequence[Value], params: Sequence[Value]) -> tuple:

@@ -84,7 +84,7 @@ class Elementwise(Group):
     An n-ary op (sum, max) gets its inputs as one (n, k, batch) block and reduces the first axis."""
 
     def __init__(self, members: Sequence[Value], where: Where, wants_grad: dict[Value, bool]):
-        op = members[0]._op
+        op = members[0]._prim
         self.op, self.name = op, op.name
         self.nary = op.arity == -1
         self.n = len(members[0].parents)

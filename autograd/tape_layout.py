@@ -122,9 +122,24 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
 
 
 def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Graph:
-    """Phase 1: leaves, static or batch, folded sums, wants-grad, the loss path."""
+    """Phase 1: leaves, static or batch, folded sums, wants-grad, the loss path. One pass over the
+    nodes (each after its parents) finds what each node is from its parents: a leaf is static unless
+    it is a placeholder, a computed node when all its inputs are; a node wants a gradient when it
+    is a parameter or depends on one. The pass also counts each node's readers (an output counts
+    as read, so it is never folded away)."""
     nodes = topological_order(roots)[::-1]
+    is_placeholder, param_set = set(placeholders), set(params)
+    leaves: set[Value] = set()
+    static: dict[Value, bool] = {}
+    wants_grad: dict[Value, bool] = {}
+    users: dict[Value, int] = dict.fromkeys(roots, 1)
     for v in nodes:
+        ps = v.parents
+        if not ps:
+            leaves.add(v)
+            static[v] = v not in is_placeholder
+            wants_grad[v] = v in param_set
+            continue
         if v._prim.custom:
             raise NotTraceable(
                 f"the batch tape cannot replay the custom {v.op!r} node (an op written micrograd's way, "
@@ -132,34 +147,24 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
                 "whole batch and a closure works on one example's numbers; build the op from primitives, "
                 "or train with engine='eager'"
             )
-    leaves = {v for v in nodes if v.is_leaf}
-    static = classify_static(nodes, leaves, placeholders)
-    linear = fold_linear(nodes, static, count_users(nodes, roots))
-    param_set = set(params)
-    wants_grad: dict[Value, bool] = {}
-    for v in nodes:
-        wants_grad[v] = v in param_set or (v not in leaves and any(map(wants_grad.__getitem__, v.parents)))
-    return Graph(nodes, leaves, static, linear, wants_grad, set(topological_order(roots[0])))
+        static[v] = all(map(static.__getitem__, ps))
+        wants_grad[v] = any(map(wants_grad.__getitem__, ps))
+        for p in ps:
+            users[p] = users.get(p, 0) + 1
+    linear = fold_linear(nodes, static, users)
+    return Graph(nodes, leaves, static, linear, wants_grad, loss_path(nodes, roots))
 
 
-def classify_static(nodes: list[Value], leaves: set[Value], placeholders: list[Value]) -> dict[Value, bool]:
-    """A leaf is static unless it is a placeholder; a computed node when all its inputs are."""
-    is_placeholder = set(placeholders)
-    static: dict[Value, bool] = {}
-    for v in nodes:
-        static[v] = v not in is_placeholder if v in leaves else all(map(static.__getitem__, v.parents))
-    return static
-
-
-def count_users(nodes: list[Value], roots: list[Value]) -> dict[Value, int]:
-    """How many times each node is read; an output counts as read, so it is never folded away."""
-    users: dict[Value, int] = defaultdict(int)
-    for v in nodes:
-        for p in v.parents:
-            users[p] += 1
-    for r in roots:
-        users[r] += 1
-    return users
+def loss_path(nodes: list[Value], roots: list[Value]) -> set[Value]:
+    """The nodes the first output depends on: all of them when it is the only output, else marked
+    from it back through parents, the nodes taken outputs first."""
+    if len(roots) == 1:
+        return set(nodes)
+    on_path = {roots[0]}
+    for v in reversed(nodes):
+        if v in on_path:
+            on_path.update(v.parents)
+    return on_path
 
 
 def fold_linear(
@@ -176,14 +181,14 @@ def fold_linear(
 def linear_terms(v: Value, static: dict[Value, bool], users: dict[Value, int]) -> Linear | None:
     """For ``v = Σ w_i·a_i + Σ c_j`` (w, c static, a batch rows, each product used only here): its
     weights, rows a and static terms, the products in the order of v's parents; else None."""
-    if v._op is not _SUM:
+    if v._prim is not _SUM:
         return None
     products, constants = [], []
     for p in v.parents:
         if static[p]:
             constants.append(p)
             continue
-        if p._op is not _MUL or users[p] != 1:
+        if p._prim is not _MUL or users[p] != 1:
             return None
         a, b = p.parents
         if static[a] == static[b]:
@@ -215,7 +220,7 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
             key = MatMulKey(level[v], tuple(map(id, xs)), len(bias))
         else:
             level[v] = 1 + max(level[p] for p in ps)
-            key = ElementwiseKey(level[v], static[v], v._op, len(ps))
+            key = ElementwiseKey(level[v], static[v], v._prim, len(ps))
         by_key[key].append(v)
     return {key: by_key[key] for key in sorted(by_key, key=lambda k: k.level)}
 

@@ -32,14 +32,16 @@ class Index:
     are read), with one ``np.add.reduce`` (3x faster than reduceat along the first axis)."""
 
     def __init__(self, rows: Sequence[int] | np.ndarray):
-        self.rows = np.asarray(rows, dtype=np.intp)
+        # Plain Python on the list first: a tape of 20,000 small groups makes tens of thousands of
+        # these, and each NumPy call on a tiny array costs more than the loop it would replace.
+        listed = rows.tolist() if isinstance(rows, np.ndarray) else [int(r) for r in rows]
+        n = len(listed)
+        self.rows = np.array(listed, dtype=np.intp)
         self.assign = False  # as a gradient target: the only writer of its rows (plan_gradient_writes)
-        consecutive = len(self.rows) > 0 and bool((np.diff(self.rows) == 1).all())
-        self.key: slice | np.ndarray = (
-            slice(int(self.rows[0]), int(self.rows[-1]) + 1) if consecutive else self.rows
-        )
-        listed = self.rows.tolist()
-        self.repeats = len(set(listed)) < len(listed)
+        first = listed[0] if n else 0
+        consecutive = n > 0 and listed == list(range(first, first + n))
+        self.key: slice | np.ndarray = slice(first, first + n) if consecutive else self.rows
+        self.repeats = not consecutive and len(set(listed)) < n
         if self.repeats:
             self.order = np.argsort(self.rows, kind="stable")
             self.targets, self.starts = np.unique(self.rows[self.order], return_index=True)
@@ -97,13 +99,13 @@ class Rows:
     """One input of a group, for each member: a row of V (batch), of S (static), or a mix."""
 
     def __init__(self, places: Sequence[Place]):
-        static = np.array([p.static for p in places], dtype=bool)
-        rows = np.array([p.row for p in places], dtype=np.intp)
         self.n = len(places)
-        self.batch = Index(rows[~static]) if not static.all() else None
-        self.static = Index(rows[static]) if static.any() else None
-        if self.batch is not None and self.static is not None:
-            self.batch_at, self.static_at = np.flatnonzero(~static), np.flatnonzero(static)
+        batch = [i for i, p in enumerate(places) if not p.static]
+        static = [i for i, p in enumerate(places) if p.static]
+        self.batch = Index([places[i].row for i in batch]) if batch else None
+        self.static = Index([places[i].row for i in static]) if static else None
+        if batch and static:
+            self.batch_at, self.static_at = np.array(batch, dtype=np.intp), np.array(static, dtype=np.intp)
 
     def reader(self, V: np.ndarray, S: np.ndarray) -> Callable[[], np.ndarray]:
         if self.static is None:
