@@ -153,10 +153,12 @@ def run_tape(tape: Tape, X: np.ndarray, threads: int | None = None) -> tuple[np.
 
 def run_floor(graph: Sequence[Step], X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The graph on plain arrays with a minimal reverse pass: every row's output, d out / d x
-    (rows, N_VARS), and Σ_rows d out / d w for v = w * x with w = 1."""
+    (rows, N_VARS), and Σ_rows d out / d w for v = w * x with w = 1. Backward adds in place into
+    gradients it owns and drops each record's arrays once done (no later record reads them), so
+    memory stays near one forward's."""
     x = np.ascontiguousarray(X.T)  # one array of N numbers per input
     w = np.ones(N_VARS)
-    nodes: list[np.ndarray] = [x[i] * w[i] for i in range(N_VARS)]
+    nodes: list[Any] = [x[i] * w[i] for i in range(N_VARS)]
     records: list[tuple[str, tuple[int, ...], int, Any]] = []  # kind, operands, first output, saved
     for kind, args in graph:
         a = [nodes[i] for i in args]
@@ -176,38 +178,46 @@ def run_floor(graph: Sequence[Step], X: np.ndarray) -> tuple[np.ndarray, np.ndar
             Y = E / E.sum(axis=0)
             nodes += list(Y)
             records.append((kind, args, first, Y))
+    out = nodes[-1]
 
-    grads: list[np.ndarray | None] = [None] * len(nodes)
+    grads: list[Any] = [None] * len(nodes)
+    owned = [False] * len(nodes)  # grads[i] is an array of its own, free to add into
     grads[-1] = np.ones(x.shape[1])
 
-    def add(i: int, g: np.ndarray) -> None:
+    def add(i: int, g: np.ndarray, own: bool) -> None:
         old = grads[i]
-        grads[i] = g if old is None else old + g
+        if old is None:
+            grads[i], owned[i] = g, own
+        elif owned[i]:
+            old += g
+        else:
+            grads[i], owned[i] = old + g, True
 
-    for kind, args, first, saved in reversed(records):
+    while records:
+        kind, args, first, saved = records.pop()
+        width = 4 if kind == "softmax" else 1
+        outs = grads[first : first + width]
+        grads[first : first + width] = nodes[first : first + width] = [None] * width
+        if all(g is None for g in outs):
+            continue
         if kind == "softmax":
-            outs = grads[first : first + 4]
-            if all(g is None for g in outs):
-                continue
             G = np.stack([np.zeros_like(saved[0]) if g is None else g for g in outs])
             gz = saved * (G - (G * saved).sum(axis=0))
             for i, g in zip(args, gz):
-                add(i, g)
+                add(i, g, True)
             continue
-        g = grads[first]
-        if g is None:
-            continue
+        (g,) = outs
         if kind == "softplus":
-            add(args[0], g * saved / (1.0 + saved))
+            add(args[0], g * saved / (1.0 + saved), True)
         elif kind == "sum":
             for i in args:
-                add(i, g)
+                add(i, g, False)  # one array for all four
         else:
-            add(args[0], g * nodes[args[1]])
-            add(args[1], g * nodes[args[0]])
+            add(args[0], g * nodes[args[1]], True)
+            add(args[1], g * nodes[args[0]], True)
     zero = np.zeros(x.shape[1])
     gv = np.stack([zero if g is None else g for g in grads[:N_VARS]])
-    return nodes[-1], (gv * w[:, None]).T, (gv * x).sum(axis=1)
+    return out, (gv * w[:, None]).T, (gv * x).sum(axis=1)
 
 
 # --- (c) PyTorch batched -----------------------------------------------------------------------------
