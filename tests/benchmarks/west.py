@@ -31,7 +31,7 @@ over the rounds are printed, with the ratios to the floor taken round by round. 
 is far too slow at full size: it is timed on a few rows and carried to N rows, labelled an
 estimate.
 
-    python tests/benchmarks/west.py              # 10,000 ops x 10,000 rows (about 10 GB of memory)
+    python tests/benchmarks/west.py              # 10,000 ops x 10,000 rows (about 15 GB of memory)
     python tests/benchmarks/west.py --quick      # 1,000 ops x 1,000 rows
     python tests/benchmarks/west.py --ops 2000 --rows 5000 --repeats 7
 """
@@ -284,8 +284,11 @@ def check(
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Seconds per call of each function, one sample per round, taking turns within each round; a
-    full garbage collection before each call, so that none pays for another's garbage."""
+    """Seconds per call of each function, one sample per round, taking turns within each round, after
+    one untimed round (the first calls pay for growing the heap); a full garbage collection before
+    each call, so that none pays for another's garbage."""
+    for fn in fns.values():
+        fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
