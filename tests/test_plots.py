@@ -102,3 +102,22 @@ def test_clear_error_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plot_history(EPOCHS)
+
+
+def test_a_plot_as_a_cells_last_line_is_shown_once_in_jupyter():
+    """In a real kernel with the inline backend (as Jupyter runs it): the figure a plot returns is
+    drawn once, whether it is the cell's value or assigned; once closed, being the value shows it."""
+    import nbclient
+    import nbformat
+
+    cells = [
+        "%matplotlib inline\nimport nn, viz\nh = [{'train_loss': 1.0, 'train_acc': 0.5}] * 2",
+        "viz.plot_history(h)",
+        "fig = viz.plot_history(h)",
+        "import matplotlib.pyplot as plt\nfig = viz.plot_history(h)\nplt.close(fig)\nfig",
+        "viz.plot_decision_boundary(nn.MLP(2, [3, 1], seed=0), [[0.0, 1.0], [1.0, 0.0]], [0, 1])",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    pngs = [sum("image/png" in o.get("data", {}) for o in cell.outputs) for cell in nb.cells]
+    assert pngs == [0, 1, 1, 1, 1], pngs

@@ -3,6 +3,8 @@ boundary of a 2-D classifier, and the gradient size of each layer over training.
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,15 +21,38 @@ def _pyplot():
     return plt
 
 
+@functools.cache
+def _shown_once() -> type:
+    """A matplotlib Figure that Jupyter shows once: displayed (as a cell's value, or by the inline
+    backend at the end of the cell), it shows itself as a PNG and leaves pyplot, so the other one
+    finds nothing left to draw (a returned figure used to be drawn twice)."""
+    from matplotlib.figure import Figure
+
+    class ShownOnce(Figure):
+        def _ipython_display_(self) -> None:
+            from IPython.display import Image, display
+
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", bbox_inches="tight")
+            display(Image(data=buffer.getvalue(), format="png"))
+            _pyplot().close(self)
+
+    return ShownOnce
+
+
+def _subplots(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    return _pyplot().subplots(*args, FigureClass=_shown_once(), **kwargs)
+
+
 def plot_history(history: Any, ax: Sequence[Any] | None = None) -> Any:
     """Loss and accuracy per epoch (train, and validation when present) from ``fit``'s History
     (or a list of per-epoch dicts). Returns the matplotlib Figure."""
-    plt = _pyplot()
+    _pyplot()  # without matplotlib: the clear error, before any work
     epochs = getattr(history, "epochs", history)
     if not epochs:
         raise ValueError("plot_history(): the history holds no epoch")
     if ax is None:
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+        fig, ax = _subplots(1, 2, figsize=(10, 3.6))
     else:
         fig = ax[0].figure
     xs = list(range(1, len(epochs) + 1))
@@ -55,7 +80,7 @@ def plot_decision_boundary(
 ) -> Any:
     """The classes a 2-input model predicts over the plane, with the data points on top.
     ``resolution`` x ``resolution`` forward passes. Returns the matplotlib Figure."""
-    plt = _pyplot()
+    _pyplot()  # without matplotlib: the clear error, before any work
     X = [list(map(float, row)) for row in X]
     if not X or len(X[0]) != 2:
         raise ValueError("plot_decision_boundary(): X must hold 2-D points (a list of [x0, x1])")
@@ -67,7 +92,7 @@ def plot_decision_boundary(
     labels = predict(model, grid)
     zz = [labels[j * resolution : (j + 1) * resolution] for j in range(resolution)]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 4.5))
+        fig, ax = _subplots(figsize=(5, 4.5))
     else:
         fig = ax.figure
     classes = sorted(set(labels) | set(int(c) for c in y))
@@ -89,11 +114,11 @@ def layer_grad_sizes(model: Any) -> dict[str, float]:
 def plot_gradient_sizes(records: Sequence[dict[str, float]], ax: Any = None) -> Any:
     """Gradient size per layer over training (log scale): one line per layer from a list of
     ``layer_grad_sizes(model)`` dicts, one per step. Returns the matplotlib Figure."""
-    plt = _pyplot()
+    _pyplot()  # without matplotlib: the clear error, before any work
     if not records:
         raise ValueError("plot_gradient_sizes(): no records")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.6))
+        fig, ax = _subplots(figsize=(6, 3.6))
     else:
         fig = ax.figure
     for layer in records[0]:
