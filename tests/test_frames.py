@@ -3,6 +3,8 @@
 Every frame and the page share one layout: positions are read from the rendered SVG."""
 
 import json
+import math
+import random
 import re
 
 import pytest
@@ -146,7 +148,35 @@ HOSTILE = "</script><script>window.pwned=1</script>"
 
 
 def page_state(page: str) -> dict:
-    return json.loads(re.search(r'<script type="application/json" id="state">(.*?)</script>', page, re.S)[1])
+    """The page's state, its captions and sums so far written out (``templates``, ``partial_templates``:
+    as stored, text and slots) from the numbers it carries, as its script writes them."""
+    state = json.loads(re.search(r'<script type="application/json" id="state">(.*?)</script>', page, re.S)[1])
+    state["templates"], state["partial_templates"] = state["captions"], state["partial"]
+    state["captions"] = [page_text(state, t) for t in state["captions"]]
+    state["partial"] = {i: [[s, page_text(state, t)] for s, t in ps] for i, ps in state["partial"].items()}
+    return state
+
+
+def page_text(state: dict, template: list) -> str:
+    """A template written with the page's own numbers (independently of viz.live's code)."""
+    m = state["model"]
+    child = [i for i, ps in enumerate(m["parents"]) for _ in ps] if m else []
+
+    def value(e):
+        if not isinstance(e, list):
+            return float(e)
+        if e[0] == "g":
+            return float(m["grad"][e[1]])
+        if e[0] == "l":
+            return float(m["local"][e[1]])
+        if e[0] == "c":
+            return float(m["grad"][child[e[1]]]) * float(m["local"][e[1]])
+        if e[0] == "*":
+            return value(e[1]) * value(e[2])
+        return math.fsum(value(a) for a in e[1:])
+
+    precision = m["precision"] if m else 4
+    return "".join(p if isinstance(p, str) else fmt(value(state["exprs"][p]), precision) for p in template)
 
 
 def test_html_page_is_one_drawing_plus_the_state_of_each_step(tmp_path):
@@ -472,3 +502,138 @@ def test_a_node_used_twice_by_one_op_adds_both_uses_at_once():
     assert steps.captions[1].endswith("\npasses 3 + 3 back to x, whose sum is now 7 (3 of 3 uses)")
     assert steps.partial(0) == {0: "1 so far, 1 of 3 uses"} and steps.partial(2) == {}
     assert steps.captions[2].startswith("step 3 of 3: dy/dx = 7\n")
+
+
+# --- change a value and watch: what the page needs to recompute every number (viz.live) -----------
+
+UNARY = ["neg", "exp", "log", "tanh", "sigmoid", "relu", "abs", "**k"]
+
+
+def random_graph(seed: int, leaves: list[float] | None = None) -> tuple[Value, list[float], set[str]]:
+    """A random graph using every primitive of OPS (and ``x ** n``), defined for any leaf values:
+    its shape depends on ``seed`` alone, so the same seed with other ``leaves`` is the same graph
+    with other numbers. Returns (root, the leaf values, the ops used)."""
+    from autograd import OPS
+    from autograd import max as vmax
+    from autograd import sum as vsum
+
+    rng = random.Random(seed)
+    values = [round(rng.uniform(-2, 2), 3) for _ in range(4)]  # drawn always: the same shape
+    values = leaves if leaves is not None else values
+    pool = [Value(v, label=f"x{i}") for i, v in enumerate(values)]
+    names = [*OPS, "**k"] + rng.choices([*OPS, "**k"], k=8)
+    rng.shuffle(names)
+
+    def pick() -> Value:
+        return rng.choice(pool[-5:] if rng.random() < 0.7 else pool)
+
+    def positive(a: Value) -> Value:  # in [0.5, 1.5]: a base, a divisor, a log's argument
+        t = a.tanh()
+        return t * t + 0.5
+
+    def made(name: str, a: Value, b: Value) -> Value:
+        half = rng.random() < 0.5
+        if name in ("tanh", "sigmoid", "relu", "abs"):
+            return getattr(a, name)()
+        if name == "exp":
+            return a.tanh().exp()
+        if name == "log":
+            return positive(a).log()
+        if name == "neg":
+            return -a
+        if name == "sum":
+            return vsum([a, b, pick(), 1.5])
+        if name == "max":
+            return vmax([a, b, pick()])
+        if name == "**k":
+            return a ** rng.choice([2, 3]) if half else positive(a) ** rng.choice([0.5, -1, -1.5])
+        if name == "**":
+            return positive(a) ** b.tanh() if half else 2.0 ** a.tanh()
+        if name == "/":
+            return a / positive(b) if half else 3.0 / positive(a)
+        if name == "-":
+            return a - b if half else 2.0 - a
+        return a + b if name == "+" else (a * b if half else a * a)
+
+    for name in names:
+        pool.append(made(name, pick(), pick()))
+    root = vsum(pool[4:])
+    root.label = "out"
+    used = {v.op if not v.op.startswith("**") or len(v.parents) == 2 else "**k" for v in forward(root)}
+    return root, values, used
+
+
+def forward(root: Value) -> list[Value]:
+    from viz.graph import forward_order
+
+    return forward_order(root)
+
+
+def test_every_primitive_has_a_rule_in_the_page_script():
+    from autograd import OPS
+    from viz.live import rules
+
+    assert set(rules()) == set(OPS) | {"**k"}  # a new primitive needs its JavaScript rule too
+    for seed in range(3):
+        assert random_graph(seed)[2] >= set(OPS) | {"**k", ""}  # the random graphs use every one
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_caption_templates_written_with_other_numbers_are_that_graphs_captions(seed):
+    """Every number of a caption is a slot: the templates of one graph, filled with the numbers of
+    the same graph built from other leaves, are what Python writes for that graph."""
+    from viz.frames import caption_templates
+
+    root, leaves, _ = random_graph(seed)
+    other, _, _ = random_graph(seed, [x + 0.37 * (k + 1) for k, x in enumerate(leaves)])
+    steps, again = backprop_steps(root), backprop_steps(other)
+    table, captions, partials, fixed = caption_templates(steps)
+    assert fixed == [] and len(captions) == len(again.captions) and table.exprs
+    for s, template in enumerate(captions):
+        assert any(isinstance(p, int) for p in template)
+        assert table.render(template, again.graph, 4) == again.captions[s], s
+        assert table.render(template, steps.graph, 4) == steps.captions[s], s
+    for i, parts in partials.items():
+        assert [table.render(t, again.graph, 4) for _, t in parts] == [
+            again.partial_text(i, p) for p in again.partials[i]
+        ]
+
+
+def test_the_page_carries_the_graph_for_its_script(tmp_path):
+    ex = worked_example()
+    ex["x"][0].label = HOSTILE
+    page = backprop_html(ex["E"], tmp_path / "p.html").read_text("utf-8")
+    assert page.count("</script>") == 2 and "<script>window" not in page  # the label is escaped
+    state = page_state(page)
+    m, graph = state["model"], backprop_steps(ex["E"]).graph
+    assert m["op"] == [n.op if n.op != "**2" else "**k" for n in graph.nodes]  # 0.5 * (t - o) ** 2
+    assert m["arg"] == {str(i): 2.0 for i, n in enumerate(graph.nodes) if n.op == "**2"}
+    assert m["name"][graph.values.index(ex["x"][0])] == HOSTILE
+    assert m["parents"] == [[e.parent for e in graph.edges_into(i)] for i in range(len(graph.nodes))]
+    assert m["data"] == [n.data for n in graph.nodes] and m["grad"] == [n.grad for n in graph.nodes]
+    assert m["local"] == [e.local for e in graph.edges]
+    assert state["captions"] == backprop_steps(ex["E"]).captions  # written from the slots, exactly
+    assert state["fixed"] == [] and state["why"] == ""
+
+
+def test_the_page_carries_exponents_and_numbers_json_lacks(tmp_path):
+    x = Value(float("inf"), label="x")
+    y = Value(2.0, label="w") ** 3 + Value(0.5, label="v") ** -1.5 + x.relu()
+    state = page_state(backprop_html(y, tmp_path / "p.html").read_text("utf-8"))
+    ops = state["model"]["op"]
+    assert sorted(ops[int(i)] for i in state["model"]["arg"]) == ["**k", "**k"]
+    assert sorted(state["model"]["arg"].values()) == [-1.5, 3.0]
+    assert "inf" in state["model"]["data"]  # JSON has no Infinity: the page reads "inf"
+
+
+def test_a_collapsed_page_or_a_custom_op_says_why_values_cannot_change(tmp_path):
+    state = page_state(
+        backprop_html(mlp_loss([2, 1]), tmp_path / "c.html", collapsed=True).read_text("utf-8")
+    )
+    assert state["model"] is None and "collapsed=False" in state["why"]
+    assert state["captions"] == backprop_steps(mlp_loss([2, 1]), collapsed=True).captions
+    x = Value(0.5, label="x")
+    out = Value(x.data * 2, (x,), "double")
+    out._backward = lambda: None
+    state = page_state(backprop_html(out, tmp_path / "d.html").read_text("utf-8"))
+    assert state["model"] is None and "'double'" in state["why"]

@@ -14,7 +14,7 @@ import io
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from .backend import pipe
 from .dot import Drawing, check_options, draw_graph, refuse_big
 from .explain import Explanation, collapsed_view, explain_node
 from .graph import Edge, Graph, gradients, module_rank, trace
+from .live import END, MARK, Template, Templates, model
 from .page import page_html
 from .painter import neuron_groups
 from .style import esc, fmt, text_width
@@ -312,15 +313,64 @@ def backprop_page(
     max_nodes: int | None = PAGE_NODES,
     **draw_options: Any,
 ) -> str:
-    """The text of ``backprop_html``'s page."""
+    """The text of ``backprop_html``'s page; on a full drawing (not collapsed) a leaf's value can be
+    changed there, and every number is recomputed in the browser."""
     steps = _steps(root, draw_options, max_nodes)
     drawing = draw_graph(
         steps.graph, known=set(range(len(steps.graph.nodes))), current=None,
         caption=None, max_nodes=None, reserve=steps.widest(), **draw_options,
     )  # fmt: skip
     svg = pipe(drawing.source, "svg", renderer).decode("utf-8")
-    partials = {i: [(p[0], steps.partial_text(i, p)) for p in parts] for i, parts in steps.partials.items()}
-    return page_html(title, svg, steps.order, steps.captions, steps.step_of, partials)
+    if draw_options.get("collapsed", False):
+        live, why = None, "values can be changed on the full drawing (collapsed=False)"
+    else:
+        live, why = model(steps.graph, steps.precision, draw_options.get("color", True))
+    captions: list[Template]
+    partials: dict[int, list[tuple[int, Template]]]
+    if live is None:
+        table, captions, fixed = Templates(), [[c] for c in steps.captions], list(range(len(steps.order)))
+        partials = {
+            i: [(p[0], [steps.partial_text(i, p)]) for p in parts] for i, parts in steps.partials.items()
+        }
+    else:
+        table, captions, partials, fixed = caption_templates(steps)
+    return page_html(
+        title, svg, steps.order, captions, steps.step_of, partials, table.exprs, live, why, fixed
+    )
+
+
+def caption_templates(
+    steps: Steps,
+) -> tuple[Templates, list[Template], dict[int, list[tuple[int, Template]]], list[int]]:
+    """The captions and sums so far of full-drawing steps with a slot for each number, so the page
+    can write them with recomputed numbers: (their expressions, the captions, the sums so far, the
+    steps whose caption keeps its numbers, when written with slots it would not read the same)."""
+    table = Templates()
+    graph = table.graph(steps.graph)
+    uses = graph.uses()
+    step = {i: s for s, i in enumerate(steps.order)}
+    sums: dict[int, list[tuple[int, float, int]]] = {}
+    for i, parts in steps.partials.items():
+        passed = sorted(uses[i], key=lambda e: step[e.child])
+        sums[i] = [(s, table.total([e.carried for e in passed[:count]]), count) for s, _, count in parts]
+    tagged = replace(steps, graph=graph, partials=sums, captions=[])
+    captions, fixed = [], []
+    for s, i in enumerate(steps.order):
+        how = explain_node(graph, i, precision=steps.precision, uses=uses, name=steps.graph.place)
+        text = _caption(graph, steps.graph.place, uses, tagged, s, table.explanation(how))
+        template = table.split(text) if MARK not in steps.captions[s] and END not in steps.captions[s] else []
+        if not template or table.render(template, steps.graph, steps.precision) != steps.captions[s]:
+            template = [steps.captions[s]]
+            fixed.append(s)
+        captions.append(template)
+    partials: dict[int, list[tuple[int, Template]]] = {
+        i: [
+            (s, [*table.split(str(total)), f" so far, {count} of {steps.uses[i]} uses"])
+            for s, total, count in parts
+        ]
+        for i, parts in sums.items()
+    }
+    return table, captions, partials, fixed
 
 
 class InlinePage:

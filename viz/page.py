@@ -16,8 +16,11 @@ from __future__ import annotations
 import html
 import json
 import re
+from typing import Any
 
 from .graph import printable
+from .live import SCRIPT as LIVE_SCRIPT
+from .live import Template
 from .style import CURRENT, UNKNOWN_FILL
 
 
@@ -44,25 +47,36 @@ def page_html(
     title: str,
     svg: str,
     order: list[int],
-    captions: list[str],
+    captions: list[Template],
     step_of: list[int],
-    partials: dict[int, list[tuple[int, str]]],
+    partials: dict[int, list[tuple[int, Template]]],
+    exprs: list[Any] | None = None,
+    live: dict[str, Any] | None = None,
+    why: str = "",
+    fixed: list[int] | None = None,
 ) -> str:
     """The whole page; ``order[s]`` is the node finalised at step s, ``step_of[i]`` the step from
     which node i's gradient is known, ``partials[i]`` the (step, text) of each sum so far a node
-    with several uses shows before that. The template is filled in one pass: no text put in it
-    (a title, a label in the drawing or the state) is ever read as a placeholder."""
+    with several uses shows before that. Captions and sums so far are templates: text, and indices
+    into ``exprs`` where a number goes (``viz.live``). With ``live`` (``viz.live.model``) a leaf can
+    be changed on the page and every number is recomputed; else ``why`` says why not. ``fixed``:
+    the steps whose caption keeps the original numbers. The template is filled in one pass: no text
+    put in it (a title, a label in the drawing or the state) is ever read as a placeholder."""
     state = script_json(
         {
             "order": order,
             "step": step_of,
             "partial": partials,
             "captions": captions,
+            "exprs": exprs or [],
+            "model": live,
+            "why": why,
+            "fixed": fixed or [],
             "current": CURRENT,
             "unknown": UNKNOWN_FILL,
         }
     )
-    rows = min(max((c.count("\n") + 1 for c in captions), default=1), CAPTION_ROWS)
+    rows = min(max((len(caption_text(c).split("\n")) for c in captions), default=1), CAPTION_ROWS)
     values = {
         "title": html.escape(printable(title)),
         "height": str(round((rows + 0.2) * 1.3 * 15) + SCROLLBAR),  # 15 px text, 1.3 line height
@@ -70,10 +84,15 @@ def page_html(
         "last": str(len(order) - 1),
         "count": str(len(order)),
         "state": state,
-        "script": SCRIPT,
+        "script": LIVE_SCRIPT + SCRIPT,
         "svg": inline_svg(svg),
     }
     return PLACEHOLDER.sub(lambda m: values[m[1]], PAGE)
+
+
+def caption_text(template: Template) -> str:
+    """A template's text alone (its numbers left out): enough to count its lines."""
+    return "".join(p for p in template if isinstance(p, str))
 
 
 SCROLLBAR = 16  # px below the last row: room for the caption's horizontal scrollbar (long lines)
@@ -99,6 +118,9 @@ header { flex: none; }
 #view { flex: 1; overflow: auto; cursor: grab; background: #fff; }
 #view.dragging { cursor: grabbing; }
 #view svg { display: block; }
+.editor { margin-top: .3em; min-height: 1.6em; }
+#edit-value { font-family: monospace; width: 14ch; }
+#edit-message.refused { color: #b2182b; font-weight: bold; }
 </style></head>
 <body>
 <header>
@@ -117,6 +139,12 @@ header { flex: none; }
 <button id="fit" title="the whole graph in the window">fit</button>
 <button id="actual" title="actual size">100%</button>
 </div>
+<div class="controls editor">
+<span id="edit-hint">click an input, a weight or a constant to change its value</span>
+<label id="edit-label" hidden><span id="edit-name"></span> = <input id="edit-value" type="text"
+ inputmode="decimal" spellcheck="false" autocomplete="off"></label>
+<button id="reset" title="back to the original numbers" disabled>reset</button>
+<span id="edit-message" role="status"></span></div>
 <div class="captionbox"><pre id="caption" tabindex="0"></pre>
 <span id="more" hidden></span></div>
 </header>
@@ -138,8 +166,16 @@ SCRIPT = r"""(function () {
   var slider = document.getElementById("slider"), counter = document.getElementById("counter");
   var caption = document.getElementById("caption"), play = document.getElementById("play");
   var more = document.getElementById("more");
-  var nodes = [], edges = [], current = 0, timer = null, zoom = 1;
-  var byId = {};
+  var nodes = [], edges = [], plain = [], current = 0, timer = null, zoom = 1;
+  var DEAD = /^(dead ReLU|: output 0, passes no gradient back)$/;  // a dead ReLU's row
+  var byId = {}, model = state.model && new live.Model(state.model), selected = null;
+  var precision = state.model ? state.model.precision : 4;
+  function text(template) {  // a caption or a sum so far, with the numbers as they are now
+    return template.map(function (p) {
+      return typeof p === "string" ? p : live.fmt(model.value(state.exprs[p]), precision);
+    }).join("");
+  }
+  var captions = state.captions.map(text);
   function lastValueText(g, pattern) {  // the text that changes, centred where it is drawn
     var found = null;
     g.querySelectorAll("text").forEach(function (t) {
@@ -154,10 +190,15 @@ SCRIPT = r"""(function () {
   }
   svg.querySelectorAll("g.node").forEach(function (g) {
     var m = /^v(\d+)$/.exec(g.id), text = m && lastValueText(g, /^grad /);
+    if (m && !text && model && state.model.op[+m[1]] === "" && g.querySelectorAll("text").length === 1) {
+      plain.push({ id: +m[1], g: g, text: g.querySelector("text") });  // a constant drawn as its number
+    }
     if (!text) return;
     var shape = g.querySelector("polygon, ellipse");
     var texts = Array.prototype.slice.call(g.querySelectorAll("text"));
     var node = { id: +m[1], g: g, shape: shape, text: text, final: text.textContent, texts: texts,
+      data: lastValueText(g, /^data /),
+      dead: texts.filter(function (t) { return DEAD.test(t.textContent); }),
       colours: texts.map(function (t) { return t.getAttribute("fill"); }),
       fill: shape.getAttribute("fill"), stroke: shape.getAttribute("stroke"),
       width: shape.getAttribute("stroke-width") };
@@ -167,8 +208,9 @@ SCRIPT = r"""(function () {
     var m = /\bk(\d+)\b/.exec(g.getAttribute("class") || "");
     if (!m) return;
     var path = g.querySelector("path"), head = g.querySelector("polygon");
-    var text = lastValueText(g, /^(carries|dL\/dw) /);
-    edges.push({ id: +m[1], path: path, head: head, text: text, final: text && text.textContent,
+    var text = lastValueText(g, /^(carries|dL\/dw) /), k = /^e(\d+)$/.exec(g.id);
+    edges.push({ id: +m[1], k: k && +k[1], path: path, head: head, text: text,
+      final: text && text.textContent, local: lastValueText(g, /^local /),
       stroke: path.getAttribute("stroke") });  // its width (|w| in the collapsed view) is kept
   });
   function paint(el, attr, value) {
@@ -184,8 +226,8 @@ SCRIPT = r"""(function () {
       n.text.textContent = known ? n.final : n.final.replace(/\S+$/, partialAt(n.id, s) || "?");
       paint(n.shape, "fill", known ? n.fill : state.unknown);
       n.texts.forEach(function (t, j) { paint(t, "fill", known ? n.colours[j] : null); });
-      paint(n.shape, "stroke", now ? state.current : n.stroke);
-      paint(n.shape, "stroke-width", now ? "4" : n.width);
+      paint(n.shape, "stroke", now ? state.current : n.id === selected ? "#d95f02" : n.stroke);
+      paint(n.shape, "stroke-width", now ? "4" : n.id === selected ? "3" : n.width);
     });
     edges.forEach(function (e) {
       var known = state.step[e.id] <= s;
@@ -196,7 +238,7 @@ SCRIPT = r"""(function () {
     });
     slider.value = s;
     counter.textContent = "step " + (s + 1) + " of " + count;
-    var text = state.captions[s], cut = text.indexOf("\n"), head = document.createElement("strong");
+    var text = captions[s], cut = text.indexOf("\n"), head = document.createElement("strong");
     head.textContent = cut < 0 ? text : text.slice(0, cut);  // the value, first
     caption.textContent = "";
     caption.appendChild(head);
@@ -208,7 +250,7 @@ SCRIPT = r"""(function () {
   function partialAt(id, s) {  // the sum so far of a node with several uses, at step s
     var found = null;
     (state.partial[id] || []).forEach(function (p) { if (p[0] <= s) found = p[1]; });
-    return found;
+    return found && text(found);
   }
   function moreLines() {  // say where the caption goes on, as a hidden scrollbar would not
     var down = caption.scrollTop + caption.clientHeight < caption.scrollHeight - 1;
@@ -252,6 +294,7 @@ SCRIPT = r"""(function () {
   };
   window.addEventListener("keydown", function (e) {
     var act = keys[e.key];
+    if (e.target === input) return;  // typing a number: the keys are the field's
     if (!act || e.ctrlKey || e.altKey || e.metaKey) return;
     e.preventDefault(); e.stopPropagation();  // the focused slider or button must not act as well
     if (!(e.key === " " && e.repeat)) act();
@@ -271,16 +314,103 @@ SCRIPT = r"""(function () {
     var v = view.getBoundingClientRect();
     setZoom(zoom * (e.deltaY < 0 ? 1.15 : 1 / 1.15), e.clientX - v.left, e.clientY - v.top);
   }, { passive: false });
-  var drag = null;
+  var drag = null, dragged = false;
   view.addEventListener("mousedown", function (e) {
     drag = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
+    dragged = false;
     view.classList.add("dragging"); e.preventDefault();
   });
   window.addEventListener("mousemove", function (e) {
     if (!drag) return;
+    dragged = dragged || Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) > 4;
     view.scrollLeft = drag.left - (e.clientX - drag.x); view.scrollTop = drag.top - (e.clientY - drag.y);
   });
   window.addEventListener("mouseup", function () { drag = null; view.classList.remove("dragging"); });
+
+  // --- change a value and watch: a leaf's new number, every number recomputed (viz.live) ---------
+  var input = document.getElementById("edit-value"), message = document.getElementById("edit-message");
+  var reset = document.getElementById("reset"), hint = document.getElementById("edit-hint");
+  function say(words, refused) { message.textContent = words; message.className = refused ? "refused" : ""; }
+  function refresh() {  // model.now's numbers into the boxes, the edges and the captions
+    var now = model.now, m = state.model;
+    nodes.forEach(function (n) {
+      var dead = m.op[n.id] === "relu" && now.data[n.id] === 0;
+      n.final = "grad " + live.fmt(now.grad[n.id], precision);
+      if (n.data) n.data.textContent = "data " + live.fmt(now.data[n.id], precision);
+      if (m.color) {
+        var c = dead ? [m.zero, "#000000"] : model.colours(now.grad[n.id]);
+        n.fill = c[0];
+        n.colours = n.texts.map(function () { return c[1]; });
+      }
+      n.dead.forEach(function (t) { t.style.visibility = dead ? "" : "hidden"; });
+    });
+    plain.forEach(function (p) { p.text.textContent = live.fmt(now.data[p.id], precision); });
+    edges.forEach(function (e) {
+      if (e.k === null) return;
+      var carried = now.grad[model.child[e.k]] * now.local[e.k];
+      if (e.local) e.local.textContent = "local " + live.fmt(now.local[e.k], precision);
+      if (e.text) e.final = "carries " + live.fmt(carried, precision);
+      if (m.color) e.stroke = carried ? model.colours(carried)[0] : "#bbbbbb";
+    });
+    captions = state.captions.map(text);
+    state.fixed.forEach(function (s) {
+      if (model.now !== model.original) captions[s] += "\n(this caption keeps the original numbers)";
+    });
+    show(current);
+  }
+  function select(i) {
+    selected = i;
+    document.getElementById("edit-label").hidden = false;
+    document.getElementById("edit-name").textContent = state.model.name[i];
+    input.value = String(model.now.data[i]);
+    say("type a new number: every value, local derivative and gradient follows", false);
+    show(current);
+    input.focus(); input.select();
+  }
+  function edit() {  // the typed number, or a refusal that changes nothing
+    try {
+      model.now = model.compute(selected, live.parse(input.value));
+    } catch (e) {
+      if (!(e instanceof live.Refused)) throw e;
+      say("refused: " + e.message + "; nothing changed", true);
+      return false;
+    }
+    reset.disabled = false;
+    say(state.model.name[selected] + " = " + live.fmt(model.now.data[selected], precision) +
+      ": every number recomputed", false);
+    refresh();
+    return true;
+  }
+  function restore() {
+    model.now = model.original;
+    if (selected !== null) input.value = String(model.now.data[selected]);
+    reset.disabled = true;
+    say("the original numbers are back", false);
+    refresh();
+  }
+  if (model) {
+    svg.addEventListener("click", function (e) {
+      var g = e.target.closest && e.target.closest("g.node"), m = g && /^v(\d+)$/.exec(g.id);
+      if (m && !dragged && state.model.op[+m[1]] === "") select(+m[1]);
+    });
+    svg.querySelectorAll("g.node").forEach(function (g) {
+      var m = /^v(\d+)$/.exec(g.id);
+      if (m && state.model.op[+m[1]] === "") g.style.cursor = "pointer";
+    });
+    input.addEventListener("input", edit);
+    input.addEventListener("keydown", function (e) { if (e.key === "Enter") edit(); });
+    reset.addEventListener("click", restore);
+  } else {
+    hint.textContent = state.why;
+    reset.hidden = true;
+  }
+  window.chainrule = {  // for tests and the curious: the numbers as they are now
+    values: function () { return model ? model.now.data.slice() : null; },
+    grads: function () { return model ? model.now.grad.slice() : null; },
+    locals: function () { return model ? model.now.local.slice() : null; },
+    caption: function () { return captions[current]; },
+    select: select, reset: restore, rules: live.rules, fmt: live.fmt, fsum: live.fsum
+  };
   setZoom(Math.max(Math.min(fitZoom(), 1), 0.8));  // node text at least 11 px (11 pt at 0.8 is 11.7 px)
   show(0);
 })();"""
