@@ -64,8 +64,9 @@ from .arguments import positive_int
 from .backward import topological_order
 from .errors import NumericError
 from .mode import enable_grad, tracing
+from .tape_groups import MatMul
 from .tape_layout import lay_out
-from .tape_threads import blocks, in_threads, one_blas_thread
+from .tape_threads import BLAS_THREADED_FROM, blocks, in_threads, one_blas_thread
 from .value import Value, traced_leaf
 
 __all__ = ["NonFiniteError", "Tape"]
@@ -179,8 +180,7 @@ class Tape:
             v.data for v in layout.constants
         ]
         self.threads = os.cpu_count() or 1
-        has_products = any(g.name == "matmul" for g in self.groups)
-        self._blas = one_blas_thread if has_products else contextlib.nullcontext  # see tape_threads
+        self._product = max((g.k * g.n for g in self.groups if isinstance(g, MatMul)), default=0)
         self._runs: dict[int, list[_Run]] = {}
         self._last: list[_Run] | None = None
         self._bind_static()
@@ -194,6 +194,11 @@ class Tape:
     @threads.setter
     def threads(self, n: int) -> None:
         self._threads = positive_int("Tape.threads", n)
+
+    def _blas_for(self, B: int) -> contextlib.AbstractContextManager:
+        """BLAS on one thread while this batch runs, when its biggest matrix product is big enough
+        for BLAS to use threads at all (see ``tape_threads``); else nothing to do (and no cost)."""
+        return one_blas_thread() if self._product * B >= BLAS_THREADED_FROM else contextlib.nullcontext()
 
     def fresh(self) -> Tape:
         """The same traced graph with buffers of its own: two callers (say ``fit`` and an
@@ -250,7 +255,7 @@ class Tape:
             for j, (is_static, row) in enumerate(self._roots):
                 out[cols, j] = (S if is_static else V)[row]
 
-        with self._blas(), np.errstate(all="ignore"):
+        with self._blas_for(B), np.errstate(all="ignore"):
             for step in self._static_forward:
                 step()
             in_threads(run_block, runs, self.threads)
@@ -329,7 +334,7 @@ class Tape:
                 for step in run.backward:
                     step()
 
-        with self._blas(), np.errstate(all="ignore"):
+        with self._blas_for(sum(run.V.shape[1] for run in runs)), np.errstate(all="ignore"):
             in_threads(run_block, runs, self.threads)
             if len(runs) > 1:  # each block's share of the static gradients, added in block order
                 np.copyto(GS, runs[0].GS)

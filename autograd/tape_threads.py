@@ -7,10 +7,11 @@ threads: 1 block below ``2 * BLOCK`` examples, else an even number of near-equal
 NumPy calls on its block whichever thread runs it, and the tape adds the blocks' parameter
 gradients in block order: any number of threads gives the numbers one thread gives.
 
-While a tape with matrix products runs, BLAS keeps to one thread (``threadpoolctl``; the setting is
-the process's, restored when the last tape running leaves). Its own threads sleep between the tape's
-calls and waking them cost more than they gave: a step of MLP(784, [128, 10]) on 128 examples took
-17 ms with OpenBLAS's two threads and 2.1 ms with one. The blocks are the tape's parallel work.
+While a tape runs matrix products big enough for BLAS to thread, BLAS keeps to one thread
+(``threadpoolctl``; the setting is the process's, restored when the last tape running leaves). Its
+own threads sleep between the tape's calls and waking them cost more than they gave: a step of
+MLP(784, [128, 10]) on 128 examples took 17 ms with OpenBLAS's two threads and 2.1 ms with one.
+The blocks are the tape's parallel work.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from threadpoolctl import ThreadpoolController
 
 BLOCK = 4096
 MAX_BLOCKS = 64
+# Below this many multiply-adds in a batch's biggest matrix product, BLAS runs it on one thread of
+# its own accord, and setting its threads would cost more than the product (a moons step on 100
+# examples: 16 x 16 x 100).
+BLAS_THREADED_FROM = 1 << 18
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
