@@ -1,9 +1,12 @@
 """Neuron, Layer and MLP, made of autograd Values so every forward pass can be drawn.
 
-A neuron computes act(Σ x_i·w_i + b) as ONE n-ary sum node, and names what it builds for the
-renderer: weights ``w0, w1, ...``, bias ``b``, products ``x·w``, the sum ``Σ`` and the activation
-(``relu``, ``tanh``, ``sigmoid``), all with ``scope`` = the neuron's dotted name such as
-``layers.0.neurons.1``.
+A neuron computes act(Σ w_i·x_i + b) as ONE n-ary sum node, and names what it builds for the
+renderer: weights ``w0, w1, ...``, bias ``b``, products ``w0·x0, w1·x1, ...`` (x_i: the neuron's
+input i), the sum ``Σ`` and the activation (``relu``, ``tanh``, ``sigmoid``). Each carries a
+``Scope`` (``module.Scope``): the neuron's dotted name such as ``layers.0.neurons.1``, its path
+``(("layer", 0), ("neuron", 1))`` and its role there (``("weight", 0)``, ``("bias", None)``,
+``("input", 0)`` for w0·x0, ``("sum", None)``, ``("activation", None)``). A softmax layer's own
+nodes carry the layer's scope, those of output k with the part ``("output", k)`` added.
 
 Weights are drawn by an initializer or given explicitly, one *row* per neuron: its weights in
 input order, then its bias (the order of ``parameters()``, and of micrograd). With ``seed=None`` the
@@ -23,7 +26,7 @@ import autograd
 from autograd import Value
 from autograd.arguments import choice, integer, positive_int
 
-from .module import Module, _one_number
+from .module import Module, Scope, _one_number
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")  # per neuron
 OUTPUT_ACTIVATIONS = ACTIVATIONS + ("softmax",)  # softmax acts on a whole layer: output layers only
@@ -76,12 +79,19 @@ def _activation(activation: str | None, nonlin: bool | None, choices: tuple[str,
 
 
 _WEIGHT_NAMES: list[str] = []
+_PRODUCT_LABELS: list[str] = []
 
 
 def _weight_names(n: int) -> list[str]:
     """["w.0", ..., "w.{n-1}"], made once (fit asks for the parameters on every call)."""
     _WEIGHT_NAMES.extend(f"w.{i}" for i in range(len(_WEIGHT_NAMES), n))
     return _WEIGHT_NAMES[:n]
+
+
+def _product_labels(n: int) -> list[str]:
+    """["w0·x0", ..., "w{n-1}·x{n-1}"]: each weighted input named by the input it weighs."""
+    _PRODUCT_LABELS.extend(f"w{i}·x{i}" for i in range(len(_PRODUCT_LABELS), n))
+    return _PRODUCT_LABELS[:n]
 
 
 def as_inputs(x: Any, nin: int, who: object) -> list[Value]:
@@ -135,22 +145,34 @@ class Neuron(Module):
         named = list(zip(_weight_names(len(self.w)), self.w))
         return named + [("b", self.b)] if self.b is not None else named
 
+    def _set_scope(self, scope: str = "") -> None:
+        """Place the neuron, give each parameter its role, and make once the scopes of what
+        ``__call__`` builds (the products, the sum, the activation)."""
+        super()._set_scope(scope)
+        at = self._scope
+        for i, w in enumerate(self.w):
+            w.scope = at.with_role("weight", i)
+        if self.b is not None:
+            self.b.scope = at.with_role("bias")
+        self._made = [at.with_role("input", i) for i in range(self.nin)]
+        self._made += [at.with_role("sum"), at.with_role("activation")]
+
     def __call__(self, x: Any) -> Value:
         x = as_inputs(x, self.nin, self)
-        scope = self._scope
+        made, labels = self._made, _product_labels(self.nin)
         terms = []
-        for xi, wi in zip(x, self.w):
+        for i, (xi, wi) in enumerate(zip(x, self.w)):
             p = xi * wi
-            p.label, p.scope = "x·w", scope
+            p.label, p.scope = labels[i], made[i]
             terms.append(p)
         if self.b is not None:
             terms.append(self.b)
         s = autograd.sum(terms)
-        s.label, s.scope = "Σ", scope
+        s.label, s.scope = "Σ", made[-2]
         if self.activation == "linear":
             return s
         out = getattr(s, self.activation)()
-        out.label, out.scope = self.activation, scope
+        out.label, out.scope = self.activation, made[-1]
         return out
 
     def config(self) -> dict[str, Any]:
@@ -166,6 +188,8 @@ class Layer(Module):
 
     ``activation`` defaults to relu (``softmax`` allowed); micrograd's ``nonlin=`` is accepted instead.
     """
+
+    child_kind = "neuron"
 
     def __init__(
         self,
@@ -195,11 +219,16 @@ class Layer(Module):
     def children(self) -> list[tuple[str, Module]]:
         return [(f"neurons.{j}", n) for j, n in enumerate(self.neurons)]
 
+    def _set_scope(self, scope: str = "") -> None:
+        super()._set_scope(scope)
+        at = self._scope  # a softmax's nodes for output k: the layer's name, its path + ("output", k)
+        self._outputs = [Scope(at, (*at.parts, ("output", k))) for k in range(self.nout)]
+
     def forward(self, x: Any) -> list[Value]:
         """The layer's outputs, always as a list."""
         x = as_inputs(x, self.nin, self)
         outs = [n(x) for n in self.neurons]
-        return _softmax(outs, self._scope) if self.activation == "softmax" else outs
+        return _softmax(outs, self._scope, self._outputs) if self.activation == "softmax" else outs
 
     def __call__(self, x: Any) -> list[Value] | Value:
         outs = self.forward(x)
@@ -214,17 +243,19 @@ class Layer(Module):
         return f"Layer({self.nin} -> {self.nout}{act}{'' if self.bias else ', no bias'})"
 
 
-def _softmax(z: list[Value], scope: str) -> list[Value]:
-    """exp(z_k - m) / Σ exp(z_j - m) with m = max(z): stable, and shaped the same for any data."""
+def _softmax(z: list[Value], scope: Scope, outputs: list[Scope]) -> list[Value]:
+    """exp(z_k - m) / Σ exp(z_j - m) with m = max(z): stable, and shaped the same for any data.
+    ``scope``: the layer's, for m and the sum; ``outputs[k]``: output k's, for its own nodes."""
     m = autograd.max(z)
-    e = [(zk - m).exp() for zk in z]
+    shifted = [zk - m for zk in z]
+    e = [d.exp() for d in shifted]
     total = autograd.sum(e)
     m.label, total.label = "max", "Σexp"
+    m.scope = total.scope = scope
     out = [ek / total for ek in e]
-    for v in [m, total, *out]:
-        v.scope = scope
-    for ek, p in zip(e, out):
-        ek.label, ek.scope, p.label = "exp", scope, "softmax"
+    for d, ek, p, at in zip(shifted, e, out, outputs):
+        ek.label, p.label = "exp", "softmax"
+        d.scope = ek.scope = p.scope = at
     return out
 
 
@@ -236,6 +267,8 @@ class MLP(Module):
     ``weights``: one list of neuron rows per layer (see Neuron), e.g. the 2-2-2 worked example's
     ``[[[0.3, 0.25], [0.4, 0.35]], [[0.45, 0.4], [0.7, 0.6]]]`` with ``bias=False``.
     """
+
+    child_kind = "layer"
 
     def __init__(
         self,

@@ -3,6 +3,10 @@
 A module lists its own parameters (``own_parameters``) and its sub-modules (``children``); the
 base class derives everything else from those two: ``named_parameters`` (dotted names such as
 ``layers.0.neurons.1.w.0``), ``parameters``, ``zero_grad``, ``state_dict``/``load_state_dict``.
+
+Every Value a module makes carries a ``Scope`` in ``Value.scope``: its module's dotted name as a
+string (what users and error messages read), with the structure beside it for renderers, which read
+the kinds and indices and never parse the string.
 """
 
 from __future__ import annotations
@@ -14,11 +18,66 @@ from typing import Any
 
 from autograd import Value
 
+Part = tuple[str, int | None]  # one step of a module path: ("layer", 1), ("neuron", 3); ("a", None)
+Role = tuple[str, int | None]  # what a Value is in its module: ("weight", 2), ("bias", None), ...
+ROLES = ("weight", "bias", "input", "sum", "activation")  # "input" i: the product w_i·x_i
+
+
+class Scope(str):
+    """Where a module made a Value, as an immutable record that reads as the module's dotted name.
+
+    The string is the name (``layers.1.neurons.3``, as in ``named_parameters``) and compares equal
+    to it; ``parts`` is the path as (kind, index) pairs, ``(("layer", 1), ("neuron", 3))`` (a user
+    module's child: ``(its name, None)``); ``role`` says what the Value is there, one of ``ROLES``
+    with its index (``("weight", 2)``, ``("bias", None)``), or None.
+    """
+
+    __slots__ = ("parts", "role")
+    parts: tuple[Part, ...]
+    role: Role | None
+
+    def __new__(cls, text: str = "", parts: tuple[Part, ...] = (), role: Role | None = None) -> Scope:
+        scope = super().__new__(cls, text)
+        object.__setattr__(scope, "parts", tuple(parts))
+        object.__setattr__(scope, "role", role)
+        return scope
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a Scope cannot be changed: make a new one")
+
+    def child(self, name: str, part: Part) -> Scope:
+        """The scope of a sub-module called ``name`` (its dotted name's last step) at ``part``."""
+        return Scope(_join(self, name), (*self.parts, part))
+
+    def with_role(self, kind: str, index: int | None = None) -> Scope:
+        """This module's scope for a Value of role ``kind`` (one of ``ROLES``), index ``index``."""
+        return Scope(self, self.parts, (kind, index))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Scope, (str(self), self.parts, self.role))
+
+    def __copy__(self) -> Scope:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Scope:
+        return self  # immutable: copies of a model share it, as they share strings
+
+    def __repr__(self) -> str:
+        role = f", role={self.role!r}" if self.role else ""
+        return f"Scope({str(self)!r}, parts={self.parts!r}{role})"
+
+
+TOP = Scope()  # the scope of a top module
+
 
 class Module:
-    """Base class: subclasses define ``__call__``, ``own_parameters()`` and ``children()``."""
+    """Base class: subclasses define ``__call__``, ``own_parameters()`` and ``children()``.
 
-    _scope: str = ""  # this module's dotted name inside its parent model ("" for the top module)
+    ``child_kind``: the kind of this module's children when they are numbered in order ("layer" for
+    an MLP's layers); None: each child is its own kind, named by its name (a user module's)."""
+
+    _scope: Scope = TOP  # this module's place inside its parent model (TOP for the top module)
+    child_kind: str | None = None
 
     def __call__(self, x: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __call__")
@@ -92,17 +151,20 @@ class Module:
     # --- names for the renderer ----------------------------------------------------------------
 
     @property
-    def scope(self) -> str:
-        """This module's dotted name in its model, e.g. ``layers.0.neurons.1`` ("" at the top)."""
+    def scope(self) -> Scope:
+        """This module's place in its model: a ``Scope``, read as ``layers.0.neurons.1`` ("" at the top)."""
         return self._scope
 
-    def _set_scope(self, scope: str) -> None:
-        """Name this module (and, recursively, its children and parameters) inside a parent."""
+    def _set_scope(self, scope: str = "") -> None:
+        """Place this module (and, recursively, its children and parameters) inside a parent; a
+        plain string (a user module's own name for itself) becomes a one-part scope."""
+        if not isinstance(scope, Scope):
+            scope = Scope(scope, ((scope, None),)) if scope else TOP
         self._scope = scope
         for _, p in self.own_parameters():
             p.scope = scope
-        for name, child in self.children():
-            child._set_scope(_join(scope, name))
+        for k, (name, child) in enumerate(self.children()):
+            child._set_scope(scope.child(name, (self.child_kind, k) if self.child_kind else (name, None)))
 
 
 def _join(prefix: str, name: str) -> str:

@@ -7,9 +7,11 @@ import pytest
 from worked_table import TABLE_AS_SHOWN
 
 from autograd import Value
+from autograd import sum as vsum
+from nn.module import Scope
 from nn.worked_example import T, X, worked_example, worked_example_mlp
 from viz import draw, trace
-from viz.dot import fmt
+from viz.dot import count_boxes, fmt
 
 
 def test_fmt():
@@ -100,24 +102,31 @@ def _scoped(value, scope, label):
     return value
 
 
+def place(*parts):
+    """nn's scope record for a node made by hand: place(("layer", 0), ("neuron", 1))."""
+    return Scope(".".join(f"{kind}s.{k}" for kind, k in parts), parts)
+
+
+def neuron(layer, j):
+    return place(("layer", layer), ("neuron", j))
+
+
+def hand_made_neuron(n, xs, ws, bias=None, act=None):
+    """One neuron's nodes, scope records and labels set by hand as nn sets them."""
+    w = [_scoped(Value(v), n.with_role("weight", i), f"w{i}") for i, v in enumerate(ws)]
+    terms = [_scoped(wi * xi, n.with_role("input", i), f"w{i}·x{i}") for i, (wi, xi) in enumerate(zip(w, xs))]
+    b = [] if bias is None else [_scoped(Value(bias), n.with_role("bias"), "b")]
+    s = _scoped(vsum(terms + b), n.with_role("sum"), "Σ")
+    return s if act is None else _scoped(getattr(s, act)(), n.with_role("activation"), act)
+
+
 def hand_made_neuron_net():
-    """Two neurons of layer 0 and one of layer 1, scopes set by hand as nn does."""
+    """Two neurons of layer 0 and one of layer 1."""
     xs = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
-    outs = []
-    for j, ws in enumerate(([0.3, -0.2], [0.8, 0.1])):
-        scope = f"layers.0.neurons.{j}"
-        w = [_scoped(Value(v), scope, f"w{i}") for i, v in enumerate(ws)]
-        b = _scoped(Value(0.1), scope, "b")
-        s = Value(0.0)
-        from autograd import sum as vsum
-
-        s = _scoped(vsum([_scoped(wi * xi, scope, "x·w") for wi, xi in zip(w, xs)] + [b]), scope, "Σ")
-        outs.append(_scoped(s.relu(), scope, "relu"))
-    scope = "layers.1.neurons.0"
-    w = [_scoped(Value(v), scope, f"w{i}") for i, v in enumerate((1.0, -1.0))]
-    from autograd import sum as vsum
-
-    out = _scoped(vsum([_scoped(wi * h, scope, "x·w") for wi, h in zip(w, outs)]), scope, "Σ")
+    outs = [
+        hand_made_neuron(neuron(0, j), xs, ws, 0.1, "relu") for j, ws in enumerate(([0.3, -0.2], [0.8, 0.1]))
+    ]
+    out = hand_made_neuron(neuron(1, 0), outs, (1.0, -1.0))
     loss = (out - 1.0) ** 2
     loss.backward()
     return loss
@@ -133,8 +142,8 @@ def test_clusters_per_layer_and_neuron():
     assert layer0 < src.index("label=<neuron 1>") < src.index("label=<layer 1>")
     plain = draw(hand_made_neuron_net()).source  # the default: each box says where it is instead
     assert "subgraph cluster_" not in plain
-    assert plain.count(">layer 0 · neuron 1</I></FONT>") == 7  # w0, w1, b, x·w twice, Σ, relu
-    assert "<B>layer 1 · neuron 0</B>" not in plain
+    assert plain.count(">layer 0 › neuron 1</I></FONT>") == 7  # w0, w1, b, w0·x0, w1·x1, Σ, relu
+    assert "<B>w1·x1</B>" in plain and "<B>layer 1 › neuron 0</B>" not in plain
 
 
 def test_collapsed_draws_one_box_per_neuron():
@@ -143,8 +152,8 @@ def test_collapsed_draws_one_box_per_neuron():
     assert src.count("Σ w·x + b → relu") == 2 and src.count("Σ w·x → linear") == 1
     assert src.count("subgraph cluster_") == 2  # layers only: a collapsed neuron is one box
     plain = draw(loss, collapsed=True).source
-    assert "<B>layer 0 · neuron 1</B>: Σ w·x + b → relu" in plain and "subgraph cluster_" not in plain
-    assert "x·w" not in src
+    assert "<B>layer 0 › neuron 1</B>: Σ w·x + b → relu" in plain and "subgraph cluster_" not in plain
+    assert "w0·x0" not in src
 
 
 def test_collapsed_mlp_has_one_node_per_neuron():
@@ -155,7 +164,7 @@ def test_collapsed_mlp_has_one_node_per_neuron():
     loss.backward()
     full = trace(loss)
     src = draw(loss, collapsed=True).source
-    boxes = re.findall(r"\t(v\d+) \[label=<<B>layer \d · neuron \d+</B>", src)
+    boxes = re.findall(r"\t(v\d+) \[label=<<B>layer \d › neuron \d+</B>", src)
     assert len(boxes) == 16 + 16 + 1
     nodes = re.findall(r"^\t\t*(\w+) \[label=", src, flags=re.M)
     assert len(nodes) < 45 < len(full.nodes) // 10  # 33 neurons, 2 inputs, the loss's few nodes, legend
@@ -173,7 +182,7 @@ def test_worked_example_as_an_mlp_draws_its_modules():
     assert src.count("subgraph cluster_") == 6
     collapsed = draw(loss, collapsed=True, precision=8).source
     assert collapsed.count("Σ w·x → sigmoid") == 4
-    assert "out 0.609446 · grad 0.209446" in collapsed  # o1 and dE/do1
+    assert "out 0.609446, grad 0.209446" in collapsed  # o1 and dE/do1
 
 
 HOSTILE = "a<b>&c \"q\" 's' {x} \\n </TD></TABLE>>] ]; digraph { evil -> x }"
@@ -194,17 +203,10 @@ def test_hostile_labels_are_escaped_in_dot():
 
 
 def big_graph(n_neurons: int = 1786):
-    """28 nodes per neuron: 50,019 nodes in all, with scopes (for the collapsed view)."""
-    from autograd import sum as vsum
-
+    """28 nodes per neuron: 50,019 nodes in all, with scope records (for the collapsed view)."""
     xs = [Value(0.01 * i, label=f"x{i}") for i in range(12)]
-    outs = []
-    for j in range(n_neurons):
-        scope = f"layers.{j // 100}.neurons.{j % 100}"
-        ws = [_scoped(Value(0.001 * (i + j)), scope, f"w{i}") for i in range(12)]
-        terms = [_scoped(w * x, scope, "x·w") for w, x in zip(ws, xs)]
-        s = _scoped(vsum(terms + [_scoped(Value(0.0), scope, "b")]), scope, "Σ")
-        outs.append(_scoped(s.tanh(), scope, "tanh"))
+    ws = [[0.001 * (i + j) for i in range(12)] for j in range(n_neurons)]
+    outs = [hand_made_neuron(neuron(j // 100, j % 100), xs, ws[j], 0.0, "tanh") for j in range(n_neurons)]
     acc = outs[0]
     for o in outs[1:]:
         acc = acc + o  # a long chain: deep enough to break a recursive walk
@@ -228,15 +230,18 @@ def test_bad_rankdir():
 
 
 def test_collapsed_keeps_layer_level_nodes_in_full():
-    """Only scopes ending in neurons.<j> collapse; a softmax layer's own nodes are drawn as they are."""
-    h = _scoped(Value(0.5), "layers.0.neurons.0", "relu")
-    z = [_scoped(h * w, "layers.1.neurons.0", "x·w") for w in (1.0, 2.0)]
-    e = [_scoped(zi.exp(), "layers.1", "exp") for zi in z]
+    """Only a neuron's nodes collapse; a softmax layer's own nodes are drawn as they are."""
+    h = _scoped(Value(0.5), neuron(0, 0).with_role("activation"), "relu")
+    z = [_scoped(h * w, neuron(1, 0).with_role("input", 0), "w0·x0") for w in (1.0, 2.0)]
+    e = [_scoped(zi.exp(), place(("layer", 1), ("output", k)), "exp") for k, zi in enumerate(z)]
     out = e[0] + e[1]
     out.backward()
     src = draw(out, collapsed=True).source
     assert src.count("<B>exp</B>") == 2
-    assert src.count("<B>layer 0 · neuron 0</B>") == 1 and src.count("<B>layer 1 · neuron 0</B>") == 1
+    assert src.count("<B>layer 0 › neuron 0</B>") == 1 and src.count("<B>layer 1 › neuron 0</B>") == 1
+    assert (
+        src.count(">layer 1 › output 0</I></FONT>") == 1 and src.count(">layer 1 › output 1</I></FONT>") == 1
+    )
 
 
 # --- shown literally, checked options, micrograd's draw_dot ---------------------------------------
@@ -340,9 +345,9 @@ def test_a_dead_unit_is_grey_and_marked_in_full_and_collapsed_views():
     hot = [fill for _, fill, _, _ in BINS]
     x = Value(1.0, label="x")
     x.scope = None
-    w = _scoped(Value(-3.0), "layers.0.neurons.0", "w0")
-    s = _scoped(w * x, "layers.0.neurons.0", "x·w")
-    out = _scoped(s.relu(), "layers.0.neurons.0", "relu")
+    w = _scoped(Value(-3.0), neuron(0, 0).with_role("weight", 0), "w0")
+    s = _scoped(w * x, neuron(0, 0).with_role("input", 0), "w0·x0")
+    out = _scoped(s.relu(), neuron(0, 0).with_role("activation"), "relu")
     loss = (out - 5.0) ** 2  # d loss / d out = -10: the output's gradient is large, but none passes back
     loss.backward()
     assert out.grad == -10.0 and w.grad == 0.0
@@ -362,7 +367,7 @@ def test_collapsed_edges_are_weights_width_by_size_colour_by_gradient():
     loss.backward()
     src = draw(loss, collapsed=True, precision=6).source
     assert "each edge into a neuron is a weight w: width |w|, colour |d root / dw|" in src
-    weights = [p for p in model.parameters() if p.label != "b"]
+    weights = [p for p in model.parameters() if p.scope.role[0] == "weight"]
     top = max(abs(w.data) for w in weights)
     for w in weights:  # 9 weights: few enough to label each
         line = next(
@@ -535,3 +540,30 @@ def test_too_big_suggests_collapsing_only_when_it_shrinks_the_drawing(tmp_path, 
     with pytest.raises(DrawingTooBig, match="4925 nodes"):
         render(root, tmp_path / "m.svg")
     assert draw(root).node_count == 4925 and not (tmp_path / "m.svg").exists()
+
+
+def test_a_leaf_labelled_b_is_not_taken_for_a_bias():
+    n = neuron(0, 0)
+    x = Value(0.5, label="x0")
+    w = _scoped(Value(2.0), n.with_role("weight", 0), "w0")
+    b_named = _scoped(Value(0.1), n.with_role("weight", 1), "b")  # a weight its user called b
+    s = _scoped(vsum([w * x, b_named * x]), n.with_role("sum"), "Σ")
+    out = _scoped(s.relu(), n.with_role("activation"), "relu")
+    out.backward()
+    src = draw(out, collapsed=True).source
+    assert "<B>layer 0 › neuron 0</B>: Σ w·x → relu" in src and "+ b" not in src
+    plain = Value(0.1, label="b") * Value(3.0, label="x")  # no record at all: just a node called b
+    plain.backward()
+    for collapsed in (False, True):
+        src = draw(plain, collapsed=collapsed).source
+        assert "<B>b</B>" in src and "Σ w·x" not in src and "›" not in src
+
+
+def test_plain_values_draw_the_same_collapsed_or_not():
+    ex = worked_example()
+    assert count_boxes(ex["E"], collapsed=True) == count_boxes(ex["E"], collapsed=False) == 37
+    full, collapsed = draw(ex["E"]).source, draw(ex["E"], collapsed=True).source
+    names = re.findall(r"<I>([^<]*)</I>", full)
+    assert "w1[0][0]·x1" in names and "(0.4 - o1)²" in names and "0.6 - o2" in names
+    assert not [n for n in names if re.fullmatch(r"(mul|sub|pow)\d+", n)]
+    assert "›" not in full + collapsed and "Σ w·x" not in collapsed  # no place, no neuron box

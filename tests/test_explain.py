@@ -1,12 +1,15 @@
 """viz.explain: the chain-rule sum behind one gradient, with its numbers."""
 
 import math
+import re
 
 import pytest
 
 from autograd import Value
 from nn.worked_example import worked_example
-from viz import draw, explain
+from viz import draw, explain, gradients, trace
+from viz.explain import explain_node
+from viz.frames import backprop_steps
 
 
 def example():
@@ -66,16 +69,15 @@ def test_same_value_used_twice_by_one_op():
     assert [t.product for t in e.terms] == [3.0, 3.0] and e.total == x.grad == 6.0
 
 
-def test_unlabelled_intermediates_are_named_after_their_ops_rather_than_folded_away():
+def test_unlabelled_intermediates_are_named_by_their_expressions_rather_than_folded_away():
     a = Value(2.0, label="a")
     out = ((a * 3.0).exp() + 1.0).log()
     out.label = "L"
     out.backward()
     e = explain(a)  # folding every unlabelled node would say only dL/da = dL/da
-    # ids in forward order, inputs in slot order: a 0, the constant 3 1, mul 2, exp 3, ...
-    assert str(e).split("\n")[0] == "dL/da = dL/dexp3 · dexp3/dmul2 · dmul2/da"
+    assert str(e).split("\n")[0] == "dL/da = dL/d(exp(a·3)) · d(exp(a·3))/d(a·3) · d(a·3)/da"
     src = draw(out).source  # the drawing shows the same names on those nodes
-    assert ">exp3</I></FONT>" in src and ">mul2</I></FONT>" in src
+    assert ">exp(a·3)</I></FONT>" in src and ">a·3</I></FONT>" in src and ">exp(a·3) + 1</I></FONT>" in src
     assert [f.value for f in e.terms[0].factors] == pytest.approx([1 / (math.exp(6) + 1), math.exp(6), 3.0])
     assert e.total == pytest.approx(a.grad, rel=1e-12)
 
@@ -120,13 +122,15 @@ def test_latex():
 
 
 def test_an_unlabelled_graph_is_explained_through_its_ops():
-    # with no labels in between, folding would leave "droot/da = droot/da"; name the ops instead
+    # with no labels in between, folding would leave "droot/da = droot/da"; name the nodes instead
     a = Value(2.0, label="a")
     y = a * a + a.tanh()
     y.backward()
     e = explain(a)
     first = str(e).split("\n")[0]
-    assert first.count("dmul") == 4 and "dtanh" in first and "droot/da = droot/da" not in first
+    assert first == (
+        "droot/da = droot/d(a·a) · d(a·a)/da + droot/d(a·a) · d(a·a)/da + droot/d(tanh(a)) · d(tanh(a))/da"
+    )
     assert e.total == pytest.approx(a.grad, rel=1e-15) == pytest.approx(4 + (1 - math.tanh(2) ** 2))
 
 
@@ -140,11 +144,11 @@ def test_an_mlp_parameter_is_explained_with_the_places_of_its_nodes():
     w0 = model.parameters()[0]
     e = explain(w0)
     assert str(e).split("\n")[0] == (
-        "dhinge/d(layer 0 · neuron 0 · w0) = dhinge/d(layer 0 · neuron 0 · Σ) · "
-        "d(layer 0 · neuron 0 · Σ)/d(layer 0 · neuron 0 · x·w) · "
-        "d(layer 0 · neuron 0 · x·w)/d(layer 0 · neuron 0 · w0)"
+        "dhinge/d(layer 0 › neuron 0 › w0) = dhinge/d(layer 0 › neuron 0 › Σ) · "
+        "d(layer 0 › neuron 0 › Σ)/d(layer 0 › neuron 0 › w0·x0) · "
+        "d(layer 0 › neuron 0 › w0·x0)/d(layer 0 › neuron 0 › w0)"
     )
-    assert e.terms[0].factors[-1].value == X[0][0]  # d(x·w)/dw0 is the input
+    assert e.terms[0].factors[-1].value == X[0][0]  # d(w0·x0)/dw0 is the input
     assert e.total == pytest.approx(w0.grad, rel=1e-12)
 
 
@@ -201,3 +205,15 @@ def test_value_first_gives_the_value_then_the_numbers_then_the_names():
         f"{pad} = dE_total/do1 · do1/dnet_o1 · dnet_o1/dh1 + dE_total/do2 · do2/dnet_o2 · dnet_o2/dh1"
     )
     assert len(lines) == 4 and {ln.index("=") for ln in lines} == {len(pad) + 1}  # aligned
+
+
+def test_the_worked_example_is_explained_with_no_numbered_names():
+    ex = example()
+    graph = trace(ex["E"], gradients(ex["E"]))
+    texts = [str(explain_node(graph, i, levels=None)) for i in range(len(graph.nodes))]
+    assert not [t for t in texts if re.search(r"(mul|sub|pow)\d", t)]
+    assert texts[5].split("\n")[0] == "dE_total/d(w1[0][0]·x1) = dE_total/dh1 · dh1/dz1 · dz1/d(w1[0][0]·x1)"
+    assert texts[23].split("\n")[0] == "dE_total/d((0.4 - o1)²) = dE_total/dE1 · dE1/d((0.4 - o1)²)"
+    steps = backprop_steps(ex["E"])
+    assert not [c for c in steps.captions if re.search(r"(mul|sub|pow)\d", c)]
+    assert "the gradient of (0.4 - o1)² is final: its use has passed it back" in "\n".join(steps.captions)

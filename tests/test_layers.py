@@ -1,7 +1,9 @@
 """Neuron, Layer, MLP: forward numbers, explicit and seeded weights, labels and scopes for the
 renderer, one n-ary sum per neuron, and micrograd's parameter order."""
 
+import copy
 import math
+import pickle
 import random
 
 import micrograd.nn as micrograd_nn
@@ -29,17 +31,24 @@ def test_neuron_computes_activation_of_weighted_sum_plus_bias():
 def test_neuron_nodes_carry_labels_and_scope_and_use_one_sum():
     m = MLP(2, [3, 2], activation="relu", output_activation="sigmoid", seed=0)
     out = m([1.0, -0.5])[1]
+    place = (("layer", 1), ("neuron", 1))
     assert (out.label, out.scope, out.op) == ("sigmoid", "layers.1.neurons.1", "sigmoid")
+    assert (out.scope.parts, out.scope.role) == (place, ("activation", None))
     (s,) = out.parents
     assert (s.label, s.scope, s.op) == ("Σ", "layers.1.neurons.1", "sum")
+    assert (s.scope.parts, s.scope.role) == (place, ("sum", None))
     assert len(s.parents) == 3 + 1  # three products and the bias: one node, not a chain of +
     *products, b = s.parents
     assert b is m.layers[1].neurons[1].b and (b.label, b.scope) == ("b", "layers.1.neurons.1")
+    assert (b.scope.parts, b.scope.role) == (place, ("bias", None))
     for i, p in enumerate(products):
-        assert (p.label, p.scope, p.op) == ("x·w", "layers.1.neurons.1", "*")
+        assert (p.label, p.scope, p.op) == (f"w{i}·x{i}", "layers.1.neurons.1", "*")  # named by its input
+        assert (p.scope.parts, p.scope.role) == (place, ("input", i))
         x, w = p.parents
         assert w is m.layers[1].neurons[1].w[i] and w.label == f"w{i}"
+        assert (w.scope.parts, w.scope.role) == (place, ("weight", i))
         assert x.label == "relu" and x.scope == f"layers.0.neurons.{i}"
+        assert x.scope.parts == (("layer", 0), ("neuron", i))
     inputs = {x for p in m.layers[0].neurons[0]([1.0, -0.5]).parents[0].parents[:2] for x in p.parents[:1]}
     assert sorted(v.label for v in inputs) == ["x0", "x1"]
 
@@ -47,9 +56,10 @@ def test_neuron_nodes_carry_labels_and_scope_and_use_one_sum():
 def test_bare_neuron_and_layer_use_names_relative_to_themselves():
     n = Neuron(2, seed=0)
     assert n([1.0, 2.0]).scope == "" and n.w[1].scope == "" and n.w[1].label == "w1"
+    assert (n.w[1].scope.parts, n.w[1].scope.role) == ((), ("weight", 1))
     layer = Layer(2, 2, seed=0)
     assert [o.scope for o in layer([1.0, 2.0])] == ["neurons.0", "neurons.1"]
-    assert layer.neurons[1].b.scope == "neurons.1"
+    assert layer.neurons[1].b.scope == "neurons.1" and layer.neurons[1].b.scope.parts == (("neuron", 1),)
 
 
 def test_linear_neuron_output_is_the_sum_node():
@@ -136,6 +146,9 @@ def test_softmax_output_layer_is_stable_and_sums_to_one():
     p = m([1.0, 0.999])
     assert sum(v.data for v in p) == pytest.approx(1.0, abs=1e-15)
     assert [v.label for v in p] == ["softmax"] * 3 and p[0].scope == "layers.0"
+    assert [v.scope.parts for v in p] == [(("layer", 0), ("output", k)) for k in range(3)]
+    total = p[0].parents[1]
+    assert (total.label, total.scope.parts, total.scope.role) == ("Σexp", (("layer", 0),), None)
     z = [1000.0, 999.0, 0.0]
     expected = [math.exp(zk - 1000.0) / sum(math.exp(zj - 1000.0) for zj in z) for zk in z]
     assert [v.data for v in p] == pytest.approx(expected, abs=1e-15)
@@ -179,3 +192,35 @@ def test_gradients_match_finite_differences():
     m = MLP(3, [4, 3, 1], activation="tanh", seed=3)
     params = m.parameters()
     autograd.gradcheck(lambda *ps: m([0.3, -0.7, 1.1]), params)
+
+
+@pytest.mark.parametrize("copier", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+def test_the_scope_records_survive_a_copy_of_the_model(copier):
+    model = copier(MLP(2, [3, 2], output_activation="softmax", seed=0))
+    w = model.layers[1].neurons[1].w[2]
+    assert (w.scope, w.scope.parts, w.scope.role) == (
+        "layers.1.neurons.1",
+        (("layer", 1), ("neuron", 1)),
+        ("weight", 2),
+    )
+    assert (
+        repr(w.scope)
+        == "Scope('layers.1.neurons.1', parts=(('layer', 1), ('neuron', 1)), role=('weight', 2))"
+    )
+    out = model([1.0, -0.5])  # and what the copy builds carries them too
+    assert out[1].scope.parts == (("layer", 1), ("output", 1))
+    products = out[1].parents[0].parents[0].parents[0].parents[:-1]  # softmax <- exp <- z - max <- Σ
+    assert [p.scope.role for p in products] == [("input", i) for i in range(3)]
+    assert [p.label for p in products] == ["w0·x0", "w1·x1", "w2·x2"]
+
+
+def test_a_scope_is_an_immutable_string():
+    scope = MLP(2, [3]).layers[0].neurons[1].b.scope
+    assert (
+        isinstance(scope, str)
+        and str(scope) == "layers.0.neurons.1"
+        and f"in {scope}" == "in layers.0.neurons.1"
+    )
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        scope.role = ("weight", 0)
+    assert copy.copy(scope) is scope and copy.deepcopy(scope) is scope

@@ -131,4 +131,6 @@ def test_a_user_module_gets_names_and_state_from_its_children():
     two = Two()
     assert [n for n, _ in two.named_parameters()] == ["a.w.0", "a.b", "b.w.0", "b.b"]
     assert two.a.w[0].scope == "a"
+    assert (two.a.w[0].scope.parts, two.a.w[0].scope.role) == ((("a", None),), ("weight", 0))  # its own name
+    assert two.b.scope.parts == (("b", None),) and two.scope == "" and two.scope.parts == ()
     assert [name for name, _ in two.modules()] == ["", "a", "b"]

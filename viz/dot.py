@@ -4,8 +4,8 @@ Value nodes are boxes (label, data, grad); a small circle between a node and its
 the operation; each input edge shows the local derivative d child / d input and the gradient it
 carries back (child.grad x local). A box's fill is the size of the gradient it passes back, in
 decades (legend included), so vanishing gradients stand out; a dead ReLU passes none and is grey.
-A node made by an ``nn`` module (``Value.scope``, e.g. ``"layers.0.neurons.1"``) shows its place
-(``layer 0 · neuron 1``); ``clusters=True`` frames a neuron's nodes inside its layer's frame instead
+A node made by an ``nn`` module (its ``Value.scope`` record) shows its place
+(``layer 0 › neuron 1``); ``clusters=True`` frames a neuron's nodes inside its layer's frame instead
 (Graphviz then orders the frames itself: the reading order below is kept only without them);
 ``collapsed=True`` draws each neuron as one box
 ``Σ w·x + b → act`` and each weight as an edge (width |w|, colour |dL/dw|). A constant (a leaf
@@ -32,8 +32,8 @@ from autograd.arguments import integer
 
 from .backend import pipe
 from .graph import Graph, trace
-from .painter import Painter, neuron_groups
-from .style import FONT, cluster_path, cluster_title, esc, fmt, grad_colors
+from .painter import Painter, in_neuron, neuron_groups
+from .style import FONT, Cluster, cluster_order, cluster_title, esc, fmt, grad_colors
 
 DRAWING_FORMATS = ("svg", "png", "pdf", "dot")  # what a drawing's render() and pipe() can write
 MAX_NODES = 3000  # above this many drawn nodes, laying out takes minutes: refuse at once
@@ -53,12 +53,11 @@ class DrawingTooBig(ValueError):
 def count_boxes(root: Value, collapsed: bool, constants: bool = True) -> int:
     """How many nodes a drawing of ``root`` has (a collapsed neuron is one; ``constants=False``: the
     constants not counted), counted on the Values before any tracing or drawing: it is fast."""
-    neurons: set[str] = set()
+    neurons: set[tuple] = set()
     count = 0
     for v in autograd.topological_order(root):
-        parts = v.scope.split(".") if v.scope else []
-        if collapsed and len(parts) >= 2 and parts[-2] == "neurons":
-            neurons.add(v.scope)  # type: ignore[arg-type]
+        if collapsed and in_neuron(v.scope):
+            neurons.add(v.scope.parts)  # type: ignore[union-attr]
         elif constants or not (v.is_leaf and not v.label and not v.scope):
             count += 1
     return count + len(neurons)
@@ -266,28 +265,22 @@ def draw_graph(
     return g
 
 
-def natural(key: str) -> list[Any]:
-    """A sort key that puts "layers.2" before "layers.10" (numbers compared as numbers)."""
-    return [int(p) if p.isdigit() else p for p in key.split(".")]
-
-
-def _assemble(g: graphviz.Digraph, bodies: dict[str | None, list[str]]) -> None:
+def _assemble(g: graphviz.Digraph, bodies: dict[Cluster | None, list[str]]) -> None:
     """Put each cluster's lines into nested subgraphs (innermost first) and those into ``g``."""
     g.body.extend(bodies.pop(None))
-    keys: dict[str, None] = {}  # every cluster, parents before children
-    for key in bodies:
-        keys.update(dict.fromkeys(cluster_path(key or "")))
-    keys = dict.fromkeys(sorted(keys, key=natural))  # layer 0 before layer 1: reading order
-    subs: dict[str, graphviz.Digraph] = {}
+    keys: dict[Cluster, None] = {}  # every cluster, parents before children
+    for key in filter(None, bodies):
+        keys.update(dict.fromkeys(key[:k] for k in range(1, len(key) + 1)))
+    keys = dict.fromkeys(sorted(keys, key=cluster_order))  # layer 0 before layer 1: reading order
+    subs: dict[Cluster, graphviz.Digraph] = {}
     for i, key in enumerate(keys):
         sub = graphviz.Digraph(name=f"cluster_{i}")
         sub.body.append(f"\tlabel=<{esc(cluster_title(key))}>\n")
         sub.body.append('\tstyle="rounded,dashed" color="#999999" fontsize="10"\n')
         sub.body.extend(bodies.get(key, []))
         subs[key] = sub
-    for key in sorted(keys, key=lambda k: -len(cluster_path(k))):
-        path = cluster_path(key)
-        parent = subs[path[-2]] if len(path) > 1 else g
+    for key in sorted(keys, key=lambda k: -len(k)):
+        parent = subs[key[:-1]] if len(key) > 1 else g
         parent.subgraph(subs[key])
 
 

@@ -4,9 +4,10 @@ Each use of ``v`` (each edge to a child) gives one term; the terms are summed. A
 of factors between *named* nodes (nodes with a label, and the root): unlabelled intermediate
 nodes are folded into the factor, so for w5 of the worked example one reads
 ``dE/do1 · do1/dnet_o1 · dnet_o1/dw5``. A node is named as the drawing names it, with its place in
-the model (``Graph.place``: ``layer 0 · neuron 2 · Σ``; an unlabelled node by its op and id, ``mul12``),
-in parentheses when the name has spaces. The first factor is the gradient of the highest node
-reached (``levels`` factors at most, or up to a node used several times, or the root).
+the model (``Graph.place``: ``layer 0 › neuron 2 › Σ``; an unlabelled node by its expression,
+``w1[0][0]·x1``, or its op), in parentheses when the name has spaces or signs. The first factor is
+the gradient of the highest node reached (``levels`` factors at most, or up to a node used several
+times, or the root).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from autograd import Value, last_backward_root
 
-from .graph import Edge, Graph, gradients, scope_titles, trace
+from .graph import Edge, Graph, gradients, place_title, trace
 from .style import fmt
 
 WRAP = 120  # a sum of several terms longer than this is written one term per line
@@ -117,8 +118,8 @@ class Explanation:
 
 
 def _d(name: str) -> str:
-    """A name after "d": in parentheses when it has spaces or signs (``d(layer 0 · neuron 2 · Σ)``)."""
-    return f"({name})" if any(c in name for c in " ·/+×") else name
+    """A name after "d": in parentheses when it has spaces or signs (``d(layer 0 › neuron 2 › Σ)``)."""
+    return f"({name})" if any(c in name for c in " ·/+×-›()²") else name
 
 
 def _tex(name: str) -> str:
@@ -183,7 +184,7 @@ def explain_node(
     terms = _chain_rule(graph, uses, start, labelled, levels, name)
     if all(len(t.factors) == 1 for t in terms) and any(e.child != graph.root for e in uses[start]):
         # Folding the unlabelled nodes left d root / d value = d root / d value: say more by
-        # naming every node after its op (mul5, tanh7, ...).
+        # naming every node as drawn (its expression, a·b, or its op, mul5).
         terms = _chain_rule(graph, uses, start, lambda i: True, levels, name)
     if len(terms) == 1 and len(terms[0].factors) == 1:
         # a direct input of the root: what its one use carried back, d root/d root x the local one
@@ -230,7 +231,7 @@ def _chain_rule(
 
 def collapsed_view(graph: Graph, group: dict[int, int]) -> tuple[Graph, Callable[[int], str]]:
     """The graph as the collapsed drawing shows it, and the names it shows: each neuron is its
-    output node, named by its place (``layer 0 · neuron 2``); an input has one edge per neuron
+    output node, named by its place (``layer 0 › neuron 2``); an input has one edge per neuron
     using it, whose local derivative d output / d input runs through the neuron's hidden nodes."""
     inner: dict[int, float] = {}  # hidden node h -> d (its neuron's output) / d h
     for i in reversed(range(len(graph.nodes))):  # consumers before their inputs
@@ -250,6 +251,6 @@ def collapsed_view(graph: Graph, group: dict[int, int]) -> tuple[Graph, Callable
 
     def name(i: int) -> str:
         neuron = group.get(i) == i
-        return " · ".join(scope_titles(graph.nodes[i].scope)) if neuron else graph.place(i)
+        return place_title(graph.nodes[i].scope) if neuron else graph.place(i)
 
     return view, name

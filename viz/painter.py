@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .graph import Graph, Node, scope_titles
+from nn.module import Scope
+
+from .graph import Graph, Node, place_title
 from .style import (
     BINS,
     CURRENT,
@@ -17,6 +19,7 @@ from .style import (
     OP_SYMBOLS,
     UNKNOWN_FILL,
     ZERO_FILL,
+    Cluster,
     cluster_path,
     cluster_title,
     edge_line,
@@ -36,9 +39,20 @@ Row = str | tuple[str, float]  # a label row; a tuple: (text, width of its fixed
 WEIGHT_LABELS = 12  # a collapsed layer with at most this many weights gets a label on each
 
 
-def layer_of(node: Node) -> str:
-    """ "layers.1.neurons.2" -> "layers.1" ("" without a scope)."""
-    return cluster_path(node.scope)[0] if node.scope else ""
+def layer_of(node: Node) -> Cluster:
+    """The outermost module a node is in, (("layer", 1),) for layer 1's nodes (() without a scope)."""
+    path = cluster_path(node.scope)
+    return path[0] if path else ()
+
+
+def in_neuron(scope: str | None) -> bool:
+    """Made by a neuron: a scope record whose last part is a neuron (a softmax's nodes are not)."""
+    return isinstance(scope, Scope) and bool(scope.parts) and scope.parts[-1][0] == "neuron"
+
+
+def is_bias(node: Node) -> bool:
+    """A neuron's bias, as its scope record says (a label "b" alone says nothing)."""
+    return node.is_leaf and isinstance(node.scope, Scope) and node.scope.role == ("bias", None)
 
 
 def is_dead(node: Node) -> bool:
@@ -47,14 +61,17 @@ def is_dead(node: Node) -> bool:
 
 
 def neuron_groups(graph: Graph) -> dict[int, int]:
-    """Collapsed view: node id -> id of its neuron's output (the last node with the same scope).
-    Only scopes ending in "neurons.<j>" collapse; a softmax layer's own nodes stay drawn in full."""
-    last: dict[str, int] = {}
+    """Collapsed view: node id -> id of its neuron's output (the last node made in that neuron).
+    Only a neuron's nodes collapse; a softmax layer's own nodes stay drawn in full."""
+    last: dict[Cluster, int] = {}
     for node in graph.nodes:
-        parts = node.scope.split(".") if node.scope else []
-        if len(parts) >= 2 and parts[-2] == "neurons":
-            last[node.scope] = node.id  # type: ignore[index]  # forward order: the activation comes last
-    return {node.id: last[node.scope] for node in graph.nodes if node.scope in last}
+        if in_neuron(node.scope):
+            last[node.scope.parts] = node.id  # type: ignore[union-attr]  # forward order: activation last
+    return {
+        node.id: last[node.scope.parts]  # type: ignore[union-attr]
+        for node in graph.nodes
+        if in_neuron(node.scope)
+    }
 
 
 class Painter:
@@ -83,9 +100,9 @@ class Painter:
         self.uses = graph.uses()
         self.drawn = 0
         self.weights = self._weights() if collapsed else {}
-        self.biased = {n.scope for n in graph.nodes if n.label == "b" and n.is_leaf}
+        self.biased = {n.scope.parts for n in graph.nodes if is_bias(n)}  # type: ignore[union-attr]
         self.top_weight = max((abs(w.data) for w in self.weights.values()), default=1.0) or 1.0
-        self.layer_weights: dict[str, int] = {}
+        self.layer_weights: dict[Cluster, int] = {}
         for w in self.weights.values():
             self.layer_weights[layer_of(w)] = self.layer_weights.get(layer_of(w), 0) + 1
 
@@ -110,15 +127,15 @@ class Painter:
         return f'<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0">{cells}</TABLE>'
 
     # --- the lines ------------------------------------------------------------------------------
-    def bodies(self) -> dict[str | None, list[str]]:
+    def bodies(self) -> dict[Cluster | None, list[str]]:
         """The DOT lines per cluster key (None: the top level)."""
-        bodies: dict[str | None, list[str]] = {None: []}
-        where: dict[int, str | None] = {}
+        bodies: dict[Cluster | None, list[str]] = {None: []}
+        where: dict[int, Cluster | None] = {}
         for node in self.graph.nodes:
             if node.id in self.group and self.group[node.id] != node.id:
                 continue  # collapsed into its neuron's box
             level = -2 if node.id in self.group else -1  # a neuron box sits in its layer's cluster
-            path = cluster_path(node.scope) if (node.scope and self.clusters) else []
+            path = cluster_path(node.scope) if self.clusters else []
             key = path[level] if len(path) >= -level else None
             where[node.id] = key
             bodies.setdefault(key, []).extend(self.node_lines(node))
@@ -181,7 +198,7 @@ class Painter:
             f"<B>{esc(node.label)}</B>" if node.label else NAME_FONT.format(esc(self.graph.name(i)))
         ]
         if node.scope and not self.clusters:  # where it is, as a cluster's title would say
-            rows.insert(0, NAME_FONT.format(esc(" · ".join(scope_titles(node.scope)))))
+            rows.insert(0, NAME_FONT.format(esc(place_title(node.scope))))
         rows.append(f"data {self.n(node.data)}")
         grad = self.grad_row(i, node.grad)
         rows += [grad] if grad is not None else []
@@ -193,11 +210,10 @@ class Painter:
     def neuron_rows(self, out: Node) -> tuple[list[Row], str, str, tuple[str, str, str]]:
         """A collapsed neuron: its formula, output and gradient; filled by what it passes back
         (the gradient of its weighted sum), grey when that is 0."""
-        scope = out.scope or ""
-        has_bias = scope in self.biased
+        parts = out.scope.parts if isinstance(out.scope, Scope) else ()
         act = out.op if out.op in ("relu", "tanh", "sigmoid") else "linear"
-        formula = "Σ w·x" + (" + b" if has_bias else "") + f" → {act}"
-        title = cluster_title(scope) if self.clusters else " · ".join(scope_titles(scope))
+        formula = "Σ w·x" + (" + b" if parts in self.biased else "") + f" → {act}"
+        title = cluster_title(parts) if self.clusters else place_title(out.scope)
         rows: list[Row] = [
             f"<B>{esc(title)}</B>: {esc(formula)}",
             f"out {self.n(out.data)}",
@@ -206,7 +222,7 @@ class Painter:
         passed = self.graph.nodes[into[0].parent].grad if act != "linear" and into else out.grad
         grad = self.grad_row(out.id, out.grad)
         if isinstance(grad, str) and self.graph.grads_computed:
-            rows[-1] = f"{rows[-1]} · {grad}"
+            rows[-1] = f"{rows[-1]}, {grad}"
         elif grad is not None:
             rows.append(grad)
         if is_dead(out):
@@ -240,7 +256,7 @@ class Painter:
         return lines
 
     def _weights(self) -> dict[int, Node]:
-        """Collapsed view: for an edge into a neuron's ``x·w`` node, the weight (a leaf of that neuron)."""
+        """Collapsed view: for an edge into a neuron's product ``w_i·x_i``, its weight (the neuron's leaf)."""
         found = {}
         for k, e in enumerate(self.graph.edges):
             child = self.graph.nodes[e.child]
@@ -319,7 +335,7 @@ class Painter:
         return line("legend", table, shape="plaintext", margin="0")
 
     # --- reading order --------------------------------------------------------------------------
-    def order_lines(self, where: dict[int, str | None]) -> list[tuple[str | None, str]]:
+    def order_lines(self, where: dict[int, Cluster | None]) -> list[tuple[Cluster | None, str]]:
         """Ties that keep each rank's boxes in reading order: inputs shared by several consumers
         first (x1, x2), then by first consumer (neuron 0 before neuron 1, w1[0][0] before w1[0][1])."""
 
@@ -332,7 +348,7 @@ class Painter:
             if p != c:
                 consumers[p].append((c, e.slot))
         rank = self.ranks(where, consumers)
-        groups: dict[tuple[int, str | None], list[int]] = {}
+        groups: dict[tuple[int, Cluster | None], list[int]] = {}
         for i in where:
             if i in rank:  # (a box on a cycle of the collapsed view gets no tie)
                 groups.setdefault((rank[i], where[i]), []).append(i)
@@ -349,7 +365,7 @@ class Painter:
         return ties
 
     def ranks(
-        self, where: dict[int, str | None], consumers: dict[int, list[tuple[int, int]]]
+        self, where: dict[int, Cluster | None], consumers: dict[int, list[tuple[int, int]]]
     ) -> dict[int, int]:
         """A rank per box as dot would give it: longest path from the inputs (an operation circle
         sits between a box and its inputs, except before a collapsed neuron), then every input

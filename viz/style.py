@@ -6,7 +6,11 @@ import html
 import math
 from typing import Any
 
-from .graph import printable, scope_titles
+from nn.module import Part, Scope
+
+from .graph import part_title, printable
+
+Cluster = tuple[Part, ...]  # a frame of the drawing: a module's path, (("layer", 0), ("neuron", 1))
 
 OP_SYMBOLS = {"*": "×", "sum": "Σ", "sigmoid": "σ", "neg": "−", "-": "−", "/": "÷", "max": "max"}
 FONT = "Helvetica"
@@ -81,15 +85,19 @@ def edge_line(tail: str, head: str, label: str | None = None, **attrs: str) -> s
     return f"\t{tail} -> {head} [{lab}{extra}]\n" if (lab or extra) else f"\t{tail} -> {head}\n"
 
 
-def cluster_path(scope: str) -> list[str]:
-    """ "layers.0.neurons.1" -> ["layers.0", "layers.0.neurons.1"] (one cluster per name.index pair)."""
-    parts = scope.split(".")
-    path = [".".join(parts[:k]) for k in range(2, len(parts) + 1, 2)]
-    if len(parts) % 2:
-        path.append(scope)
-    return path
+def cluster_path(scope: str | None) -> list[Cluster]:
+    """The frames a node sits in, outermost first: layer 0 › neuron 1 gives
+    ``[(("layer", 0),), (("layer", 0), ("neuron", 1))]``; a plain string scope is one frame."""
+    if isinstance(scope, Scope):
+        return [scope.parts[:k] for k in range(1, len(scope.parts) + 1)]
+    return [((scope, None),)] if scope else []
 
 
-def cluster_title(key: str) -> str:
-    """ "layers.0.neurons.1" -> "neuron 1"; "layers.0" -> "layer 0"."""
-    return scope_titles(key)[-1]
+def cluster_title(key: Cluster) -> str:
+    """A frame's title: its last part, ``neuron 1`` (``layer 0`` for a layer's frame)."""
+    return part_title(key[-1])
+
+
+def cluster_order(key: Cluster) -> list[tuple[str, int]]:
+    """A sort key for frames: layer 0 before layer 1 before layer 10, a layer before its neurons."""
+    return [(kind, -1 if index is None else index) for kind, index in key]
