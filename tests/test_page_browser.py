@@ -1,17 +1,21 @@
 """The backprop page in a real browser: Debian's chromium, driven by Playwright (which never
 downloads a browser here: it launches the system's). Skipped only when no chromium is installed."""
 
+import math
+import random
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 from test_dot import mlp_loss
+from test_frames import forward, random_graph
 
 from autograd import Value
 from nn.worked_example import worked_example
-from viz import backprop_frames, backprop_html
+from viz import backprop_frames, backprop_html, trace
 from viz.frames import backprop_steps
+from viz.graph import gradients
 from viz.style import fmt
 
 CHROMIUM = shutil.which("chromium") or (
@@ -380,4 +384,246 @@ def test_a_label_or_title_naming_the_placeholders_is_shown_as_written(browser, t
     p.page.fill("#slider", "1")  # the slider itself moves the steps too
     assert p.step() == 2
     assert dialogs == [] and p.errors == []
+    p.close()
+
+
+# --- change a value and watch --------------------------------------------------------------------
+
+
+def engine_numbers(root: Value) -> tuple[list, list, list]:
+    """(values, gradients, local derivatives) of the graph below root, from the Python engine."""
+    graph = trace(root, gradients(root))
+    return [n.data for n in graph.nodes], [n.grad for n in graph.nodes], [e.local for e in graph.edges]
+
+
+def page_numbers(p: Page) -> tuple[list, list, list]:
+    """The page's numbers now, as floats (Playwright gives an integral number as an int)."""
+    return tuple(
+        [float(x) for x in p.page.evaluate(f"() => window.chainrule.{f}()")]
+        for f in ("values", "grads", "locals")
+    )
+
+
+def assert_close(page: list, python: list, what: str) -> None:
+    assert len(page) == len(python), what
+    for k, (a, b) in enumerate(zip(page, python)):
+        assert abs(a - b) <= 1e-12 * max(1.0, abs(b)), (what, k, a, b)
+
+
+def edit(p: Page, node: int, text: str) -> str:
+    """Click node's box (or number), type ``text``; the message the page gives."""
+    p.page.click(f"#v{node}")
+    assert p.page.evaluate("() => document.activeElement.id") == "edit-value"
+    p.page.fill("#edit-value", text)
+    return p.page.inner_text("#edit-message")
+
+
+def test_the_page_writes_numbers_as_python_does(browser, worked):
+    rng = random.Random(0)
+    xs = [
+        0.0,
+        1.0,
+        -1.0,
+        0.1,
+        0.5,
+        0.25,
+        0.40625,
+        -0.03125,
+        1.03125,
+        12345.0,
+        2.5,
+        9.99995,
+        9.99996,
+        0.099996,
+    ]
+    xs += [0.0009999, 1e-5, 1.5e-7, 123456789.0, 1e16, 1e300, 5e-324, -2.2250738585072014e-308, 1 / 3]
+    xs += [float("inf"), float("-inf"), float("nan")]
+    xs += [rng.uniform(-1, 1) * 10 ** rng.randint(-12, 12) for _ in range(300)]
+    xs += [rng.randint(-99999, 99999) / 2 ** rng.randint(0, 12) for _ in range(200)]  # ties in decimal
+    p = Page(browser, worked)
+    for precision in (1, 2, 3, 4, 6, 8, 10, 17):
+        shown = p.page.evaluate("([xs, p]) => xs.map(x => window.chainrule.fmt(x, p))", [xs, precision])
+        assert shown == [fmt(x, precision) for x in xs], precision
+    lists = [
+        [rng.uniform(-1, 1) * 10 ** rng.randint(-20, 20) for _ in range(rng.randint(1, 9))]
+        for _ in range(200)
+    ]
+    lists += [[1e100, 1.0, -1e100], [0.1] * 10, [1e308, 1e308, -1e308], [2.0**-1074, 1.0, -1.0]]
+    sums = p.page.evaluate("ls => ls.map(l => window.chainrule.fsum(l))", lists)
+    for xs_, s in zip(lists, sums):
+        try:
+            exact = math.fsum(xs_)
+        except OverflowError:  # the page's sum op then adds left to right, as autograd's _sum does
+            exact = None
+        assert (s if s is None else float(s)) == exact, xs_  # (an integral number comes back an int)
+    p.close()
+
+
+def test_every_primitive_has_a_rule_in_the_page(browser, worked):
+    from autograd import OPS
+
+    p = Page(browser, worked)
+    assert set(p.page.evaluate("() => window.chainrule.rules()")) == set(OPS) | {"**k"}
+    p.close()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_edited_leaf_gives_the_python_engines_numbers_on_random_graphs_of_every_primitive(
+    browser, tmp_path, seed
+):
+    """Set one leaf, then another, on the page: every value, local derivative and gradient, and
+    every caption, is what Python computes for the same graph built with those leaves."""
+    from autograd import OPS
+
+    root, leaves, used = random_graph(seed)
+    assert used >= set(OPS) | {"**k"}
+    p = Page(browser, backprop_html(root, tmp_path / "random.html"))
+    assert_close(page_numbers(p)[0], engine_numbers(root)[0], "before")
+    ids = forward(root)
+    rng = random.Random(seed)
+    present = {int(v.label[1:]): i for i, v in enumerate(ids) if v.label.startswith("x")}
+    for k in rng.sample(sorted(present), 2):
+        leaves[k] = round(leaves[k] + rng.uniform(-1.5, 1.5), 6)
+        x = present[k]
+        assert "every number recomputed" in edit(p, x, repr(leaves[k]))
+        again, _, _ = random_graph(seed, list(leaves))
+        for got, want, what in zip(page_numbers(p), engine_numbers(again), ("values", "grads", "locals")):
+            assert_close(got, want, what)
+    captions = backprop_steps(again).captions
+    p.page.click("#first")
+    for s, caption in enumerate(captions):
+        assert p.page.evaluate("() => window.chainrule.caption()") == caption, s
+        assert p.page.inner_text("#caption") == caption, s  # the caption shown says the new numbers
+        p.page.keyboard.press("ArrowRight")
+    assert p.errors == [] and p.requests == [p.url]
+    p.close()
+
+
+def drawn_texts(source: str) -> dict:
+    """Node id -> its "data" row, edge id -> its "local" row, as a Python drawing writes them."""
+    rows = re.findall(r"\t(v\d+) \[label=<[^\n]*?(data [^<]*)<", source)
+    rows += [
+        (i, t) for t, i in re.findall(r"\t\S+ -> \S+ \[[^\n]*?(local [^<]*)<[^\n]*? id=\"(e\d+)\"", source)
+    ]
+    return dict(rows)
+
+
+SCREEN_ROWS = r"""() => Object.fromEntries(
+  Array.from(document.querySelectorAll('#view g.node, #view g.edge')).flatMap(g =>
+    Array.from(g.querySelectorAll('text')).map(t => t.textContent).filter(t => /^(data|local) /.test(t))
+      .map(t => [g.id, t])))"""
+
+
+def test_an_edited_worked_example_weight_shows_what_python_draws(browser, worked, monkeypatch):
+    """w2[0][0] from 0.45 to 0.5, on the page: each box's value and gradient, each edge's local
+    derivative and carried gradient, at every step, and every caption, as Python draws the
+    worked example built with that weight; reset brings the first numbers back."""
+    import nn.worked_example as we
+
+    before = worked_example()
+    first = [frame_texts(f.source) for f in backprop_frames(before["E"])]
+    monkeypatch.setattr(we, "W2", ((0.5, 0.4), (0.7, 0.6)))
+    ex = we.worked_example()
+    frames = list(backprop_frames(ex["E"]))
+    steps = backprop_steps(ex["E"])
+    w = steps.graph.values.index(ex["w2"][0][0])
+    p = Page(browser, worked)
+    assert edit(p, w, "0.5") == "w2[0][0] = 0.5: every number recomputed"
+    p.page.click("#first")
+    for s, frame in enumerate(frames):
+        assert p.page.evaluate(SCREEN_TEXTS) == list(frame_texts(frame.source)), s + 1
+        assert p.page.inner_text("#caption") == steps.captions[s], s + 1
+        p.page.keyboard.press("ArrowRight")
+    assert p.page.evaluate(SCREEN_ROWS) == drawn_texts(frames[-1].source)
+    fills = p.page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('#view g.node[id^="v"] polygon'))
+             .map(s => [s.parentNode.id, s.getAttribute('fill')]))"""
+    )
+    python_fills = dict(re.findall(r'\t(v\d+) \[label=<[^\n]*? fillcolor="([^"]+)"', frames[-1].source))
+    assert fills == python_fills  # coloured by the new gradients, as Python colours them
+    assert first[-1] != list(frame_texts(frames[-1].source))  # the edit did change numbers on screen
+    assert_close(page_numbers(p)[1], engine_numbers(ex["E"])[1], "grads")
+    p.page.click("#reset")
+    assert page_numbers(p) == engine_numbers(before["E"])
+    assert p.page.evaluate(SCREEN_TEXTS) == list(first[-1])
+    assert p.errors == [] and p.requests == [p.url]
+    p.close()
+
+
+def test_an_edited_constant_drawn_as_a_number_gives_the_python_engines_numbers(browser, worked, monkeypatch):
+    import nn.worked_example as we
+
+    graph = backprop_steps(worked_example()["E"]).graph
+    target = next(n.id for n in graph.nodes if graph.is_constant(n.id) and n.data == 0.4)
+    p = Page(browser, worked)
+    assert edit(p, target, "0.3").endswith(" = 0.3: every number recomputed")
+    assert p.page.text_content(f"#v{target} text") == "0.3"
+    monkeypatch.setattr(we, "T", (0.3, 0.6))
+    for got, want, what in zip(page_numbers(p), engine_numbers(we.worked_example()["E"]), "vgl"):
+        assert_close(got, want, what)
+    p.close()
+
+
+def test_a_bad_number_is_refused_visibly_and_changes_nothing(browser, tmp_path):
+    x = Value(2.0, label=HOSTILE)
+    y = (x.log() * Value(3.0, label="w")).tanh()
+    y.label = "y"
+    p = Page(browser, backprop_html(y, tmp_path / "bad.html"))
+    before, caption = page_numbers(p), p.page.inner_text("#caption")
+    xid = 0
+    edit(p, xid, "2")
+    assert p.page.inner_text("#edit-name") == HOSTILE  # the label, shown as text
+    for text, said in [
+        ("", "type a number"),
+        ("abc", "“abc” is not a number"),
+        ("NaN", "“NaN” is not a number"),
+        ("1e999", "too large"),
+        ("-1", "log() of -1.0 is undefined (at "),
+        ("0", "log() of 0.0 is undefined"),
+    ]:
+        p.page.fill("#edit-value", text)
+        message = p.page.inner_text("#edit-message")
+        assert message.startswith("refused: ") and said in message, (text, message)
+        assert message.endswith("nothing changed")
+        assert p.page.evaluate("() => getComputedStyle(document.getElementById('edit-message')).color") == (
+            "rgb(178, 24, 43)"
+        )
+        assert page_numbers(p) == before and p.page.inner_text("#caption") == caption
+    p.page.fill("#edit-value", "3")
+    assert page_numbers(p)[0][xid] == 3.0
+    assert_close(page_numbers(p)[1], engine_numbers((Value(3.0).log() * 3.0).tanh())[1], "grads")
+    p.page.click("#reset")
+    assert page_numbers(p) == before and p.page.input_value("#edit-value") == "2"
+    assert p.page.evaluate("() => window.pwned") is None
+    assert p.errors == [] and p.requests == [p.url]
+    p.close()
+
+
+def test_keys_typed_in_the_number_field_do_not_move_the_steps(browser, worked):
+    p = Page(browser, worked)
+    p.page.keyboard.press("ArrowRight")
+    assert p.step() == 2
+    p.page.click("#v0")
+    p.page.keyboard.press("End")
+    p.page.keyboard.press("ArrowLeft")
+    p.page.keyboard.press("Home")
+    p.page.keyboard.press("Shift+End")
+    p.page.keyboard.type("0.15")
+    p.page.keyboard.press(" ")
+    assert p.step() == 2 and p.page.inner_text("#play") == "play"
+    assert p.page.input_value("#edit-value") == "0.15 "  # typed, with the space, and accepted
+    assert page_numbers(p)[0][0] == 0.15
+    p.page.click("#next")  # the page's own keys work again once the field has no focus
+    p.page.keyboard.press("ArrowRight")
+    assert p.step() == 4
+    p.close()
+
+
+def test_a_collapsed_page_says_values_change_on_the_full_drawing(browser, tmp_path):
+    path = backprop_html(mlp_loss([2, 1]), tmp_path / "collapsed.html", collapsed=True)
+    p = Page(browser, path)
+    assert "collapsed=False" in p.page.inner_text("#edit-hint")
+    assert p.page.evaluate("() => window.chainrule.values()") is None
+    p.page.keyboard.press("End")
+    assert p.errors == []
     p.close()

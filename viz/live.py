@@ -252,7 +252,7 @@ SCRIPT = r"""var live = (function () {
       }
       if (!isFinite(x)) return null;  // intermediate overflow
       partials.length = i;
-      partials.push(x);
+      if (x !== 0) partials.push(x);
     }
     if (special !== 0) return inf !== inf ? null : special;
     var k = partials.length, sum = 0, low = 0;
