@@ -26,10 +26,11 @@ ROLES = ("weight", "bias", "input", "sum", "activation")  # "input" i: the produ
 class Scope(str):
     """Where a module made a Value, as an immutable record that reads as the module's dotted name.
 
-    The string is the name (``layers.1.neurons.3``, as in ``named_parameters``) and compares equal
-    to it; ``parts`` is the path as (kind, index) pairs, ``(("layer", 1), ("neuron", 3))`` (a user
-    module's child: ``(its name, None)``); ``role`` says what the Value is there, one of ``ROLES``
-    with its index (``("weight", 2)``, ``("bias", None)``), or None.
+    The string is the name (``layers.1.neurons.3``, as in ``named_parameters``): it compares equal
+    to it and its repr is the string's. ``parts`` is the path as (kind, index) pairs,
+    ``(("layer", 1), ("neuron", 3))`` (a user module's child: ``(its name, None)``); ``role`` says
+    what the Value is there, one of ``ROLES`` with its index (``("weight", 2)``, ``("bias", None)``),
+    or None.
     """
 
     __slots__ = ("parts", "role")
@@ -61,10 +62,6 @@ class Scope(str):
 
     def __deepcopy__(self, memo: dict) -> Scope:
         return self  # immutable: copies of a model share it, as they share strings
-
-    def __repr__(self) -> str:
-        role = f", role={self.role!r}" if self.role else ""
-        return f"Scope({str(self)!r}, parts={self.parts!r}{role})"
 
 
 TOP = Scope()  # the scope of a top module

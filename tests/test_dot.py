@@ -567,3 +567,24 @@ def test_plain_values_draw_the_same_collapsed_or_not():
     assert "w1[0][0]·x1" in names and "(0.4 - o1)²" in names and "0.6 - o2" in names
     assert not [n for n in names if re.fullmatch(r"(mul|sub|pow)\d+", n)]
     assert "›" not in full + collapsed and "Σ w·x" not in collapsed  # no place, no neuron box
+
+
+def test_every_box_of_an_mlp_says_a_name_of_its_own_and_where_it_is():
+    import nn
+
+    model = nn.MLP(2, [4, 4, 1], seed=0)
+    out = model([0.5, -1.0])
+    out.backward()
+    graph = trace(out)
+    src = draw(out).source
+    boxes = dict(re.findall(r"\tv(\d+) \[label=<(.*?)<BR/>data ", src))
+    assert len(boxes) == len(graph.nodes) == 84 and len(set(boxes.values())) == 84
+    for i, text in boxes.items():
+        node = graph.nodes[int(i)]
+        if node.scope:
+            (layer, k), (_, j) = node.scope.parts
+            place = f'<FONT POINT-SIZE="9"><I>layer {k} › neuron {j}</I></FONT>'
+            assert text == f"{place}<BR/><B>{graph.name(int(i))}</B>", text
+    assert boxes["2"].endswith("<B>w0·x0</B>") and boxes["5"].endswith("<B>w1·x1</B>")
+    collapsed = re.findall(r"\tv\d+ \[label=<<B>([^<]*)</B>: ", draw(out, collapsed=True).source)
+    assert collapsed == [f"layer {k} › neuron {j}" for k, n in ((0, 4), (1, 4), (2, 1)) for j in range(n)]
