@@ -87,13 +87,14 @@ class Elementwise(Group):
         op = members[0]._prim
         self.op, self.name = op, op.name
         self.nary = op.arity == -1
-        self.n = len(members[0].parents)
+        parents = [v.parents for v in members]
+        self.n = len(parents[0])
         self.k = len(members)
         if self.nary:  # edge i * k + m is input i of member m
-            self.inputs = [Rows([where(v.parents[i]) for i in range(self.n) for v in members])]
+            self.inputs = [Rows([where(ps[i]) for i in range(self.n) for ps in parents])]
         else:
-            self.inputs = [Rows([where(v.parents[i]) for v in members]) for i in range(self.n)]
-        self.wants = [any(wants_grad[v.parents[i]] for v in members) for i in range(self.n)]
+            self.inputs = [Rows([where(ps[i]) for ps in parents]) for i in range(self.n)]
+        self.wants = [any(wants_grad[ps[i]] for ps in parents) for i in range(self.n)]
 
     def gradient_targets(self) -> list[tuple[bool, Index]]:
         wanted = self.inputs if self.nary else [x for x, w in zip(self.inputs, self.wants) if w]

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,9 +51,10 @@ class Graph:
     on_loss_path: set[Value]  # the first output depends on it
 
 
-@dataclass(frozen=True, slots=True)
-class ElementwiseKey:
-    """Nodes of one op, with the same number of inputs, at one level, in one buffer."""
+class ElementwiseKey(NamedTuple):
+    """Nodes of one op, with the same number of inputs, at one level, in one buffer. (A named
+    tuple: hashed in C, and a trace hashes one key per node; four fields, so it never equals a
+    ``MatMulKey``.)"""
 
     level: int
     static: bool
@@ -60,13 +62,12 @@ class ElementwiseKey:
     n_inputs: int
 
 
-@dataclass(frozen=True, slots=True)
-class MatMulKey:
-    """Linear sums at one level that read the same batch rows (by id) with the same number of
-    static terms: the rows of one ``W @ A``."""
+class MatMulKey(NamedTuple):
+    """Linear sums at one level that read the same batch rows with the same number of static
+    terms: the rows of one ``W @ A``."""
 
     level: int
-    reads: tuple[int, ...]
+    reads: tuple[Value, ...]
     n_constants: int
 
 
@@ -217,7 +218,7 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
         if v in linear:
             ws, xs, bias = linear[v]
             level[v] = 1 + max(level[u] for u in (*ws, *xs, *bias))
-            key = MatMulKey(level[v], tuple(map(id, xs)), len(bias))
+            key = MatMulKey(level[v], tuple(xs), len(bias))
         else:
             level[v] = 1 + max(level[p] for p in ps)
             key = ElementwiseKey(level[v], static[v], v._prim, len(ps))
@@ -260,7 +261,7 @@ def make_group(
         group = MatMul([graph.linear[v] for v in members], where, graph.wants_grad)
     else:
         # Members sorted by where their first input lives, so chains of groups line up as slices.
-        members.sort(key=lambda v: where(v.parents[0]))
+        members.sort(key=lambda v: where(v.parents[0]))  # (static, row): batch rows first, in order
         group = Elementwise(members, where, graph.wants_grad)
     is_static = isinstance(key, ElementwiseKey) and key.static
     start = n_rows[is_static]
@@ -290,16 +291,18 @@ def plan_gradient_writes(
     returns the rows to zero in the batch and the static gradient buffers (a slice, an index
     array, or None)."""
     writes = [w for g in groups if g.on_loss_path for w in g.gradient_targets()]
-    counts = {False: np.zeros(n_rows[False], dtype=np.intp), True: np.zeros(n_rows[True], dtype=np.intp)}
+    # Counted in plain Python: most targets are a few rows, and np.add.at on each cost more.
+    counts = {False: [0] * n_rows[False], True: [0] * n_rows[True]}
     counts[root.static][root.row] += 1
     for is_static, index in writes:
-        np.add.at(counts[is_static], index.rows, 1)
-    zero: dict[bool, list[np.ndarray]] = {False: [], True: []}
+        count = counts[is_static]
+        for r in index.listed:
+            count[r] += 1
+    zero: dict[bool, set[int]] = {False: set(), True: set()}
     for is_static, index in writes:
-        index.assign = not index.repeats and bool((counts[is_static][index.rows] == 1).all())
+        count = counts[is_static]
+        index.assign = not index.repeats and all(count[r] == 1 for r in index.listed)
         if not index.assign:
-            zero[is_static].append(index.rows)
-    batch, static = (
-        Index(np.unique(np.concatenate(zero[k]))).key if zero[k] else None for k in (False, True)
-    )
+            zero[is_static].update(index.listed)
+    batch, static = (Index(sorted(zero[k])).key if zero[k] else None for k in (False, True))
     return batch, static

@@ -36,6 +36,7 @@ class Index:
         # these, and each NumPy call on a tiny array costs more than the loop it would replace.
         listed = rows.tolist() if isinstance(rows, np.ndarray) else [int(r) for r in rows]
         n = len(listed)
+        self.listed = listed  # the rows as Python ints, for the layout's plain-Python passes
         self.rows = np.array(listed, dtype=np.intp)
         self.assign = False  # as a gradient target: the only writer of its rows (plan_gradient_writes)
         first = listed[0] if n else 0
