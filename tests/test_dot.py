@@ -588,3 +588,20 @@ def test_every_box_of_an_mlp_says_a_name_of_its_own_and_where_it_is():
     assert boxes["2"].endswith("<B>w0·x0</B>") and boxes["5"].endswith("<B>w1·x1</B>")
     collapsed = re.findall(r"\tv\d+ \[label=<<B>([^<]*)</B>: ", draw(out, collapsed=True).source)
     assert collapsed == [f"layer {k} › neuron {j}" for k, n in ((0, 4), (1, 4), (2, 1)) for j in range(n)]
+
+
+def test_an_expression_name_made_of_hostile_labels_is_escaped():
+    x = Value(1.0, label="<b>&")
+    y = (x * 2.0).exp() * 1.0
+    y.backward()
+    graph = trace(y)
+    assert [graph.name(i) for i in range(len(graph.nodes))] == [
+        "<b>&",
+        "const1",
+        "<b>&·2",
+        "exp(<b>&·2)",
+        "const4",
+        "root",
+    ]
+    src = draw(y).source
+    assert "<I>&lt;b&gt;&amp;·2</I>" in src and "<I>exp(&lt;b&gt;&amp;·2)</I>" in src and "<b>&" not in src
