@@ -32,7 +32,7 @@ from autograd.arguments import integer
 
 from .backend import pipe
 from .graph import Graph, trace
-from .painter import Painter, in_neuron, neuron_groups
+from .painter import Painter, neuron_groups, neuron_of
 from .style import FONT, Cluster, cluster_order, cluster_title, esc, fmt, grad_colors
 
 DRAWING_FORMATS = ("svg", "png", "pdf", "dot")  # what a drawing's render() and pipe() can write
@@ -53,11 +53,12 @@ class DrawingTooBig(ValueError):
 def count_boxes(root: Value, collapsed: bool, constants: bool = True) -> int:
     """How many nodes a drawing of ``root`` has (a collapsed neuron is one; ``constants=False``: the
     constants not counted), counted on the Values before any tracing or drawing: it is fast."""
-    neurons: set[tuple] = set()
+    neurons: set[Cluster] = set()
     count = 0
     for v in autograd.topological_order(root):
-        if collapsed and in_neuron(v.scope):
-            neurons.add(v.scope.parts)  # type: ignore[union-attr]
+        neuron = neuron_of(v.scope) if collapsed else None
+        if neuron:
+            neurons.add(neuron)
         elif constants or not (v.is_leaf and not v.label and not v.scope):
             count += 1
     return count + len(neurons)

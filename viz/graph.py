@@ -170,8 +170,9 @@ class Graph:
             role = {"weight": f"w{k}", "bias": "b", "input": f"w{k}·x{k}", "sum": "Σ"}.get(kind)
             if role:
                 return role, (role, kind != "input")
-        if not node.is_leaf and args and all(a is not None for a in args):
-            text = expression(node.op, args)  # type: ignore[arg-type]
+        named = [a for a in args if a is not None]
+        if not node.is_leaf and args and len(named) == len(args):
+            text = expression(node.op, named)
             if text is not None and len(text) <= SHORT:
                 return text, (text, node.op in CALLS or node.op.startswith("**"))
         return (op_word(node.op), None) if placed and not node.is_leaf else (None, None)

@@ -45,9 +45,12 @@ def layer_of(node: Node) -> Cluster:
     return path[0] if path else ()
 
 
-def in_neuron(scope: str | None) -> bool:
-    """Made by a neuron: a scope record whose last part is a neuron (a softmax's nodes are not)."""
-    return isinstance(scope, Scope) and bool(scope.parts) and scope.parts[-1][0] == "neuron"
+def neuron_of(scope: str | None) -> Cluster | None:
+    """The neuron that made a node, as its path ``(("layer", 1), ("neuron", 3))``; None when no
+    neuron did (a softmax layer's own nodes, the inputs, plain Values)."""
+    if isinstance(scope, Scope) and scope.parts and scope.parts[-1][0] == "neuron":
+        return scope.parts
+    return None
 
 
 def is_bias(node: Node) -> bool:
@@ -65,13 +68,10 @@ def neuron_groups(graph: Graph) -> dict[int, int]:
     Only a neuron's nodes collapse; a softmax layer's own nodes stay drawn in full."""
     last: dict[Cluster, int] = {}
     for node in graph.nodes:
-        if in_neuron(node.scope):
-            last[node.scope.parts] = node.id  # type: ignore[union-attr]  # forward order: activation last
-    return {
-        node.id: last[node.scope.parts]  # type: ignore[union-attr]
-        for node in graph.nodes
-        if in_neuron(node.scope)
-    }
+        neuron = neuron_of(node.scope)
+        if neuron:
+            last[neuron] = node.id  # forward order: the activation comes last
+    return {node.id: last[neuron] for node in graph.nodes if (neuron := neuron_of(node.scope))}
 
 
 class Painter:
@@ -100,7 +100,7 @@ class Painter:
         self.uses = graph.uses()
         self.drawn = 0
         self.weights = self._weights() if collapsed else {}
-        self.biased = {n.scope.parts for n in graph.nodes if is_bias(n)}  # type: ignore[union-attr]
+        self.biased = {neuron_of(n.scope) for n in graph.nodes if is_bias(n)}
         self.top_weight = max((abs(w.data) for w in self.weights.values()), default=1.0) or 1.0
         self.layer_weights: dict[Cluster, int] = {}
         for w in self.weights.values():
@@ -210,10 +210,10 @@ class Painter:
     def neuron_rows(self, out: Node) -> tuple[list[Row], str, str, tuple[str, str, str]]:
         """A collapsed neuron: its formula, output and gradient; filled by what it passes back
         (the gradient of its weighted sum), grey when that is 0."""
-        parts = out.scope.parts if isinstance(out.scope, Scope) else ()
+        neuron = neuron_of(out.scope) or ()
         act = out.op if out.op in ("relu", "tanh", "sigmoid") else "linear"
-        formula = "Σ w·x" + (" + b" if parts in self.biased else "") + f" → {act}"
-        title = cluster_title(parts) if self.clusters else place_title(out.scope)
+        formula = "Σ w·x" + (" + b" if neuron in self.biased else "") + f" → {act}"
+        title = cluster_title(neuron) if self.clusters else place_title(out.scope)
         rows: list[Row] = [
             f"<B>{esc(title)}</B>: {esc(formula)}",
             f"out {self.n(out.data)}",
