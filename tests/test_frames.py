@@ -2,8 +2,10 @@
 
 Every frame and the page share one layout: positions are read from the rendered SVG."""
 
+import functools
 import json
 import math
+import operator
 import random
 import re
 
@@ -163,16 +165,14 @@ def page_text(state: dict, template: list) -> str:
     child = [i for i, ps in enumerate(m["parents"]) for _ in ps] if m else []
 
     def value(e):
+        if isinstance(e, str) and e[0] in "glc":
+            k = int(e[1:])
+            grad, local = (float(m["grad"][child[k]]), float(m["local"][k])) if e[0] != "g" else (0, 0)
+            return float(m["grad"][k]) if e[0] == "g" else local if e[0] == "l" else grad * local
         if not isinstance(e, list):
             return float(e)
-        if e[0] == "g":
-            return float(m["grad"][e[1]])
-        if e[0] == "l":
-            return float(m["local"][e[1]])
-        if e[0] == "c":
-            return float(m["grad"][child[e[1]]]) * float(m["local"][e[1]])
         if e[0] == "*":
-            return value(e[1]) * value(e[2])
+            return functools.reduce(operator.mul, map(value, e[1:]))
         return math.fsum(value(a) for a in e[1:])
 
     precision = m["precision"] if m else 4
@@ -637,3 +637,14 @@ def test_a_collapsed_page_or_a_custom_op_says_why_values_cannot_change(tmp_path)
     out._backward = lambda: None
     state = page_state(backprop_html(out, tmp_path / "d.html").read_text("utf-8"))
     assert state["model"] is None and "'double'" in state["why"]
+
+
+def test_a_sum_written_one_term_per_line_keeps_its_layout_in_the_templates():
+    """A slot is as long as its number: a sum too long for one line is laid out as Python lays it out."""
+    from viz.frames import caption_templates
+
+    steps = backprop_steps(mlp_loss([4, 4, 1]))
+    table, captions, _, fixed = caption_templates(steps)
+    assert fixed == []
+    wrapped = [c for c in steps.captions if "\n" + " " * 20 in c and " + " in c.split("\n")[-1][:60]]
+    assert wrapped and [table.render(t, steps.graph, 4) for t in captions] == steps.captions

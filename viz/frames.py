@@ -25,7 +25,7 @@ from .backend import pipe
 from .dot import Drawing, check_options, draw_graph, refuse_big
 from .explain import Explanation, collapsed_view, explain_node
 from .graph import Edge, Graph, gradients, module_rank, trace
-from .live import END, MARK, Template, Templates, model
+from .live import MARKED, Template, Templates, model
 from .page import page_html
 from .painter import neuron_groups
 from .style import esc, fmt, text_width
@@ -325,15 +325,7 @@ def backprop_page(
         live, why = None, "values can be changed on the full drawing (collapsed=False)"
     else:
         live, why = model(steps.graph, steps.precision, draw_options.get("color", True))
-    captions: list[Template]
-    partials: dict[int, list[tuple[int, Template]]]
-    if live is None:
-        table, captions, fixed = Templates(), [[c] for c in steps.captions], list(range(len(steps.order)))
-        partials = {
-            i: [(p[0], [steps.partial_text(i, p)]) for p in parts] for i, parts in steps.partials.items()
-        }
-    else:
-        table, captions, partials, fixed = caption_templates(steps)
+    table, captions, partials, fixed = caption_templates(steps) if live else fixed_templates(steps)
     return page_html(
         title, svg, steps.order, captions, steps.step_of, partials, table.exprs, live, why, fixed
     )
@@ -345,7 +337,26 @@ def caption_templates(
     """The captions and sums so far of full-drawing steps with a slot for each number, so the page
     can write them with recomputed numbers: (their expressions, the captions, the sums so far, the
     steps whose caption keeps its numbers, when written with slots it would not read the same)."""
-    table = Templates()
+    try:
+        return _templates(steps)
+    except OverflowError:  # too many numbers to tell apart: the page keeps them
+        return fixed_templates(steps)
+
+
+def fixed_templates(
+    steps: Steps,
+) -> tuple[Templates, list[Template], dict[int, list[tuple[int, Template]]], list[int]]:
+    """``caption_templates`` that keep the original numbers: text alone."""
+    partials: dict[int, list[tuple[int, Template]]] = {
+        i: [(p[0], [steps.partial_text(i, p)]) for p in parts] for i, parts in steps.partials.items()
+    }
+    return Templates(), [[c] for c in steps.captions], partials, list(range(len(steps.order)))
+
+
+def _templates(
+    steps: Steps,
+) -> tuple[Templates, list[Template], dict[int, list[tuple[int, Template]]], list[int]]:
+    table = Templates(steps.precision)
     graph = table.graph(steps.graph)
     uses = graph.uses()
     step = {i: s for s, i in enumerate(steps.order)}
@@ -358,7 +369,7 @@ def caption_templates(
     for s, i in enumerate(steps.order):
         how = explain_node(graph, i, precision=steps.precision, uses=uses, name=steps.graph.place)
         text = _caption(graph, steps.graph.place, uses, tagged, s, table.explanation(how))
-        template = table.split(text) if MARK not in steps.captions[s] and END not in steps.captions[s] else []
+        template = [] if MARKED.search(steps.captions[s]) else table.split(text)
         if not template or table.render(template, steps.graph, steps.precision) != steps.captions[s]:
             template = [steps.captions[s]]
             fixed.append(s)

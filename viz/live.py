@@ -14,8 +14,10 @@ primitive of ``autograd.ops.OPS``, as that table computes them, domain checks in
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator
 import re
 from dataclasses import fields, replace
 from typing import Any
@@ -26,8 +28,12 @@ from .explain import Explanation
 from .graph import Edge, Graph
 from .style import BINS, ZERO_FILL, fmt
 
-MARK, END = "\ue000", "\ue001"  # around a slot's index in a caption written with tagged numbers
-SLOT = re.compile(f"{MARK}(\\d+){END}")
+# A slot in a caption written with tagged numbers: one character of Unicode's private use plane 15
+# for the index, then padding, as long as the number it stands for, so that a caption's layout (a
+# sum one term per line once it is too long) is the one the numbers give.
+FIRST, PAD = 0xF0000, "\U000ffffd"
+SLOT = re.compile("([\U000f0000-\U000ffffc])\U000ffffd*")
+MARKED = re.compile("[\U000f0000-\U000ffffd]")  # user text with these is never read as slots
 Template = list[str | int]  # text, and indices into the expressions (``Templates.exprs``)
 
 
@@ -64,10 +70,10 @@ class Tagged(float):
     __hash__ = float.__hash__
 
     def __format__(self, spec: str) -> str:
-        return self.table.mark(self.expr)
+        return self.table.mark(self.expr, self)
 
     def __str__(self) -> str:
-        return self.table.mark(self.expr)
+        return self.table.mark(self.expr, self)
 
     __repr__ = __str__
 
@@ -75,16 +81,20 @@ class Tagged(float):
 class Templates:
     """The expressions of one page's captions (``exprs``), each stored once."""
 
-    def __init__(self) -> None:
+    def __init__(self, precision: int = 4) -> None:
         self.exprs: list[Any] = []
+        self.precision = precision
         self._index: dict[str, int] = {}
 
-    def mark(self, expr: Any) -> str:
+    def mark(self, expr: Any, value: float) -> str:
+        """The slot for ``expr``, as many characters long as ``value`` is written."""
         key = json.dumps(expr)
         if key not in self._index:
+            if len(self.exprs) >= 0xFFFD:
+                raise OverflowError("more numbers than a caption's slots can tell apart")
             self._index[key] = len(self.exprs)
             self.exprs.append(expr)
-        return f"{MARK}{self._index[key]}{END}"
+        return chr(FIRST + self._index[key]) + PAD * (len(fmt(float(value), self.precision)) - 1)
 
     def tag(self, value: float, expr: Any) -> Tagged:
         return Tagged(value, expr, self)
@@ -96,7 +106,10 @@ class Templates:
             return self.tag(value, b.expr)
         if not isinstance(b, Tagged) and float(b) == 1.0:
             return self.tag(value, a.expr)
-        return self.tag(value, ["*", expr_of(a), expr_of(b)])
+        left = expr_of(a)
+        if isinstance(left, list) and left[0] == "*":  # (a * b) * c: one product, multiplied in order
+            return self.tag(value, [*left, expr_of(b)])
+        return self.tag(value, ["*", left, expr_of(b)])
 
     def total(self, xs: list[Any]) -> Tagged:
         """math.fsum of the numbers, tagged: the page sums them exactly rounded too."""
@@ -104,9 +117,9 @@ class Templates:
 
     def graph(self, graph: Graph) -> Graph:
         """A copy of ``graph`` whose gradients, local derivatives and carried gradients are tagged."""
-        nodes = [replace(n, grad=self.tag(n.grad, ["g", n.id])) for n in graph.nodes]
+        nodes = [replace(n, grad=self.tag(n.grad, f"g{n.id}")) for n in graph.nodes]
         edges = [
-            Edge(e.parent, e.child, self.tag(e.local, ["l", k]), self.tag(e.carried, ["c", k]), e.slot)
+            Edge(e.parent, e.child, self.tag(e.local, f"l{k}"), self.tag(e.carried, f"c{k}"), e.slot)
             for k, e in enumerate(graph.edges)
         ]
         return Graph(nodes, edges, graph.root, graph.grads_computed, graph.values)
@@ -118,7 +131,7 @@ class Templates:
     def split(self, text: str) -> Template:
         """A caption written with tagged numbers as text and slot indices."""
         parts = SLOT.split(text)
-        return [int(p) if k % 2 else p for k, p in enumerate(parts) if p or k % 2]
+        return [ord(p) - FIRST if k % 2 else p for k, p in enumerate(parts) if p or k % 2]
 
     def render(self, template: Template, graph: Graph, precision: int) -> str:
         """The template's text with ``graph``'s numbers, as the page's script writes it."""
@@ -127,18 +140,18 @@ class Templates:
         )
 
     def value(self, expr: Any, graph: Graph) -> float:
+        """An expression's number in ``graph``: "g7" node 7's gradient, "l3" edge 3's local derivative,
+        "c3" what edge 3 carries back, ["*", ...] a product (left to right), ["+", ...] math.fsum."""
+        if isinstance(expr, str) and expr[0] in "glc":
+            k = int(expr[1:])
+            return {"g": lambda: graph.nodes[k].grad, "l": lambda: graph.edges[k].local}.get(
+                expr[0], lambda: graph.edges[k].carried
+            )()
         if not isinstance(expr, list):
             return float(expr)
-        kind, *args = expr
-        if kind == "g":
-            return graph.nodes[args[0]].grad
-        if kind == "l":
-            return graph.edges[args[0]].local
-        if kind == "c":
-            return graph.edges[args[0]].carried
-        if kind == "*":
-            return self.value(args[0], graph) * self.value(args[1], graph)
-        return math.fsum(self.value(a, graph) for a in args)
+        if expr[0] == "*":
+            return functools.reduce(operator.mul, (self.value(a, graph) for a in expr[1:]))
+        return math.fsum(self.value(a, graph) for a in expr[1:])
 
 
 class TaggedExplanation(Explanation):
@@ -391,13 +404,17 @@ SCRIPT = r"""var live = (function () {
     return { data: data, grad: grad, local: local };
   };
   Model.prototype.value = function (expr) {  // a caption's number: see viz.live.Templates.value
-    if (!Array.isArray(expr)) return num(expr);
-    var n = this.now, kind = expr[0];
-    if (kind === "g") return n.grad[expr[1]];
-    if (kind === "l") return n.local[expr[1]];
-    if (kind === "c") return n.grad[this.child[expr[1]]] * n.local[expr[1]];
-    if (kind === "*") return this.value(expr[1]) * this.value(expr[2]);
-    return fsum(expr.slice(1).map(this.value, this));
+    var n = this.now, kind = Array.isArray(expr) || typeof expr === "string" ? expr[0] : null;
+    if (kind === "g") return n.grad[+expr.slice(1)];
+    if (kind === "l") return n.local[+expr.slice(1)];
+    if (kind === "c") return n.grad[this.child[+expr.slice(1)]] * n.local[+expr.slice(1)];
+    if (kind === "*") {  // left to right, as Python multiplied
+      var product = this.value(expr[1]);
+      for (var k = 2; k < expr.length; k++) product *= this.value(expr[k]);
+      return product;
+    }
+    if (kind === "+") return fsum(expr.slice(1).map(this.value, this));
+    return num(expr);
   };
   Model.prototype.colours = function (g) {  // viz.style.grad_colors: (fill, text colour)
     var a = Math.abs(g), bins = this.m.bins;

@@ -32,7 +32,7 @@ def inline_svg(svg: str) -> str:
 def script_json(data: object) -> str:
     """JSON that cannot end the <script> element holding it, whatever the strings contain."""
     return (
-        json.dumps(data, ensure_ascii=False)
+        json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         .replace("<", "\\u003c")
         .replace(">", "\\u003e")
         .replace("&", "\\u0026")
