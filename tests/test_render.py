@@ -162,7 +162,7 @@ def test_hostile_labels_render_as_text(no_dot, tmp_path):
     text = svg_text(render(y, tmp_path / "g.svg")).split("\n")
     assert HOSTILE in text
     assert "first line" in text and "second <line>" in text
-    assert "layer 0 · neuron <0>&" in text  # the place row (clusters=True would title a frame)
+    assert "layers.0.neurons.<0>&" in text  # a scope set by hand is shown as written (never parsed)
 
 
 def test_jupyter_display_is_svg(no_dot):

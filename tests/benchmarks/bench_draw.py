@@ -19,25 +19,31 @@ from pathlib import Path
 from autograd import Value
 from autograd import sum as vsum
 from nn import MLP
+from nn.module import Scope
 from nn.worked_example import worked_example
 from viz import backprop_html, draw, trace
 from viz.frames import backprop_steps
 
 
-def _scoped(v: Value, scope: str, label: str) -> Value:
+def _scoped(v: Value, scope: Scope, label: str) -> Value:
     v.scope, v.label = scope, label
     return v
 
 
 def build(neurons: int) -> Value:
+    """Neurons made by hand with the scope records nn gives its own (so collapsing finds them)."""
     xs = [Value(0.01 * i, label=f"x{i}") for i in range(12)]
     outs = []
     for j in range(neurons):
-        scope = f"layers.{j // 100}.neurons.{j % 100}"
-        ws = [_scoped(Value(0.001 * (i + j)), scope, f"w{i}") for i in range(12)]
-        terms = [_scoped(w * x, scope, "x·w") for w, x in zip(ws, xs)]
-        total = _scoped(vsum(terms + [_scoped(Value(0.0), scope, "b")]), scope, "Σ")
-        outs.append(_scoped(total.tanh(), scope, "tanh"))
+        layer, k = j // 100, j % 100
+        n = Scope(f"layers.{layer}.neurons.{k}", (("layer", layer), ("neuron", k)))
+        ws = [_scoped(Value(0.001 * (i + j)), n.with_role("weight", i), f"w{i}") for i in range(12)]
+        terms = [
+            _scoped(w * x, n.with_role("input", i), f"w{i}·x{i}") for i, (w, x) in enumerate(zip(ws, xs))
+        ]
+        bias = _scoped(Value(0.0), n.with_role("bias"), "b")
+        total = _scoped(vsum(terms + [bias]), n.with_role("sum"), "Σ")
+        outs.append(_scoped(total.tanh(), n.with_role("activation"), "tanh"))
     acc = outs[0]
     for o in outs[1:]:
         acc = acc + o
