@@ -627,3 +627,21 @@ def test_a_collapsed_page_says_values_change_on_the_full_drawing(browser, tmp_pa
     p.page.keyboard.press("End")
     assert p.errors == []
     p.close()
+
+
+def test_dragging_a_value_recomputes_like_typing_it(browser, worked, monkeypatch):
+    import nn.worked_example as we
+
+    p = Page(browser, worked)
+    ex = worked_example()
+    edit(p, backprop_steps(ex["E"]).graph.values.index(ex["x"][0]), "0.1")
+    p.page.fill("#edit-drag", "50")  # half of max(1, |0.1|) up: 0.6
+    assert p.page.input_value("#edit-value") == "0.6"
+    assert p.page.inner_text("#edit-message") == "x1 = 0.6: every number recomputed"
+    monkeypatch.setattr(we, "X", (0.6, 0.2))
+    for got, want, what in zip(page_numbers(p), engine_numbers(we.worked_example()["E"]), "vgl"):
+        assert_close(got, want, what)
+    p.page.keyboard.press("ArrowRight")  # the slider's own keys: a value, not a step
+    assert p.step() == 1 and p.page.input_value("#edit-value") != "0.6"
+    assert p.errors == []
+    p.close()

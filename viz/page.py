@@ -118,8 +118,9 @@ header { flex: none; }
 #view { flex: 1; overflow: auto; cursor: grab; background: #fff; }
 #view.dragging { cursor: grabbing; }
 #view svg { display: block; }
-.editor { margin-top: .3em; min-height: 1.6em; }
+.editor { margin-top: .3em; min-height: 3.4em; align-content: flex-start; }  /* room for a message */
 #edit-value { font-family: monospace; width: 14ch; }
+#edit-drag { width: 10em; vertical-align: middle; }
 #edit-message.refused { color: #b2182b; font-weight: bold; }
 </style></head>
 <body>
@@ -142,7 +143,9 @@ header { flex: none; }
 <div class="controls editor">
 <span id="edit-hint">click an input, a weight or a constant to change its value</span>
 <label id="edit-label" hidden><span id="edit-name"></span> = <input id="edit-value" type="text"
- inputmode="decimal" spellcheck="false" autocomplete="off"></label>
+ inputmode="decimal" spellcheck="false" autocomplete="off"> or drag <input id="edit-drag"
+ type="range" min="-100" max="100" value="0" aria-label="drag the value"
+ title="up to its size (at least 1) either way"></label>
 <button id="reset" title="back to the original numbers" disabled>reset</button>
 <span id="edit-message" role="status"></span></div>
 <div class="captionbox"><pre id="caption" tabindex="0"></pre>
@@ -294,7 +297,7 @@ SCRIPT = r"""(function () {
   };
   window.addEventListener("keydown", function (e) {
     var act = keys[e.key];
-    if (e.target === input) return;  // typing a number: the keys are the field's
+    if (e.target === input || e.target === nudge) return;  // changing a value: the keys are its own
     if (!act || e.ctrlKey || e.altKey || e.metaKey) return;
     e.preventDefault(); e.stopPropagation();  // the focused slider or button must not act as well
     if (!(e.key === " " && e.repeat)) act();
@@ -330,6 +333,7 @@ SCRIPT = r"""(function () {
   // --- change a value and watch: a leaf's new number, every number recomputed (viz.live) ---------
   var input = document.getElementById("edit-value"), message = document.getElementById("edit-message");
   var reset = document.getElementById("reset"), hint = document.getElementById("edit-hint");
+  var nudge = document.getElementById("edit-drag"), base = 0;  // dragging: from the value it had
   function say(words, refused) { message.textContent = words; message.className = refused ? "refused" : ""; }
   function refresh() {  // model.now's numbers into the boxes, the edges and the captions
     var now = model.now, m = state.model;
@@ -361,8 +365,10 @@ SCRIPT = r"""(function () {
   function select(i) {
     selected = i;
     document.getElementById("edit-label").hidden = false;
+    hint.hidden = true;
     document.getElementById("edit-name").textContent = state.model.name[i];
     input.value = String(model.now.data[i]);
+    base = model.now.data[i]; nudge.value = 0;
     say("type a new number: every value, local derivative and gradient follows", false);
     show(current);
     input.focus(); input.select();
@@ -384,6 +390,8 @@ SCRIPT = r"""(function () {
   function restore() {
     model.now = model.original;
     if (selected !== null) input.value = String(model.now.data[selected]);
+    if (selected !== null) base = model.now.data[selected];
+    nudge.value = 0;
     reset.disabled = true;
     say("the original numbers are back", false);
     refresh();
@@ -398,6 +406,12 @@ SCRIPT = r"""(function () {
       if (m && state.model.op[+m[1]] === "") g.style.cursor = "pointer";
     });
     input.addEventListener("input", edit);
+    input.addEventListener("change", function () { base = model.now.data[selected]; nudge.value = 0; });
+    nudge.addEventListener("input", function () {  // base + up to its size either way, 6 digits
+      input.value = String(Number((base + nudge.value / 100 * Math.max(1, Math.abs(base))).toPrecision(6)));
+      edit();
+    });
+    nudge.addEventListener("change", function () { base = model.now.data[selected]; nudge.value = 0; });
     input.addEventListener("keydown", function (e) { if (e.key === "Enter") edit(); });
     reset.addEventListener("click", restore);
   } else {
