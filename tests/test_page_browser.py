@@ -645,3 +645,53 @@ def test_dragging_a_value_recomputes_like_typing_it(browser, worked, monkeypatch
     assert p.step() == 1 and p.page.input_value("#edit-value") != "0.6"
     assert p.errors == []
     p.close()
+
+
+def test_a_caption_that_cannot_be_rewritten_says_its_numbers_are_the_original_ones(browser, tmp_path):
+    x = Value(0.5, label="x\U000f0001")  # a label with the characters the page's slots are made of
+    w = Value(-2.0, label="w")
+    y = (x * w).tanh()
+    y.label = "y"
+    steps = backprop_steps(y)
+    p = Page(browser, backprop_html(y, tmp_path / "marks.html"))
+    fixed = p.page.evaluate("() => JSON.parse(document.getElementById('state').textContent).fixed")
+    assert fixed and all("x\U000f0001" in steps.captions[s] for s in fixed)
+    p.page.click("#v1")
+    p.page.fill("#edit-value", "-1")
+    p.page.click("#last")
+    captions = []
+    for _ in steps.order:
+        captions.append(p.page.inner_text("#caption"))
+        p.page.keyboard.press("ArrowLeft")
+    for s, caption in zip(reversed(range(len(steps.order))), captions):
+        assert caption.endswith("\n(this caption keeps the original numbers)") == (s in fixed), s
+    assert p.errors == []
+    p.close()
+
+
+def test_a_relu_brought_to_life_loses_its_dead_row_and_takes_its_colour(browser, tmp_path):
+    def build(x0: float) -> Value:
+        y = (Value(x0, label="x") * Value(2.0, label="w")).relu() * Value(3.0, label="k")
+        y.label = "y"
+        return y
+
+    p = Page(browser, backprop_html(build(-1.0), tmp_path / "relu.html"))
+    dead = """() => Array.from(document.querySelectorAll('#view g.node text'))
+      .filter(t => t.textContent === 'dead ReLU').map(t => getComputedStyle(t).visibility)"""
+    assert p.page.evaluate(dead) == ["visible"]
+    edit(p, 0, "1")
+    assert p.page.evaluate(dead) == ["hidden"]
+    p.page.click("#last")
+    source = next(iter(reversed(list(backprop_frames(build(1.0)))))).source
+    python_fills = dict(re.findall(r'\t(v\d+) \[label=<[^\n]*? fillcolor="([^"]+)"', source))
+    fills = p.page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('#view g.node[id^="v"] polygon'))
+             .map(s => [s.parentNode.id, s.getAttribute('fill')]))"""
+    )
+    assert fills == python_fills and p.page.evaluate(SCREEN_TEXTS) == list(frame_texts(source))
+    dashes = "() => Array.from(document.querySelectorAll('#view polygon[stroke-dasharray]')).length"
+    assert p.page.evaluate(dashes) == 0
+    edit(p, 0, "-2")
+    assert p.page.evaluate(dead) == ["visible"] and p.page.evaluate(dashes) == 1
+    assert p.errors == []
+    p.close()

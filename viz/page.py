@@ -194,7 +194,8 @@ SCRIPT = r"""(function () {
   svg.querySelectorAll("g.node").forEach(function (g) {
     var m = /^v(\d+)$/.exec(g.id), text = m && lastValueText(g, /^grad /);
     if (m && !text && model && state.model.op[+m[1]] === "" && g.querySelectorAll("text").length === 1) {
-      plain.push({ id: +m[1], g: g, text: g.querySelector("text") });  // a constant drawn as its number
+      var number = g.querySelector("text");  // a constant drawn as its number
+      plain.push({ id: +m[1], g: g, text: number, colour: number.getAttribute("fill") });
     }
     if (!text) return;
     var shape = g.querySelector("polygon, ellipse");
@@ -239,6 +240,7 @@ SCRIPT = r"""(function () {
       paint(e.head, "stroke", known ? e.stroke : "#999999");
       paint(e.head, "fill", known ? e.stroke : "#999999");
     });
+    plain.forEach(function (p) { paint(p.text, "fill", p.id === selected ? "#d95f02" : p.colour); });
     slider.value = s;
     counter.textContent = "step " + (s + 1) + " of " + count;
     var text = captions[s], cut = text.indexOf("\n"), head = document.createElement("strong");
@@ -347,6 +349,7 @@ SCRIPT = r"""(function () {
         n.colours = n.texts.map(function () { return c[1]; });
       }
       n.dead.forEach(function (t) { t.style.visibility = dead ? "" : "hidden"; });
+      if (m.op[n.id] === "relu") paint(n.shape, "stroke-dasharray", dead ? "5,2" : null);  // dead: dashed
     });
     plain.forEach(function (p) { p.text.textContent = live.fmt(now.data[p.id], precision); });
     edges.forEach(function (e) {
