@@ -613,9 +613,9 @@ def test_keys_typed_in_the_number_field_do_not_move_the_steps(browser, worked):
     assert p.step() == 2 and p.page.inner_text("#play") == "play"
     assert p.page.input_value("#edit-value") == "0.15 "  # typed, with the space, and accepted
     assert page_numbers(p)[0][0] == 0.15
-    p.page.click("#next")  # the page's own keys work again once the field has no focus
+    p.page.keyboard.press("Enter")  # done: the page's own keys work again
     p.page.keyboard.press("ArrowRight")
-    assert p.step() == 4
+    assert p.step() == 3 and page_numbers(p)[0][0] == 0.15
     p.close()
 
 

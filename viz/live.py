@@ -144,9 +144,9 @@ class Templates:
         "c3" what edge 3 carries back, ["*", ...] a product (left to right), ["+", ...] math.fsum."""
         if isinstance(expr, str) and expr[0] in "glc":
             k = int(expr[1:])
-            return {"g": lambda: graph.nodes[k].grad, "l": lambda: graph.edges[k].local}.get(
-                expr[0], lambda: graph.edges[k].carried
-            )()
+            if expr[0] == "g":
+                return graph.nodes[k].grad
+            return graph.edges[k].local if expr[0] == "l" else graph.edges[k].carried
         if not isinstance(expr, list):
             return float(expr)
         if expr[0] == "*":

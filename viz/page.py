@@ -415,7 +415,9 @@ SCRIPT = r"""(function () {
       edit();
     });
     nudge.addEventListener("change", function () { base = model.now.data[selected]; nudge.value = 0; });
-    input.addEventListener("keydown", function (e) { if (e.key === "Enter") edit(); });
+    input.addEventListener("keydown", function (e) {  // done: the keys step through backward again
+      if (e.key === "Enter" || e.key === "Escape") input.blur();
+    });
     reset.addEventListener("click", restore);
   } else {
     hint.textContent = state.why;
