@@ -86,19 +86,19 @@ def test_captions_name_the_node_with_its_place_and_its_chain_rule_sum():
     caption = steps.captions[steps.order.index(w0)]
     value, head, *how = caption.split("\n")
     grad = fmt(graph.nodes[w0].grad)
-    assert value == f"step {steps.order.index(w0) + 1} of 86: droot/d(layer 1 · neuron 2 · w0) = {grad}"
-    assert head == "the gradient of layer 1 · neuron 2 · w0 is final: its use has passed it back"
+    assert value == f"step {steps.order.index(w0) + 1} of 86: droot/d(layer 1 › neuron 2 › w0) = {grad}"
+    assert head == "the gradient of layer 1 › neuron 2 › w0 is final: its use has passed it back"
     # the value, then the numbers, then the symbolic form; every factor names its node with its
     # place: every neuron has a w0 and a Σ
-    pad = " " * len("droot/d(layer 1 · neuron 2 · w0)")
-    assert how[0] == f"droot/d(layer 1 · neuron 2 · w0) = {grad}"
-    (use,) = graph.uses()[w0]  # w0 -> its product x·w -> Σ
+    pad = " " * len("droot/d(layer 1 › neuron 2 › w0)")
+    assert how[0] == f"droot/d(layer 1 › neuron 2 › w0) = {grad}"
+    (use,) = graph.uses()[w0]  # w0 -> its product w0·x0 -> Σ
     (sigma,) = graph.uses()[use.child]
     assert how[1] == f"{pad} = {fmt(graph.nodes[sigma.child].grad)} × 1 × {fmt(use.local)}"
     assert how[2] == (
-        f"{pad} = droot/d(layer 1 · neuron 2 · Σ) · "
-        "d(layer 1 · neuron 2 · Σ)/d(layer 1 · neuron 2 · x·w) · "
-        "d(layer 1 · neuron 2 · x·w)/d(layer 1 · neuron 2 · w0)"
+        f"{pad} = droot/d(layer 1 › neuron 2 › Σ) · "
+        "d(layer 1 › neuron 2 › Σ)/d(layer 1 › neuron 2 › w0·x0) · "
+        "d(layer 1 › neuron 2 › w0·x0)/d(layer 1 › neuron 2 › w0)"
     )
     assert "gradients known" not in caption
 
@@ -308,8 +308,8 @@ def test_captions_tell_apart_the_uses_of_an_input_by_neuron():
     assert len(symbolic) == 4 and len(set(symbolic)) == 4  # one term per neuron of layer 0, each named
     for j, line in enumerate(symbolic):
         assert (
-            f"d(layer 0 · neuron {j} · Σ)/d(layer 0 · neuron {j} · x·w) · d(layer 0 · neuron {j} · x·w)/dx0"
-            in line
+            f"d(layer 0 › neuron {j} › Σ)/d(layer 0 › neuron {j} › w0·x0) · "
+            f"d(layer 0 › neuron {j} › w0·x0)/dx0" in line
         )
     products = [fmt(t.product) for t in explain_node(steps.graph, x0.id).terms]
     assert how[1] == f"{' ' * len('dhinge/dx0')} = {' + '.join(products)}"  # one per neuron of layer 0
@@ -327,13 +327,13 @@ def test_collapsed_captions_speak_only_of_what_the_collapsed_drawing_shows():
     model, x, loss = hinge_loss([4, 4, 1])
     steps = backprop_steps(loss, collapsed=True)
     for caption in steps.captions:
-        assert "Σ)" not in caption and "x·w" not in caption and "relu" not in caption, caption
+        assert "Σ)" not in caption and "w0·x0" not in caption and "relu" not in caption, caption
     x0 = next(n for n in steps.graph.nodes if n.label == "x0")
     x1 = next(n for n in steps.graph.nodes if n.label == "x1")
     assert steps.order[-2:] == [x0.id, x1.id]  # the inputs last: x0, x1
     last = steps.captions[-2]
     for j in range(4):
-        assert f"dhinge/d(layer 0 · neuron {j}) · d(layer 0 · neuron {j})/dx0" in last
+        assert f"dhinge/d(layer 0 › neuron {j}) · d(layer 0 › neuron {j})/dx0" in last
     assert last.startswith(
         f"step {len(steps.order) - 1} of {len(steps.order)}: dhinge/dx0 = {fmt(x0.grad)}\n"
     )
@@ -347,8 +347,8 @@ def test_collapsed_captions_speak_only_of_what_the_collapsed_drawing_shows():
         assert float(grad_out) == pytest.approx(out.grad, rel=1e-3)
         assert float(local) == pytest.approx((out.data > 0) * neuron.w[0].data, rel=1e-3)
     heads = [c.split("\n")[1] for c in steps.captions]
-    assert "the gradient of layer 1 · neuron 2 is final: its use has passed it back" in heads
-    assert "the gradient of layer 0 · neuron 2 is final: its 4 uses have passed theirs back" in heads
+    assert "the gradient of layer 1 › neuron 2 is final: its use has passed it back" in heads
+    assert "the gradient of layer 0 › neuron 2 is final: its 4 uses have passed theirs back" in heads
 
 
 def test_a_direct_input_of_the_root_says_what_its_use_carried_back():
@@ -417,7 +417,7 @@ def test_steps_go_layer_by_layer_from_the_root_each_after_all_its_uses(which):
     assert set(scoped) == {0, 1, 2}
     if which == "mlp":  # within a layer, reading order: neuron 0's weights before neuron 1's
         weights = [graph.place(i) for i in steps.order if graph.nodes[i].scope == "layers.1.neurons.0"]
-        assert weights[-4:] == [f"layer 1 · neuron 0 · w{k}" for k in range(4)]
+        assert weights[-4:] == [f"layer 1 › neuron 0 › w{k}" for k in range(4)]
         firsts = [
             steps.order.index(
                 next(n.id for n in graph.nodes if n.scope == f"layers.1.neurons.{j}" and n.label == "w0")
@@ -496,7 +496,7 @@ def test_a_node_used_twice_by_one_op_adds_both_uses_at_once():
     y = x * x + x
     y.label = "y"
     steps = backprop_steps(y)
-    assert [steps.graph.name(i) for i in steps.order] == ["y", "mul1", "x"]
+    assert [steps.graph.name(i) for i in steps.order] == ["y", "x·x", "x"]
     assert steps.partials == {0: [(0, 1.0, 1), (1, 7.0, 3)]}  # y passes 1 back, then x * x: 3 + 3
     assert steps.captions[0].endswith("\npasses 1 back to x, whose sum is now 1 (1 of 3 uses)")
     assert steps.captions[1].endswith("\npasses 3 + 3 back to x, whose sum is now 7 (3 of 3 uses)")
