@@ -25,7 +25,7 @@ def main() -> None:
     mlp = (1 - 1.0 * model([0.5, -0.3])).relu()
     mlp.backward()
     render(mlp, HERE / "mlp_collapsed.png", collapsed=True)
-    frame = list(backprop_frames(loss, rankdir="TB"))[18]  # step 19 of 33: mul16, in the first layer
+    frame = list(backprop_frames(loss, rankdir="TB"))[18]  # step 19 of 33: a node of the hidden layer
     frame.graph_attr.update(nodesep="0.15")
     (HERE / "backprop_frame.png").write_bytes(pipe(frame.source, "png"))
 
