@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -99,13 +100,11 @@ def fit(
     order in every epoch (as ``batches(seed=None)`` does); ``seed`` is checked even for full batch.
     ``progress``: a tqdm bar; None shows it only when stderr is a terminal. ``engine``: "eager",
     "tape" or "auto" (``nn.engines``). ``targets`` ("values", "labels", "signs") overrides the
-    loss's rule for turning y into targets (``nn.Loss``). ``threads``: how many threads the tape
-    runs a batch of several blocks on (``autograd.Tape.threads``: batches of 8,192 examples or more;
-    None: the machine's cores; the numbers do not depend on it); the eager engine runs on one.
-    ``History.engine`` and ``History.engine_reason`` say which engine ran and why. A numeric
-    failure (``autograd.NumericError``) raises TrainingDiverged naming the epoch, batch, op and row;
-    a loss with no path to any parameter the optimizer moves is a TypeError before the first step.
-    """
+    loss's rule for turning y into targets (``nn.Loss``). ``threads``: ``autograd.Tape.threads``
+    for batches of 8,192 or more (None: the cores; numbers never depend on it; eager: one thread).
+    ``History.engine``/``engine_reason`` say which engine ran and why. A numeric failure
+    (``autograd.NumericError``) raises TrainingDiverged naming the epoch, batch, op and row; a loss
+    with no path to a parameter the optimizer moves is a TypeError before the first step."""
     loss_fn = _loss(loss, targets)
     data = _prepare(model, X, y, loss_fn, "X", "y")
     valid = None if validation is None else _validation(model, validation, loss_fn)
@@ -114,8 +113,7 @@ def fit(
     orders = shuffled_orders(len(data.X), seed)
     optimizer = SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
     runner = select(engine, model, loss_fn, data.X, data.T, optimizer)
-    if threads is not None:
-        runner.threads(positive_int("threads", threads))
+    runner.threads((os.cpu_count() or 1) if threads is None else positive_int("threads", threads))
     runner.begin(optimizer)
     history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_fn.name)
     threshold = _threshold(model)
