@@ -321,6 +321,7 @@ class Tape:
             raise RuntimeError("Tape.backward() needs a forward() first")
         GS = self._GS
         is_static, row = self._roots[0]
+        B = runs[-1].start + runs[-1].V.shape[1]
 
         def run_block(run: _Run) -> None:
             GV = run.GV
@@ -334,14 +335,14 @@ class Tape:
                 for step in run.backward:
                     step()
 
-        with self._blas_for(sum(run.V.shape[1] for run in runs)), np.errstate(all="ignore"):
+        with self._blas_for(B), np.errstate(all="ignore"):
             in_threads(run_block, runs, self.threads)
             if len(runs) > 1:  # each block's share of the static gradients, added in block order
                 np.copyto(GS, runs[0].GS)
                 for run in runs[1:]:
                     np.add(GS, run.GS, out=GS)
             if is_static:
-                GS[row] = scale * sum(run.V.shape[1] for run in runs)
+                GS[row] = scale * B
             for step in self._static_backward:
                 step()
         grads = GS[: len(self.params), 0]

@@ -54,7 +54,7 @@ class Engine(Protocol):
 
     def begin(self, optimizer: Optimizer) -> None: ...  # get ready to train with ``optimizer``
 
-    def threads(self, n: int) -> None: ...  # run a big batch on n threads (where the engine can)
+    def threads(self, n: int | None) -> None: ...  # a big batch on n threads (None: the default)
 
     def run(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         """Forward and backward of one batch: its mean loss and outputs (examples, outputs), the
@@ -118,7 +118,7 @@ class EagerEngine:
     def begin(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
 
-    def threads(self, n: int) -> None:
+    def threads(self, n: int | None) -> None:
         """The eager engine runs on one thread, whatever ``n``."""
 
     def run(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
@@ -172,8 +172,9 @@ class TapeEngine:
         self.data: np.ndarray | None = None  # the parameters as an array while training on arrays
         self.grad = np.zeros(0)
 
-    def threads(self, n: int) -> None:
-        self.tape.threads = n
+    def threads(self, n: int | None) -> None:
+        if n is not None:  # else the tape's own default: the machine's cores
+            self.tape.threads = n
 
     def begin(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer

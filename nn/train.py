@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import sys
 import time
 from collections.abc import Iterable
@@ -113,7 +112,7 @@ def fit(
     orders = shuffled_orders(len(data.X), seed)
     optimizer = SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
     runner = select(engine, model, loss_fn, data.X, data.T, optimizer)
-    runner.threads((os.cpu_count() or 1) if threads is None else positive_int("threads", threads))
+    runner.threads(None if threads is None else positive_int("threads", threads))
     runner.begin(optimizer)
     history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_fn.name)
     threshold = _threshold(model)

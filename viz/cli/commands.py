@@ -16,7 +16,7 @@ from autograd import sum as vsum
 from nn.serialize import check_architecture
 from nn.worked_example import LR, worked_example
 
-from ..dot import DrawingTooBig, count_boxes
+from ..dot import DrawingTooBig, count_boxes, draw
 from ..explain import explain
 from ..frames import backprop_page
 from ..render import FORMATS, find_renderer, render
@@ -72,8 +72,9 @@ def demo(out: Path | None = Path("out"), lr: float = LR) -> None:
     created = not out.exists()
     out.mkdir(exist_ok=True)
     try:
+        drawing = draw(ex["E"], **README_STYLE)  # one layout, written as SVG and PNG
         for name in names[:2]:
-            render(ex["E"], out / name, **README_STYLE)
+            render(drawing, out / name)
         files.write_atomic(out / names[2], backprop_page(ex["E"], **README_STYLE), "write the page")
     except BaseException:
         if created and not any(out.iterdir()):
