@@ -33,6 +33,7 @@ BLAS_THREADED_FROM = 1 << 18
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 _blas: list[Any] | None = None  # threadpoolctl's controllers of the BLAS libraries loaded
 _saved: list[int] = []  # their thread counts before the first tape running set them to 1
 _running = 0  # how many tape calls are inside one_blas_thread()
@@ -70,14 +71,15 @@ def one_blas_thread() -> Iterator[None]:
 def in_threads(fn: Callable[[Any], None], items: Sequence[Any], threads: int) -> None:
     """``fn(item)`` for each item, on up to ``threads`` threads (NumPy releases the GIL inside its
     calls); the first error is raised here once all are done."""
-    global _pool
+    global _pool, _pool_size
     if threads <= 1 or len(items) <= 1:
         for item in items:
             fn(item)
         return
     with _lock:
-        if _pool is None or _pool._max_workers < threads:
+        if _pool is None or _pool_size < threads:
             _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chainrule-tape")
+            _pool_size = threads
         pool = _pool
     n = min(threads, len(items))
 
