@@ -453,13 +453,17 @@ WORKED_ORDER = [
 ]
 
 
-def test_the_worked_example_reads_in_order():
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+def test_the_worked_example_reads_in_order(rankdir):
+    """Left to right: each rank a column read top to bottom; top to bottom: a row read left to right."""
     ex = worked_example()
     graph = trace(ex["E"])
     ids = {n.label: n.id for n in graph.nodes if n.label}
-    pos = node_positions(draw(ex["E"]).pipe("svg").decode("utf-8"))
+    svg = draw(ex["E"], rankdir=rankdir).pipe("svg").decode("utf-8")
+    across, along = (0, 1) if rankdir == "LR" else (1, 0)
+    pos = {i: (p[across], p[along]) for i, p in node_positions(svg).items()}
     for column in WORKED_ORDER:
-        assert len({round(pos[ids[name]][0]) for name in column}) == 1, column  # one column
+        assert len({round(pos[ids[name]][0]) for name in column}) == 1, column  # one column (or row)
         assert top_to_bottom(pos, [ids[name] for name in column]), column
 
 
@@ -536,10 +540,15 @@ def test_too_big_suggests_collapsing_only_when_it_shrinks_the_drawing(tmp_path, 
     def no_trace(*args, **kwargs):
         raise AssertionError("traced a graph that was too big to draw")
 
-    monkeypatch.setattr(sys.modules["viz.render"], "trace", no_trace)
+    monkeypatch.setattr(sys.modules["viz.dot"], "trace", no_trace)
     with pytest.raises(DrawingTooBig, match="4925 nodes"):
         render(root, tmp_path / "m.svg")
-    assert draw(root).node_count == 4925 and not (tmp_path / "m.svg").exists()
+    drawing = draw(root)  # a notebook's display of it: refused before any DOT text is built
+    with pytest.raises(DrawingTooBig, match="4925 nodes"):
+        drawing._repr_mimebundle_()
+    assert drawing.node_count == 4925 and not (tmp_path / "m.svg").exists()
+    monkeypatch.undo()
+    assert "->" in drawing.source  # read on purpose: built then
 
 
 def test_a_leaf_labelled_b_is_not_taken_for_a_bias():

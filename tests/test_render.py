@@ -1,6 +1,8 @@
 """viz.render: SVG, PNG, PDF and DOT files, with the system dot and without it."""
 
+import base64
 import os
+import re
 import shutil
 import struct
 import sys
@@ -11,6 +13,7 @@ import pytest
 from required import required
 from worked_table import TABLE_AS_SHOWN
 
+import autograd
 from autograd import Value
 from nn.worked_example import worked_example
 from viz import draw, render
@@ -165,10 +168,60 @@ def test_hostile_labels_render_as_text(no_dot, tmp_path):
     assert "layers.0.neurons.<0>&" in text  # a scope set by hand is shown as written (never parsed)
 
 
-def test_jupyter_display_is_svg(no_dot):
-    bundle = draw(Value(2.0, label="x") * 3)._repr_mimebundle_()
-    root = ET.fromstring(bundle["image/svg+xml"].encode("utf-8"))
-    assert root.tag == f"{SVG}svg"
+def test_jupyter_display_is_svg_and_png_of_one_layout(no_dot, monkeypatch):
+    """Untrusted JupyterLab and notebook viewers show the PNG, a trusted notebook the SVG: both are
+    sent, from one run of the renderer, kept until the drawing changes; the text names the drawing."""
+    import viz.dot
+
+    calls = []
+    real = viz.dot.pipe_many
+    monkeypatch.setattr(viz.dot, "pipe_many", lambda *a: calls.append(a[1]) or real(*a))
+    drawing = draw(Value(2.0, label="x") * 3)
+    data, metadata = drawing._repr_mimebundle_()
+    assert ET.fromstring(data["image/svg+xml"].encode("utf-8")).tag == f"{SVG}svg"
+    width, height = png_size(base64.b64decode(data["image/png"]))
+    assert data["text/plain"] == f"chainrule drawing: 3 nodes, {width}x{height} px"
+    assert metadata == {} and width <= 900  # small: shown as it is, fitting the output area
+    svg_width = float(re.search(r'<svg width="([0-9.]+)pt"', data["image/svg+xml"])[1])
+    assert abs(svg_width * 96 / 72 - width) <= 2  # the same layout, at 96 dpi
+    assert drawing._repr_mimebundle_()[0] == data and calls == [("svg", "png")]  # laid out once
+    drawing.attr(label="changed")
+    drawing._repr_mimebundle_()
+    assert len(calls) == 2
+
+
+def test_a_wide_drawing_is_shown_at_natural_size_scrolling(no_dot):
+    """Wider than a 900-px output area: not shrunk (its text would be ~3 px), shown unconfined."""
+    wide = autograd.sum(Value(float(i), label=f"x{i}") for i in range(12))
+    wide.backward()
+    data, metadata = draw(wide, rankdir="TB")._repr_mimebundle_()
+    assert png_size(base64.b64decode(data["image/png"]))[0] > 900
+    assert metadata == {"image/png": {"unconfined": True}, "image/svg+xml": {"unconfined": True}}
+
+
+def test_a_display_without_png_says_why(no_dot, monkeypatch):
+    import viz.dot
+
+    def fails(*_):
+        raise RenderError("graphviz-pure failed to write png: no PNG here")
+
+    monkeypatch.setattr(viz.dot, "pipe_many", fails)
+    data, _ = draw(Value(2.0, label="x") * 3)._repr_mimebundle_()
+    assert "image/png" not in data and data["image/svg+xml"].lstrip().startswith("<?xml")
+    assert "no PNG beside the SVG, so an untrusted notebook shows no picture" in data["text/plain"]
+    assert "no PNG here" in data["text/plain"]
+
+
+def test_draw_lays_a_deep_graph_out_top_to_bottom():
+    from viz.dot import choose_rankdir
+
+    chain = Value(1.0, label="x")
+    for _ in range(6):
+        chain = chain.tanh()
+    wide = autograd.sum(Value(float(i), label=f"x{i}") for i in range(12))
+    assert choose_rankdir(chain) == "TB" and "rankdir=TB" in draw(chain).source
+    assert choose_rankdir(wide) == "LR" and "rankdir=LR" in draw(wide).source
+    assert "rankdir=LR" in draw(chain, rankdir="LR").source and choose_rankdir(chain, collapsed=True) == "LR"
 
 
 def test_drawing_pipe_uses_chainrules_renderer(no_dot):

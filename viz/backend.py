@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 ENV = "CHAINRULE_RENDERER"
@@ -93,3 +94,28 @@ def pipe(source: str, fmt: str, renderer: str | None = None) -> bytes:
         err = proc.stderr.decode("utf-8", "replace").strip()
         raise RenderError(f"{name} ({exe}) failed to write {fmt}: {err or 'no output'}")
     return proc.stdout
+
+
+def pipe_many(source: str, formats: tuple[str, ...], renderer: str | None = None) -> dict[str, bytes]:
+    """Lay out DOT ``source`` once and write it in each of ``formats`` ('svg', 'png'): one run of
+    the renderer, so a notebook's SVG and PNG of a drawing show the same layout."""
+    name, exe = find_renderer(formats[0], renderer)
+    if name == "pygraphviz":
+        import pygraphviz
+
+        graph = pygraphviz.AGraph(string=source)
+        graph.layout(prog="dot")
+        return {fmt: graph.draw(format=fmt) for fmt in formats}
+    assert exe is not None  # every renderer but pygraphviz is a program
+    with tempfile.TemporaryDirectory(prefix="chainrule-") as folder:
+        outs = {fmt: Path(folder, f"drawing.{fmt}") for fmt in formats}
+        args = [arg for fmt, out in outs.items() for arg in (f"-T{fmt}", f"-o{out}")]
+        proc = subprocess.run([exe, *args], input=source.encode("utf-8"), capture_output=True)
+        found = {fmt: out.read_bytes() for fmt, out in outs.items() if out.is_file()}
+    missing = [fmt for fmt in formats if not found.get(fmt)]
+    if proc.returncode != 0 or missing:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise RenderError(
+            f"{name} ({exe}) failed to write {', '.join(missing) or 'its output'}: {err or 'no output'}"
+        )
+    return found

@@ -19,8 +19,13 @@ backslashes and control characters made visible); the DOT lines are built direct
 
 from __future__ import annotations
 
+import base64
 import math
 import os
+import re
+import struct
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +35,15 @@ import autograd
 from autograd import Value
 from autograd.arguments import integer
 
-from .backend import pipe
+from .backend import RenderError, pipe, pipe_many
 from .graph import Graph, trace
 from .painter import Painter, neuron_groups, neuron_of
 from .style import FONT, Cluster, cluster_order, cluster_title, esc, fmt, grad_colors
 
 DRAWING_FORMATS = ("svg", "png", "pdf", "dot")  # what a drawing's render() and pipe() can write
 MAX_NODES = 3000  # above this many drawn nodes, laying out takes minutes: refuse at once
+FIT_PX = 900  # a notebook's output area: a wider drawing is shown at natural size, scrolling
+PX_PER_PT = 96 / 72  # the PNG's pixels (Graphviz's 96 dpi) and a browser's CSS pixels per point
 
 
 class DrawingTooBig(ValueError):
@@ -105,22 +112,53 @@ def check_size(
 class Drawing(graphviz.Digraph):
     """A ``graphviz.Digraph`` whose display, ``pipe()`` and ``render()`` use chainrule's renderer
     (no system Graphviz needed); its default format is SVG. ``node_count``: the boxes drawn;
-    ``collapsed_count``: how many collapsing would draw (None when it is collapsed)."""
+    ``collapsed_count``: how many collapsing would draw (None when it is collapsed). Its DOT text
+    may be built only when first read (``draw`` of a graph over ``max_nodes``), so refusing is fast."""
 
     node_count = 0
     collapsed_count: int | None = None
     max_nodes: int | None = MAX_NODES
+    _build: Callable[[], graphviz.Digraph] | None = None  # makes the DOT lines when first read
+    _shown: tuple[str, dict, dict] | None = None  # (source, data, metadata) of the last display
+
+    @property
+    def body(self) -> list[str]:
+        """The DOT lines (built now if they were left for later)."""
+        self._materialize()
+        return self._body
+
+    @body.setter
+    def body(self, lines: list[str]) -> None:
+        self._body = lines
+
+    def _materialize(self) -> None:
+        if self._build is not None:
+            build, self._build = self._build, None
+            built = build()
+            self.graph_attr, self.node_attr = built.graph_attr, built.node_attr
+            self.edge_attr, self._body = built.edge_attr, built.body
+
+    def __iter__(self, subgraph: bool = False) -> Iterator[str]:
+        self._materialize()
+        return super().__iter__(subgraph=subgraph)
 
     def check_size(self) -> None:
         """Refuse at once a drawing too big to lay out (instead of minutes of silence)."""
         check_size(self.node_count, self.max_nodes, self.collapsed_count)
 
-    def _repr_mimebundle_(self, include=None, exclude=None, **_: Any) -> dict:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> tuple[dict, dict]:
+        """Jupyter's display: the SVG (a trusted notebook shows it) and a PNG of the same layout (an
+        untrusted one, and notebook viewers, show that), laid out once and kept until the drawing
+        changes; a drawing wider than ``FIT_PX`` is shown at natural size, scrolling, not shrunk."""
         self.check_size()
-        return {"image/svg+xml": pipe(self.source, "svg").decode("utf-8")}
+        source = self.source
+        if self._shown is None or self._shown[0] != source:
+            self._shown = (source, *display_bundle(source, self.node_count))
+        data, metadata = self._shown[1], self._shown[2]
+        return dict(data), dict(metadata)
 
     def _repr_svg_(self) -> str:
-        return self._repr_mimebundle_()["image/svg+xml"]
+        return self._repr_mimebundle_()[0]["image/svg+xml"]
 
     def pipe(self, format: str | None = None, *_: Any, encoding: str | None = None, **__: Any) -> bytes | str:
         """The rendered bytes (or text, given ``encoding``) with chainrule's renderer, like graphviz's."""
@@ -153,9 +191,31 @@ class Drawing(graphviz.Digraph):
         return str(out)
 
 
+def display_bundle(source: str, nodes: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(data, metadata) of a notebook display of DOT ``source``: SVG and PNG from one layout, and a
+    text line; when no PNG can be written, the text says why (an untrusted notebook then shows no picture)."""
+    try:
+        images = pipe_many(source, ("svg", "png"))
+    except RenderError as e:
+        images = {"svg": pipe(source, "svg")}
+        why = f"; no PNG beside the SVG, so an untrusted notebook shows no picture: {e}"
+    else:
+        why = ""
+    svg = images["svg"].decode("utf-8")
+    data: dict[str, Any] = {"image/svg+xml": svg}
+    size = re.search(r'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"', svg)
+    width, height = (round(float(n) * PX_PER_PT) for n in size.groups()) if size else (0, 0)
+    if "png" in images:
+        data["image/png"] = base64.b64encode(images["png"]).decode("ascii")  # as IPython's Image sends it
+        width, height = struct.unpack(">II", images["png"][16:24])  # the PNG's IHDR: its pixels
+    data["text/plain"] = f"chainrule drawing: {nodes} nodes, {width}x{height} px{why}"
+    wide = {"unconfined": True} if width > FIT_PX else {}  # natural size (text legible), scrolling
+    return data, {kind: wide for kind in ("image/png", "image/svg+xml")} if wide else {}
+
+
 def check_options(rankdir: str, precision: Any) -> int:
     if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"draw(): rankdir must be one of LR, RL, TB, BT, got {rankdir!r}")
+        raise ValueError(f"draw(): rankdir must be one of LR, RL, TB, BT (draw: or auto), got {rankdir!r}")
     if isinstance(precision, float) and not math.isfinite(precision):
         raise ValueError(f"draw(): precision must be a whole number of digits from 1 to 17, got {precision}")
     digits = integer("draw(): precision", precision)
@@ -167,7 +227,7 @@ def check_options(rankdir: str, precision: Any) -> int:
 def draw(
     root: Value,
     collapsed: bool = False,
-    rankdir: str = "LR",
+    rankdir: str = "auto",
     precision: int = 4,
     show_grad: bool = True,
     color: bool = True,
@@ -181,27 +241,46 @@ def draw(
 
     A drawing made before ``root.backward()`` (detected by ``root.grad == 0``) says that the
     gradients are not computed yet instead of showing zeros. ``constants=True`` draws constants as
-    full boxes. Showing or rendering a drawing of more than ``max_nodes`` boxes is refused at once.
+    full boxes. ``rankdir="auto"``: top to bottom for a graph deeper than it is wide (it then fits
+    a notebook better), else left to right. The boxes are counted first: showing or rendering a
+    drawing of more than ``max_nodes`` is refused at once (its DOT text is built only if read).
     ``format`` is what the drawing's own ``render()`` and ``pipe()`` write (svg, png, pdf or dot).
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw(): root must be a Value, got {type(root).__name__}")
     if format not in DRAWING_FORMATS:
         raise ValueError(f"draw(): format must be one of {', '.join(DRAWING_FORMATS)}; got {format!r}")
-    drawing = draw_graph(
-        trace(root),
-        collapsed=collapsed,
-        rankdir=rankdir,
-        precision=precision,
-        show_grad=show_grad,
-        color=color,
-        clusters=clusters,
-        title=title,
-        constants=constants,
-        max_nodes=max_nodes,
-    )
+    if rankdir != "auto":
+        check_options(rankdir, precision)
+    options: dict[str, Any] = dict(precision=precision, show_grad=show_grad, color=color, title=title)
+    options.update(clusters=clusters, constants=constants, max_nodes=max_nodes, collapsed=collapsed)
+
+    def build() -> Drawing:
+        chosen = choose_rankdir(root, collapsed) if rankdir == "auto" else rankdir
+        return draw_graph(trace(root), rankdir=chosen, **options)
+
+    count = count_boxes(root, collapsed)
+    if max_nodes is not None and count > max_nodes:  # too big to show: its DOT text only if read
+        drawing = Drawing(name="chainrule", format=format)
+        drawing._build, drawing.node_count, drawing.max_nodes = build, count, max_nodes
+        drawing.collapsed_count = None if collapsed else count_boxes(root, True)
+        return drawing
+    drawing = build()
     drawing.format = format
     return drawing
+
+
+def choose_rankdir(root: Value, collapsed: bool = False) -> str:
+    """Top to bottom ("TB") when the graph has more ranks (distances from the root) than nodes in its
+    widest rank, else left to right ("LR"; always for a collapsed drawing: few layers, many neurons)."""
+    if collapsed:
+        return "LR"
+    depth: dict[Value, int] = {root: 0}
+    for v in autograd.topological_order(root):  # root first, each node after its consumers
+        for p in v.parents:
+            depth[p] = max(depth.get(p, 0), depth[v] + 1)
+    widest = max(Counter(depth.values()).values())
+    return "TB" if max(depth.values()) + 1 > widest else "LR"
 
 
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> Drawing:

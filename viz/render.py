@@ -14,8 +14,7 @@ import graphviz
 from autograd import Value, files
 
 from .backend import PDF_HELP, RenderError, find_renderer, graphviz_pure_path, pipe
-from .dot import MAX_NODES, Drawing, draw_graph, refuse_big
-from .graph import trace
+from .dot import Drawing, draw
 
 __all__ = ["FORMATS", "PDF_HELP", "RenderError", "find_renderer", "graphviz_pure_path", "pipe", "render"]
 
@@ -28,8 +27,8 @@ def render(
     renderer: str | None = None,
     **draw_options: Any,
 ) -> Path:
-    """Write a drawing (or ``draw(root, **draw_options)``) to ``path``; the format is the suffix.
-    A drawing of more than ``max_nodes`` boxes (a draw option, 3000 by default) is refused at once
+    """Write a drawing (or ``draw(root, **draw_options)``, laid out as ``draw`` chooses) to ``path``;
+    the format is the suffix. A drawing of more than ``max_nodes`` boxes (3000 by default) is refused at once
     with ``DrawingTooBig``, except as DOT source (writing text is fast). The file is written
     atomically (``autograd.files``): a failed render leaves the old file as it was."""
     path = Path(path)
@@ -38,12 +37,8 @@ def render(
         raise ValueError(
             f"render(): cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}"
         )
-    if isinstance(root_or_drawing, Value):
-        if suffix not in (".dot", ".gv"):  # counted before anything is traced or drawn: refused at once
-            max_nodes = draw_options.get("max_nodes", MAX_NODES)
-            refuse_big(root_or_drawing, bool(draw_options.get("collapsed", False)), max_nodes)
-        graph = trace(root_or_drawing)
-        drawing = draw_graph(graph, **draw_options)
+    if isinstance(root_or_drawing, Value):  # draw counts the boxes first: a big one is refused at once
+        drawing = draw(root_or_drawing, **draw_options)
     elif isinstance(root_or_drawing, graphviz.Digraph):
         if draw_options:
             raise TypeError(f"render(): draw options {sorted(draw_options)} need a Value, not a drawing")
