@@ -20,6 +20,7 @@ from .frames import (
 from .graph import Edge, Graph, Node, gradients, trace
 from .plots import layer_grad_sizes, plot_decision_boundary, plot_gradient_sizes, plot_history
 from .render import RenderError, find_renderer, render
+from .training import EpochRecord, TrainingPage, training_page
 
 __all__ = [
     "trace",
@@ -42,6 +43,9 @@ __all__ = [
     "show_frames",
     "show_backprop",
     "InlinePage",
+    "training_page",
+    "TrainingPage",
+    "EpochRecord",
     "explain",
     "Explanation",
     "plot_history",

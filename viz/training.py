@@ -1,0 +1,289 @@
+"""Watch a network learn: one page that shows, epoch by epoch, one example's graph (every value and
+gradient, the same layout in every epoch), the loss curve so far and, for 2-D inputs, the decision
+boundary.
+
+``training_page`` trains the model with ``nn.fit(..., epochs=1)`` once per epoch and records, after
+each epoch (and before the first: epoch 0), the engine's own numbers: the chosen example's graph
+traced afresh (forward and backward of that example's loss, eagerly), the mean loss over the
+training set (``nn.evaluate``) and the predicted class on a grid. The graph is laid out once, with
+every cell as wide as its widest number over the epochs; the page changes only text and colours.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import nn
+from autograd import files
+from autograd.arguments import integer
+from nn.engines import example_graph
+from nn.losses import LossFn
+
+from .dot import check_options, refuse_big
+from .graph import Graph, Node, gradients, trace
+from .style import fmt
+
+MAX_FRAMES = 201  # epochs recorded at most (evenly spaced, the first and last always): the page's size
+GRID = 36  # the decision boundary: GRID x GRID cells
+MAX_CLASSES = 10  # the boundary's colours
+PAGE_NODES = 1000  # drawn nodes at most, as the step-by-step page
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What the page shows after ``epoch`` epochs (0: before training): the model's parameters, the
+    chosen example's traced graph (its values and gradients), the training set's mean loss and
+    accuracy (None for values), and the boundary's classes (None without a boundary)."""
+
+    epoch: int
+    weights: tuple[float, ...]
+    graph: Graph
+    loss: float
+    accuracy: float | None
+    classes: str | None
+
+
+@dataclass
+class TrainingPage:
+    """``training_page``'s result. ``losses[k]``/``accuracies[k]``: after k epochs, for every epoch
+    (the curve); ``records``: the recorded epochs (all, unless ``sampled`` says which were kept);
+    ``boundary``: (x0, x1, y0, y1) of the grid, or None, and then ``no_boundary`` says why."""
+
+    html: str
+    path: Path | None
+    records: list[EpochRecord]
+    losses: list[float]
+    accuracies: list[float | None]
+    history: nn.History
+    example: int
+    sampled: str = ""
+    boundary: tuple[float, float, float, float] | None = None
+    no_boundary: str = ""
+    grid: int = GRID
+    seconds: float = field(default=0.0)
+
+    @property
+    def epochs(self) -> list[int]:
+        """The recorded epochs, 0 (before training) first."""
+        return [r.epoch for r in self.records]
+
+    def _repr_html_(self) -> str:
+        from .frames import InlinePage
+
+        return InlinePage(self.html, 760)._repr_html_()
+
+
+def training_page(
+    model: nn.Module,
+    X: Any,
+    y: Any,
+    loss: str | LossFn,
+    epochs: int = 100,
+    optimizer: nn.Optimizer | None = None,
+    example: int = 0,
+    path: str | os.PathLike | None = None,
+    title: str = "Watch a network learn",
+    batch_size: int | None = None,
+    seed: int | None = 0,
+    engine: str = "auto",
+    max_frames: int = MAX_FRAMES,
+    validation: tuple[Any, Any] | None = None,
+    rankdir: str = "LR",
+    precision: int = 4,
+) -> TrainingPage:
+    """Train ``model`` on (X, y) for ``epochs`` epochs (``nn.fit``'s arguments; epoch k shuffles
+    mini-batches from ``seed + k - 1``) and make the page that shows it learn: example ``example``'s
+    graph, the loss curve and, for 2-D X, the decision boundary, epoch by epoch. With ``path`` the
+    page is written there atomically. At most ``max_frames`` epochs are recorded (evenly spaced; the
+    page and ``sampled`` say so); the curve always has every epoch."""
+    from .training_html import page_html
+
+    start = time.perf_counter()
+    epochs = integer("training_page(): epochs", epochs, minimum=1)
+    frames = integer("training_page(): max_frames", max_frames, minimum=2)
+    check_options(rankdir, precision)
+    xs = _rows(X)
+    n = integer("training_page(): example", example, minimum=0)
+    if n >= len(xs):
+        raise ValueError(f"training_page(): example {n} is not a row of X, which has {len(xs)} examples")
+    optimizer = nn.SGD(model.parameters(), lr=0.1) if optimizer is None else optimizer
+    run = _Run(model, xs, y, loss, optimizer, n, batch_size, seed, engine, validation)
+    kept = _kept(epochs, frames)
+    run.record(0)
+    for k in range(1, epochs + 1):
+        run.epoch(k, k in kept)
+    sampled = "" if len(kept) == epochs + 1 else _sampling_note(kept, epochs)
+    result = TrainingPage(
+        "", None, run.records, run.losses, run.accuracies, run.history, n, sampled,
+        run.box, run.why, GRID,
+    )  # fmt: skip
+    result.html = page_html(result, title, rankdir, precision, _loss_name(loss), xs, y)
+    if path is not None:
+        result.path = files.write_atomic(path, result.html, "write the training page")
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _rows(X: Any) -> np.ndarray:
+    xs = np.asarray(X, dtype=float)
+    if xs.ndim != 2 or len(xs) == 0:
+        raise ValueError(f"training_page(): X must be 2-D (examples x features), got shape {xs.shape}")
+    return xs
+
+
+def _loss_name(loss: str | LossFn) -> str:
+    return nn.get_loss(loss).name or getattr(loss, "__name__", "a loss of your own")
+
+
+def _kept(epochs: int, frames: int) -> set[int]:
+    """The epochs to record: every one when they fit, else ``frames`` evenly spaced, 0 and the last."""
+    if epochs + 1 <= frames:
+        return set(range(epochs + 1))
+    return {round(i * epochs / (frames - 1)) for i in range(frames)}
+
+
+def _sampling_note(kept: set[int], epochs: int) -> str:
+    return (
+        f"{len(kept)} of the {epochs + 1} epochs (0 to {epochs}) are recorded, evenly spaced, to keep the "
+        "page small; the loss curve has every epoch"
+    )
+
+
+class _Run:
+    """The training, one epoch at a time, and what is recorded after each."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        xs: np.ndarray,
+        y: Any,
+        loss: str | LossFn,
+        optimizer: nn.Optimizer,
+        example: int,
+        batch_size: int | None,
+        seed: int | None,
+        engine: str,
+        validation: tuple[Any, Any] | None,
+    ) -> None:
+        self.model, self.xs, self.y, self.loss, self.optimizer = model, xs, y, loss, optimizer
+        self.batch_size, self.seed, self.engine, self.validation = batch_size, seed, engine, validation
+        self.loss_fn = nn.get_loss(loss)
+        self.x = xs[example].tolist()
+        outs = len(_outputs(model, self.x))
+        labels = y if isinstance(y, np.ndarray) else list(y)
+        self.target = nn.encode_targets(labels[example : example + 1], self.loss_fn, outs)[0].tolist()
+        self.example = example_graph(model, self.loss_fn)
+        self.records: list[EpochRecord] = []
+        self.losses: list[float] = []
+        self.accuracies: list[float | None] = []
+        self.history = nn.History()
+        self.box, self.grid, self.why = _grid(xs, self.loss_fn, outs)
+        refuse_big(self._root(), False, PAGE_NODES, False, "training_page()")
+        self._score()
+
+    def _root(self) -> Any:
+        root = self.example(self.x, self.target)[0]
+        if not root.label:
+            root.label = "loss"
+        return root
+
+    def _score(self) -> None:
+        scores = nn.evaluate(self.model, self.xs, self.y, self.loss, engine=self.engine)
+        self.losses.append(scores["loss"])
+        self.accuracies.append(scores.get("acc"))
+
+    def epoch(self, k: int, keep: bool) -> None:
+        """Train one more epoch (epoch k), score it, and record it when ``keep``."""
+        h = nn.fit(
+            self.model, self.xs, self.y, loss=self.loss, optimizer=self.optimizer, epochs=1,
+            batch_size=self.batch_size, seed=None if self.seed is None else self.seed + k - 1,
+            progress=False, engine=self.engine, validation=self.validation,
+        )  # fmt: skip
+        if k == 1:
+            self.history.engine, self.history.engine_reason, self.history.loss = (
+                h.engine, h.engine_reason, h.loss,
+            )  # fmt: skip
+        self.history.epochs += h.epochs
+        self.history.seconds += h.seconds
+        self._score()
+        if keep:
+            self.record(k)
+
+    def record(self, k: int) -> None:
+        root = self._root()
+        graph = trace(root, gradients(root))
+        classes = None
+        if self.grid is not None:
+            labels = nn.predict(self.model, self.grid, engine=self.engine)
+            classes = "".join(str(c) for c in labels)
+        weights = tuple(p.data for p in self.model.parameters())
+        self.records.append(EpochRecord(k, weights, graph, self.losses[k], self.accuracies[k], classes))
+
+
+def _outputs(model: nn.Module, x: list[float]) -> list[Any]:
+    from autograd import no_grad
+
+    with no_grad():
+        out = model(x)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _grid(
+    xs: np.ndarray, loss_fn: nn.Loss, outs: int
+) -> tuple[tuple[float, float, float, float] | None, np.ndarray | None, str]:
+    """The boundary's box (x0, x1, y0, y1) and its cell centres, row by row from the top; or None
+    and why there is no boundary."""
+    if xs.shape[1] != 2:
+        return None, None, f"the inputs have {xs.shape[1]} features; a boundary is drawn for 2 only"
+    if loss_fn.targets == "values":
+        return None, None, "the targets are values (a regression), not classes"
+    if max(outs, 2) > MAX_CLASSES:
+        return None, None, f"{outs} classes: the boundary has colours for {MAX_CLASSES} at most"
+    lo, hi = xs.min(axis=0), xs.max(axis=0)
+    pad = np.maximum((hi - lo) * 0.1, 0.5 * (hi == lo))
+    lo, hi = lo - pad, hi + pad
+    cx = lo[0] + (np.arange(GRID) + 0.5) * (hi[0] - lo[0]) / GRID
+    cy = hi[1] - (np.arange(GRID) + 0.5) * (hi[1] - lo[1]) / GRID  # the top row first
+    grid = np.array([[a, b] for b in cy for a in cx])
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])), grid, ""
+
+
+def layout_graph(records: list[EpochRecord], precision: int) -> Graph:
+    """One graph to lay out for every epoch: each number the widest it is in any epoch, and a ReLU
+    that is dead in some epoch drawn dead (its row is hidden in the others), so no text outgrows
+    its place."""
+    first = records[0].graph
+
+    def widest(values: list[float]) -> float:
+        return max(values, key=lambda v: len(fmt(v, precision)))
+
+    nodes: list[Node] = []
+    for i, node in enumerate(first.nodes):
+        datas = [r.graph.nodes[i].data for r in records]
+        dead = node.op == "relu" and any(d == 0 for d in datas)
+        grad = widest([r.graph.nodes[i].grad for r in records])
+        nodes.append(replace(node, data=0.0 if dead else widest(datas), grad=grad))
+    edges = [
+        replace(
+            e,
+            local=widest([r.graph.edges[k].local for r in records]),
+            carried=widest([r.graph.edges[k].carried for r in records]),
+        )
+        for k, e in enumerate(first.edges)
+    ]
+    return Graph(nodes, edges, first.root, True)
+
+
+def finite(x: float) -> float | None:
+    """A number JSON can carry (None for NaN and infinities, which the page says as such)."""
+    return x if math.isfinite(x) else None
+
+
+__all__ = ["training_page", "TrainingPage", "EpochRecord"]
