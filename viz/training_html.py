@@ -31,9 +31,19 @@ COLOUR_NAMES = {
 PLACEHOLDER = re.compile(r"\{(title|about|count|last|counter|state|script|svg)\}")
 
 
-def column(values: list[Any]) -> Any:
-    """One slot's values over the recorded epochs: the value itself when it never changes."""
-    return values[0] if all(v == values[0] for v in values) else values
+DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"  # a palette index, one character per epoch
+
+
+def column(values: list[str]) -> str:
+    """One slot's texts over the recorded epochs, joined by "|" (which no number contains); the
+    text alone when it never changes."""
+    return values[0] if all(v == values[0] for v in values) else "|".join(values)
+
+
+def colour_column(values: list[int]) -> str:
+    """One slot's palette indices over the recorded epochs, a character each; one alone when it
+    never changes (there are always 2 epochs or more)."""
+    return DIGITS[values[0]] if all(v == values[0] for v in values) else "".join(DIGITS[v] for v in values)
 
 
 def graph_columns(graphs: list[Graph], precision: int) -> dict[str, Any]:
@@ -47,6 +57,8 @@ def graph_columns(graphs: list[Graph], precision: int) -> dict[str, Any]:
 
     def colour(c: str) -> int:
         if c not in palette:
+            if len(palette) == len(DIGITS):  # the colours come from style.BINS: a dozen at most
+                raise RuntimeError(f"the training page has more than {len(DIGITS)} colours")
             palette.append(c)
         return palette.index(c)
 
@@ -63,10 +75,10 @@ def graph_columns(graphs: list[Graph], precision: int) -> dict[str, Any]:
         "edges": edges,
         "data": [column([fmt(g.nodes[i].data, precision) for g in graphs]) for i in boxes],
         "grad": [column([fmt(g.nodes[i].grad, precision) for g in graphs]) for i in boxes],
-        "fill": [column([fill(g, i) for g in graphs]) for i in boxes],
+        "fill": [colour_column([fill(g, i) for g in graphs]) for i in boxes],
         "local": [column([fmt(g.edges[k].local, precision) for g in graphs]) for k in edges],
         "carried": [column([fmt(g.edges[k].carried, precision) for g in graphs]) for k in edges],
-        "stroke": [column([stroke(g, k) for g in graphs]) for k in edges],
+        "stroke": [colour_column([stroke(g, k) for g in graphs]) for k in edges],
         "dead": [[n.id for n in g.nodes if is_dead(n)] for g in graphs],
         "palette": palette,
     }
@@ -218,6 +230,15 @@ SCRIPT = r"""(function () {
   var play = document.getElementById("play"), numbers = document.getElementById("numbers");
   var G = state.graph, NS = "http://www.w3.org/2000/svg";
   function at(col, s) { return Array.isArray(col) ? col[s] : col; }
+  ["data", "grad", "local", "carried"].forEach(function (k) {  // "a|b|c": one text per epoch
+    G[k] = G[k].map(function (col) { return col.indexOf("|") < 0 ? col : col.split("|"); });
+  });
+  ["fill", "stroke"].forEach(function (k) {  // a palette index per epoch, one character each
+    G[k] = G[k].map(function (col) {
+      var codes = col.split("").map(function (c) { return parseInt(c, 36); });
+      return codes.length === 1 ? codes[0] : codes;
+    });
+  });
   function valueText(g, pattern) {  // the text that changes, centred where it is drawn
     var found = null;
     g.querySelectorAll("text").forEach(function (t) {

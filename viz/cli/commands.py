@@ -20,6 +20,7 @@ from ..dot import DrawingTooBig, count_boxes, draw
 from ..explain import explain
 from ..frames import backprop_page
 from ..render import FORMATS, find_renderer, render
+from ..training import PAGE_NODES, training_page
 from . import options as checks
 from .options import CommandError
 
@@ -131,6 +132,30 @@ def _fit(model: nn.Module, args: argparse.Namespace, loss: str, data: tuple) -> 
         raise _diverged(args.lr, "while training") from e
 
 
+def _watch(model: nn.Module, args: argparse.Namespace, loss: str, data: tuple) -> tuple[nn.History, str]:
+    """``_fit`` by way of ``viz.training_page``, which trains epoch by epoch and writes the page;
+    and the line that says so."""
+    train_X, train_y, validation = data
+    try:
+        page = training_page(
+            model, train_X, train_y, loss=loss, epochs=args.epochs,
+            optimizer=nn.Adam(model.parameters(), lr=args.lr), example=args.watch_example,
+            path=args.watch, title=f"{args.dataset}: watch {model} learn", batch_size=args.batch_size,
+            seed=args.seed, engine=args.engine, validation=validation,
+        )  # fmt: skip
+    except nn.TrainingDiverged as e:
+        raise _diverged(args.lr, "while training") from e
+    except DrawingTooBig as e:
+        raise CommandError(
+            f"--watch: one example's graph has {e.nodes} nodes, over the {PAGE_NODES} a page can show; "
+            "use smaller --hidden layers (8,8 draws about 250)",
+            status=2,
+        ) from None
+    size = len(page.html.encode("utf-8"))
+    note = f"; {page.sampled}" if page.sampled else ""
+    return page.history, f"wrote {page.path} ({size / 1e6:.1f} MB, epochs 0 to {args.epochs}{note})"
+
+
 def _evaluate(model: nn.Module, X: Any, y: Any, args: argparse.Namespace, loss: str) -> dict[str, float]:
     """The test split's scores. Weights that are finite but huge (1e299) can still overflow here:
     that too is divergence; any other library error is one line naming what was being done."""
@@ -151,6 +176,8 @@ def train(args: argparse.Namespace) -> None:
     """Train an MLP on a bundled data set and print what fit measured."""
     if args.save is not None:
         checks.output_file(args.save, "--save", (".json",))
+    if args.watch is not None:
+        checks.output_file(args.watch, "--watch", (".html",))
     X, y = _dataset(args.dataset, args.seed)
     classes = int(max(y)) + 1
     binary = classes == 2
@@ -162,9 +189,16 @@ def train(args: argparse.Namespace) -> None:
     model = nn.MLP(len(X[0]), sizes, activation="relu", seed=args.seed)
     loss = "bce_logits" if binary else "cross_entropy"
     train_X, train_y, validation, test_X, test_y = _splits(X, y, args.seed)
+    if args.watch is not None and args.watch_example >= len(train_X):
+        raise CommandError(
+            f"--watch-example {args.watch_example}: the training split has {len(train_X)} examples "
+            f"(0 to {len(train_X) - 1})",
+            status=2,
+        )
     print(f"{args.dataset}: {len(X)} examples, {classes} classes; {model}, loss {loss}, Adam lr {args.lr}")
     sys.stdout.flush()
-    history = _fit(model, args, loss, (train_X, train_y, validation))
+    data = (train_X, train_y, validation)
+    history, wrote = _watch(model, args, loss, data) if args.watch else (_fit(model, args, loss, data), "")
     for i, scores in enumerate(history.epochs, 1):
         if i == 1 or i == len(history.epochs) or i % max(1, len(history.epochs) // 10) == 0:
             print(f"  epoch {i:4d}  " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
@@ -173,6 +207,8 @@ def train(args: argparse.Namespace) -> None:
         f"engine {history.engine}: {sum(history.seconds):.2f} s in all; test loss {test['loss']:.4f}, "
         f"test accuracy {test['acc']:.2%}"
     )
+    if wrote:
+        print(wrote)
     if args.save is not None:
         print(f"saved {nn.save(model, args.save)}")
 

@@ -8,6 +8,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
+from ..training import MAX_FRAMES
 from . import options as checks
 from .commands import COLLAPSE_ABOVE
 
@@ -72,7 +73,8 @@ def _train(commands: argparse._SubParsersAction, datasets: tuple[str, ...]) -> N
         "train an MLP (ReLU hidden layers, Adam) on a bundled data set; print its metrics",
         "  chainrule train xor --hidden 8 --epochs 300 --lr 0.05\n"
         "  chainrule train moons --epochs 100 --lr 0.05 --save moons.json\n"
-        "  chainrule train digits --hidden 32 --epochs 20 --batch-size 32\n",
+        "  chainrule train digits --hidden 32 --epochs 20 --batch-size 32\n"
+        "  chainrule train moons --hidden 8,8 --epochs 100 --lr 0.05 --watch moons.html\n",
     )
     p.add_argument(
         "dataset",
@@ -121,6 +123,21 @@ def _train(commands: argparse._SubParsersAction, datasets: tuple[str, ...]) -> N
         type=checks.path,
         metavar="FILE.json",
         help="save the trained model as JSON (default: not saved)",
+    )
+    p.add_argument(
+        "--watch",
+        type=checks.path,
+        metavar="FILE.html",
+        help="write a page that shows the network learn, epoch by epoch: one example's graph with "
+        "every value and gradient, the loss curve and, for 2-D data, the decision boundary; "
+        f"at most {MAX_FRAMES} epochs recorded, evenly spaced, said on the page (default: no page)",
+    )
+    p.add_argument(
+        "--watch-example",
+        type=checks.seed_int,
+        default=0,
+        metavar="N",
+        help="with --watch: which example of the training split the page draws, from 0 (default: 0)",
     )
 
 
