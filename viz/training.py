@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,17 @@ class _Run:
         self.accuracies.append(scores.get("acc"))
 
     def epoch(self, k: int, keep: bool) -> None:
-        """Train one more epoch (epoch k), score it, and record it when ``keep``."""
+        """Train one more epoch (epoch k), score it, and record it when ``keep``. Why an engine
+        runs (a FallbackWarning) is said once, in epoch 1, not again in every epoch."""
+        with warnings.catch_warnings():
+            if k > 1:
+                warnings.simplefilter("ignore", nn.FallbackWarning)
+            self._train(k)
+            self._score()
+        if keep:
+            self.record(k)
+
+    def _train(self, k: int) -> None:
         h = nn.fit(
             self.model, self.xs, self.y, loss=self.loss, optimizer=self.optimizer, epochs=1,
             batch_size=self.batch_size, seed=None if self.seed is None else self.seed + k - 1,
@@ -212,9 +223,6 @@ class _Run:
             )  # fmt: skip
         self.history.epochs += h.epochs
         self.history.seconds += h.seconds
-        self._score()
-        if keep:
-            self.record(k)
 
     def record(self, k: int) -> None:
         root = self._root()

@@ -124,6 +124,10 @@ def _train(commands: argparse._SubParsersAction, datasets: tuple[str, ...]) -> N
         metavar="FILE.json",
         help="save the trained model as JSON (default: not saved)",
     )
+    _watch(p)
+
+
+def _watch(p: Parser) -> None:
     p.add_argument(
         "--watch",
         type=checks.path,
