@@ -232,6 +232,7 @@ def test_jupyter_slider_takes_a_root_or_frames_and_counts_from_1(monkeypatch, gi
     box = show_frames(y if given == "root" else backprop_frames(y))
     slider, out = box.children
     assert (slider.min, slider.max, slider.value) == (1, 4, 1)
+    assert (out.layout.overflow, out.layout.max_width) == ("auto", "100%")  # a wide frame scrolls in its box
     assert "<svg" in out.value and "step 1 of 4: dy/dy = 1" in out.value
     first = node_positions(out.value)
     slider.value = 4
@@ -372,14 +373,22 @@ def test_show_backprop_shows_the_page_inline(tmp_path):
     y.label = "y"
     inline = show_backprop(y, height=480)
     shown = inline._repr_html_()
-    assert shown.startswith('<iframe srcdoc="') and "height: 480px" in shown
+    advice, frame = shown.split("</p>", 1)
+    assert frame.startswith('<iframe srcdoc="') and "height: 480px" in frame
     assert HOSTILE not in shown and "<script>" not in shown  # the page is escaped inside the attribute
-    srcdoc = shown[len('<iframe srcdoc="') : shown.index('" title=')]
+    srcdoc = frame[len('<iframe srcdoc="') : frame.index('" title=')]
     assert (
         unescape(srcdoc) == inline.html == backprop_html(y, tmp_path / "p.html").read_text(encoding="utf-8")
     )
     with pytest.raises(ValueError, match="height"):
         show_backprop(y, height=0)
+    # an untrusted notebook strips the frame (and its onload): the paragraph before it says what to do
+    assert advice.startswith('<p class="chainrule-untrusted">If no step-by-step page shows here')
+    assert 'onload="this.previousElementSibling.remove()"' in frame  # gone once the frame has loaded
+    bundle = inline._repr_mimebundle_()
+    assert bundle["text/html"] == shown and "not trusted" in bundle["text/plain"]
+    for what in ("Trust Notebook", "jupyter trust", "backprop_html(root"):
+        assert what in bundle["text/plain"] and what in unescape(advice)
 
 
 def layer_of(node) -> int | None:

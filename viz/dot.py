@@ -257,7 +257,9 @@ def draw(
 
     def build() -> Drawing:
         chosen = choose_rankdir(root, collapsed) if rankdir == "auto" else rankdir
-        return draw_graph(trace(root), rankdir=chosen, **options)
+        drawing = draw_graph(trace(root), rankdir=chosen, **options)
+        drawing.edge_attr["decorate"] = "true"  # a line ties each edge's label to its edge, where edges cross
+        return drawing
 
     count = count_boxes(root, collapsed)
     if max_nodes is not None and count > max_nodes:  # too big to show: its DOT text only if read

@@ -282,10 +282,12 @@ def show_frames(frames: Value | Iterable[Drawing], renderer: str | None = None, 
     svgs = [svg.decode("utf-8") for svg in _svgs(iter(frames), "svg", renderer)]
     if not svgs:
         raise ValueError("show_frames(): no frames")
-    out = widgets.HTML(value=svgs[0])
+    out = widgets.HTML(value=svgs[0], layout=widgets.Layout(overflow="auto", max_width="100%"))
     slider = widgets.IntSlider(value=1, min=1, max=len(svgs), description="step")
     slider.observe(lambda change: setattr(out, "value", svgs[change["new"] - 1]), names="value")
-    return widgets.VBox([slider, out])
+    return widgets.VBox(
+        [slider, out], layout=widgets.Layout(width="100%")
+    )  # a wide frame scrolls, not the slider
 
 
 def backprop_html(
@@ -384,18 +386,34 @@ def _templates(
     return table, captions, partials, fixed
 
 
+UNTRUSTED = (
+    "If no step-by-step page shows here, this notebook is not trusted: JupyterLab shows no frame "
+    "or script from a notebook it has not trusted (every freshly opened one). Trust it (JupyterLab: "
+    "the command palette, Ctrl+Shift+C, then Trust Notebook; the classic Notebook: File > Trust "
+    "Notebook; or jupyter trust NOTEBOOK.ipynb in a terminal) and run the cell again, or write the "
+    'page with backprop_html(root, "page.html") and open that file in a browser.'
+)
+
+
 class InlinePage:
-    """The step-by-step page shown inline by Jupyter (an iframe holding the page, escaped);
-    ``html`` is the page's own text."""
+    """The step-by-step page shown inline by Jupyter (an iframe holding the page, escaped), with a
+    paragraph that says what to do when an untrusted notebook strips the frame (it disappears once the
+    frame has loaded); ``html`` is the page's own text."""
 
     def __init__(self, page: str, height: int) -> None:
         self.html, self.height = page, height
 
     def _repr_html_(self) -> str:
         return (
+            f'<p class="chainrule-untrusted">{html.escape(UNTRUSTED)}</p>'
             f'<iframe srcdoc="{html.escape(self.html, quote=True)}" title="backpropagation, step by step" '
+            'onload="this.previousElementSibling.remove()" '
             f'style="width: 100%; height: {self.height}px; border: 1px solid #ccc"></iframe>'
         )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
+        """The frame as HTML, and the advice as plain text, for where no HTML is shown at all."""
+        return {"text/html": self._repr_html_(), "text/plain": UNTRUSTED}
 
 
 def show_backprop(
