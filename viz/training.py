@@ -23,11 +23,12 @@ import numpy as np
 
 import nn
 from autograd import files
-from autograd.arguments import integer
+from autograd.arguments import integer, positive_int
 from nn.engines import example_graph
 from nn.losses import LossFn
 
 from .dot import check_options, refuse_big
+from .frames import InlinePage
 from .graph import Graph, Node, gradients, trace
 from .style import fmt
 
@@ -51,7 +52,7 @@ class EpochRecord:
     classes: str | None
 
 
-@dataclass
+@dataclass(repr=False)
 class TrainingPage:
     """``training_page``'s result. ``losses[k]``/``accuracies[k]``: after k epochs, for every epoch
     (the curve); ``records``: the recorded epochs (all, unless ``sampled`` says which were kept);
@@ -75,10 +76,19 @@ class TrainingPage:
         """The recorded epochs, 0 (before training) first."""
         return [r.epoch for r in self.records]
 
-    def _repr_html_(self) -> str:
-        from .frames import InlinePage
+    def __repr__(self) -> str:
+        where = f", written to {str(self.path)!r}" if self.path else ""
+        return (
+            f"<TrainingPage: epochs 0 to {self.epochs[-1]}, {len(self.records)} recorded, "
+            f"{len(self.html.encode('utf-8')):,} bytes{where}>"
+        )
 
-        return InlinePage(self.html, 760)._repr_html_()
+    def inline(self, height: int = 760) -> InlinePage:
+        """The page in a frame, for Jupyter (a page as a cell's last line shows this)."""
+        return InlinePage(self.html, positive_int("TrainingPage.inline(): height", height))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, str]:
+        return self.inline()._repr_mimebundle_()
 
 
 def training_page(
