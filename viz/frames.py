@@ -9,6 +9,8 @@ the root (no ``.grad`` is read or changed), so frames work before or after ``bac
 
 from __future__ import annotations
 
+import base64
+import functools
 import html
 import io
 import math
@@ -264,6 +266,31 @@ def save_gif(
     return path
 
 
+SLIDER_TEXT = (
+    "show_frames: a slider over {n} steps, step 1 shown as a picture. The slider moves only while "
+    "the notebook's kernel runs (run the cell again); show_backprop(root) and backprop_html(root, "
+    "path) give a page whose slider needs no kernel."
+)
+
+
+@functools.cache
+def _slider_class(widgets: Any) -> type:
+    """show_frames' box: an ipywidgets VBox whose display also carries step 1 as a PNG and a line of
+    text, which a notebook shows where the widget cannot run (untrusted, or on a notebook viewer)."""
+
+    class FrameSlider(widgets.VBox):
+        still: tuple[str, str | None, int] = ("", None, 0)  # step 1's DOT source, the renderer, steps
+
+        def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+            bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
+            source, renderer, steps = self.still
+            bundle["image/png"] = base64.b64encode(pipe(source, "png", renderer)).decode("ascii")
+            bundle["text/plain"] = SLIDER_TEXT.format(n=steps)
+            return bundle
+
+    return FrameSlider
+
+
 def show_frames(frames: Value | Iterable[Drawing], renderer: str | None = None, **draw_options: Any) -> Any:
     """In Jupyter: a slider over the frames of a root (as ``draw`` and ``show_backprop`` take it,
     with their ``draw_options``) or over frames already made; it counts steps from 1, as the
@@ -279,15 +306,16 @@ def show_frames(frames: Value | Iterable[Drawing], renderer: str | None = None, 
         frames = backprop_frames(frames, **draw_options)
     elif draw_options:
         raise TypeError("show_frames(): draw options are for a root; frames are drawn already")
+    frames = list(frames)
     svgs = [svg.decode("utf-8") for svg in _svgs(iter(frames), "svg", renderer)]
     if not svgs:
         raise ValueError("show_frames(): no frames")
     out = widgets.HTML(value=svgs[0], layout=widgets.Layout(overflow="auto", max_width="100%"))
     slider = widgets.IntSlider(value=1, min=1, max=len(svgs), description="step")
     slider.observe(lambda change: setattr(out, "value", svgs[change["new"] - 1]), names="value")
-    return widgets.VBox(
-        [slider, out], layout=widgets.Layout(width="100%")
-    )  # a wide frame scrolls, not the slider
+    box = _slider_class(widgets)([slider, out], layout=widgets.Layout(width="100%"))  # the frame scrolls
+    box.still = (frames[0].source, renderer, len(svgs))
+    return box
 
 
 def backprop_html(
