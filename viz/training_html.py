@@ -138,12 +138,14 @@ def page_html(
         f"the graph: example {result.example} of {len(X)} (x = {inputs}; target {target}), "
         f"loss {loss}, trained on the {result.history.engine} engine"
     )
+    n, m = result.epochs[-1], len(result.records)
+    counter = f"epoch 0 of {n} (before training)" + (f" (recorded {m} of {m})" if result.sampled else "")
     values = {
         "title": html.escape(printable(title)),
         "about": html.escape(printable(about)),
         "count": str(len(result.records)),
         "last": str(len(result.records) - 1),
-        "counter": str(len(f"epoch {result.epochs[-1]} of {result.epochs[-1]}") + 1),
+        "counter": str(len(counter) + 1),
         "state": script_json(state(result, X, labels, precision)),
         "script": SCRIPT,
         "svg": inline_svg(svg),
@@ -160,10 +162,11 @@ header { flex: none; padding: .4em 1em; border-bottom: 1px solid #ccc; }
 h1 { font-size: 1.2em; margin: .2em 0; }
 .about { color: #555; font-size: .9em; }
 .controls { display: flex; gap: .4em; align-items: center; flex-wrap: wrap; margin-top: .3em; }
-input[type=range] { width: 30em; max-width: 35vw; }
+input[type=range] { width: 30em; max-width: 25vw; }
 #counter { display: inline-block; min-width: {counter}ch; font-variant-numeric: tabular-nums;
   font-weight: bold; }
-#numbers { font-family: monospace; font-size: 14px; margin-top: .3em; }
+#numbers { font-family: monospace; font-size: 14px; }
+.zoom { margin-left: auto; }
 #numbers b { color: #08306b; }
 main { flex: 1; display: flex; min-height: 0; }
 #view { flex: 1; overflow: auto; cursor: grab; background: #fff; border-right: 1px solid #ccc; }
@@ -187,13 +190,14 @@ aside svg { display: block; background: #fcfcfc; border: 1px solid #e0e0e0; }
 <button id="last" title="last epoch (End)">end</button>
 <input id="slider" type="range" min="0" max="{last}" value="0" aria-label="epoch">
 <span id="counter">epoch 0</span>
-<span style="margin-left:1em">zoom</span>
+</div>
+<div class="controls"><span id="numbers"></span>
+<span class="zoom">zoom
 <button id="zoomout" title="zoom out (ctrl + wheel)">&#8722;</button>
 <button id="zoomin" title="zoom in (ctrl + wheel)">+</button>
 <button id="fit" title="the whole graph in the window">fit</button>
-<button id="actual" title="actual size">100%</button>
+<button id="actual" title="actual size">100%</button></span>
 </div>
-<div id="numbers"></div>
 </header>
 <main>
 <div id="view">
@@ -370,8 +374,8 @@ SCRIPT = r"""(function () {
     var e = state.epochs[s];
     showGraph(s); showCurve(s); showBoundary(s);
     slider.value = s;
-    counter.textContent = "epoch " + e + " of " + state.total + (state.sampled ? " (recorded " +
-      (s + 1) + " of " + count + ")" : "");
+    counter.textContent = "epoch " + e + " of " + state.total + (e === 0 ? " (before training)" : "") +
+      (state.sampled ? " (recorded " + (s + 1) + " of " + count + ")" : "");
     numbers.textContent = "";
     var parts = [["training loss ", state.losses[e], "loss"],
       ["accuracy ", state.acc[e], "accuracy"], ["this example's loss ", state.exLoss[s], "example-loss"]];
