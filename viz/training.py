@@ -11,7 +11,6 @@ every cell as wide as its widest number over the epochs; the page changes only t
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
@@ -297,11 +296,6 @@ def layout_graph(records: list[EpochRecord], precision: int) -> Graph:
         for k, e in enumerate(first.edges)
     ]
     return Graph(nodes, edges, first.root, True)
-
-
-def finite(x: float) -> float | None:
-    """A number JSON can carry (None for NaN and infinities, which the page says as such)."""
-    return x if math.isfinite(x) else None
 
 
 __all__ = ["training_page", "TrainingPage", "EpochRecord"]

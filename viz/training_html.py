@@ -6,6 +6,7 @@ ever read as a placeholder."""
 from __future__ import annotations
 
 import html
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,12 @@ from .style import ZERO_FILL, fmt, grad_colors
 
 if TYPE_CHECKING:
     from .training import TrainingPage
+
+
+def finite(x: float) -> float | None:
+    """A number JSON can carry: None for NaN and the infinities."""
+    return x if math.isfinite(x) else None
+
 
 CLASS_COLOURS = [  # (cell, point) per class: light cells, dark points
     ("#fbd3c4", "#d7301f"), ("#c6dbef", "#2171b5"), ("#c7e9c0", "#238b45"), ("#dadaeb", "#6a51a3"),
@@ -106,7 +113,7 @@ def state(result: TrainingPage, X: Any, labels: list[int] | None, precision: int
         "epochs": [r.epoch for r in records],
         "total": len(result.losses) - 1,
         "losses": [fmt(x, precision) for x in result.losses],
-        "curve": result.losses,
+        "curve": [finite(x) for x in result.losses],  # JSON has no NaN: null, left out of the curve
         "acc": [None if a is None else f"{a:.0%}" for a in result.accuracies],
         "exLoss": [fmt(g.nodes[root].data, precision) for g in graphs],
         "root": root,
