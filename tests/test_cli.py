@@ -359,3 +359,15 @@ def test_draw_collapses_a_big_model_and_says_so_unless_asked_for_every_node(tmp_
     every = render(tiny, tmp_path / "every.svg").read_text()
     assert (tmp_path / "tiny.svg").read_text() == every
     assert_one_error(run("draw", "tiny.json", "--full", "--collapsed", cwd=tmp_path), 2, "not allowed")
+
+
+def test_train_watch_writes_the_training_page_from_a_real_process(tmp_path):
+    done = run(
+        "train", "xor", "--hidden", "3", "--epochs", "5", "--lr", "0.1", "--watch", "xor.html", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "xor.html").read_text(encoding="utf-8")
+    assert "wrote xor.html (" in done.stdout and "epochs 0 to 5" in done.stdout
+    assert '<span id="counter">' in page and "xor: watch MLP(2 -&gt; 3 relu -&gt; 1) learn" in page
+    bad = run("train", "xor", "--watch", "xor.svg", cwd=tmp_path)
+    assert bad.returncode == 2 and "--watch: cannot tell the format of 'xor.svg'" in bad.stderr
