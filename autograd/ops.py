@@ -192,6 +192,8 @@ class Op(str):
     only takes floats (it checks domains with ``if``); ``local`` serves floats, Values and arrays
     alike. An n-ary op's array rules take its inputs stacked along axis 0 (``array_forward``
     reduces that axis; ``array_local`` gives the stacked derivatives, or a number for all of them).
+    ``fold``, for an n-ary op whose every input has derivative 1 (sum), is the binary ufunc it
+    applies left to right (``np.add``): the order ``array_forward`` reduces its axis in.
     """
 
     name: str
@@ -201,6 +203,7 @@ class Op(str):
     local: Callable[..., tuple]
     array_forward: Callable[..., Any] | None
     array_local: Callable[..., Any] | None
+    fold: np.ufunc | None
 
     def __new__(
         cls,
@@ -212,14 +215,21 @@ class Op(str):
         array_local: Callable[..., Any] | None = None,
         *,
         micrograd: str | None = None,
+        fold: np.ufunc | None = None,
     ) -> Op:
         op = super().__new__(cls, name if micrograd is None else micrograd)
         op.name, op.arity, op.forward, op.local = name, arity, forward, local
-        op.array_forward, op.array_local = array_forward, array_local
+        op.array_forward, op.array_local, op.fold = array_forward, array_local, fold
         return op
 
     def forward_on_arrays(self) -> Callable[..., Any]:
         return self.array_forward or self.forward
+
+    def ufunc(self) -> np.ufunc | None:
+        """The NumPy ufunc that is this op's array rule, when there is one: ``f(*inputs, out)``
+        writes the result into ``out`` (the tape runs a big batch's rows with it, allocating nothing)."""
+        f = self.array_forward
+        return f if isinstance(f, np.ufunc) and f.nin == self.arity else None
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -246,21 +256,21 @@ OPS: dict[str, Op] = {
     op.name: op
     for op in [
         #  name       arity  forward (floats)              local derivatives d out / d inputs   on arrays
-        Op("+",       2, lambda a, b: a + b,            lambda a, b, out: (1.0, 1.0)),
-        Op("-",       2, lambda a, b: a - b,            lambda a, b, out: (1.0, -1.0)),
-        Op("*",       2, lambda a, b: a * b,            lambda a, b, out: (b, a)),
+        Op("+",       2, lambda a, b: a + b,            lambda a, b, out: (1.0, 1.0),        np.add),
+        Op("-",       2, lambda a, b: a - b,            lambda a, b, out: (1.0, -1.0),       np.subtract),
+        Op("*",       2, lambda a, b: a * b,            lambda a, b, out: (b, a),            np.multiply),
         Op("/",       2, _div,                          lambda a, b, out: (1.0 / b, -out / b), np.divide),
         Op("**",      2, _pow,                          _pow_local,                          np.power),
-        Op("neg",     1, lambda x: -x,                  lambda x, out: (-1.0,)),
+        Op("neg",     1, lambda x: -x,                  lambda x, out: (-1.0,),              np.negative),
         Op("exp",     1, _exp,                          lambda x, out: (out,),               np.exp),
         Op("log",     1, _log,                          lambda x, out: (1.0 / x,),           np.log),
         Op("tanh",    1, math.tanh,                     lambda x, out: (1.0 - out * out,),   np.tanh),
         Op("sigmoid", 1, _sigmoid,                      lambda x, out: (out * (1.0 - out),), _sigmoid_array),
         Op("relu",    1, _relu,                         lambda x, out: (step(x),),           _relu_array,
            micrograd="ReLU"),
-        Op("abs",     1, abs,                           lambda x, out: (sign(x),)),
+        Op("abs",     1, abs,                           lambda x, out: (sign(x),),           np.absolute),
         Op("sum",    -1, _sum,                          lambda *xs_out: (1.0,) * (len(xs_out) - 1),
-           array_forward=_sum_array, array_local=lambda xs, out: 1.0),
+           array_forward=_sum_array, array_local=lambda xs, out: 1.0, fold=np.add),
         Op("max",    -1, _max,                          _max_local,
            array_forward=_max_array, array_local=_max_local_array),
     ]

@@ -64,8 +64,8 @@ from .arguments import positive_int
 from .backward import topological_order
 from .errors import NumericError
 from .mode import enable_grad, tracing
-from .tape_groups import MatMul
-from .tape_layout import lay_out
+from .tape_groups import BY_ROWS_FROM, MatMul, Wide
+from .tape_layout import WidePlan, lay_out, plan_wide_writes
 from .tape_threads import BLAS_THREADED_FROM, blocks, in_threads, one_blas_thread
 from .value import Value, traced_leaf
 
@@ -183,6 +183,7 @@ class Tape:
         self._product = max((g.k * g.n for g in self.groups if isinstance(g, MatMul)), default=0)
         self._runs: dict[int, list[_Run]] = {}
         self._last: list[_Run] | None = None
+        self._wide: WidePlan | None = None
         self._bind_static()
 
     @property
@@ -325,10 +326,10 @@ class Tape:
 
         def run_block(run: _Run) -> None:
             GV = run.GV
-            if self._zero_batch is not None:
-                GV[self._zero_batch] = 0.0
-            if self._zero_static is not None:
-                run.GS[self._zero_static] = 0.0
+            if run.zero_batch is not None:
+                GV[run.zero_batch] = 0.0
+            if run.zero_static is not None:
+                run.GS[run.zero_static] = 0.0
             if not is_static:
                 GV[row] = scale
             with np.errstate(all="ignore"):
@@ -357,20 +358,36 @@ class Tape:
 
     def _bind(self, B: int) -> list[_Run]:
         """Buffers for batches of B examples, one set per block, and every batch group's steps bound
-        to views of them (a block's static gradients go to a buffer of its own when there are several)."""
+        to views of them (a block's static gradients go to a buffer of its own when there are several).
+        A block of ``BY_ROWS_FROM`` examples or more runs its elementwise groups member by member,
+        with the write plan made for that (``plan_wide_writes``, made once)."""
         if len(self._runs) >= 4:  # a few batch sizes (say the full one and a ragged last) are kept
             self._runs.clear()
-        batch = [g for g in self.groups if not g.is_static]
         parts = blocks(B)
         runs = []
         for start, stop in parts:
             V, GV = np.zeros((self._n_batch_rows, stop - start)), np.zeros((self._n_batch_rows, stop - start))
             GS = self._GS if len(parts) == 1 else np.zeros_like(self._GS)
-            steps = [g.bind(V, self._S, GV, GS) for g in batch]
-            backward = [b for (_, b), g in zip(steps, batch) if g.on_loss_path][::-1]
-            runs.append(_Run(V, GV, GS, start, [f for f, _ in steps], backward))
+            plan = self._wide_plan() if stop - start >= BY_ROWS_FROM else None
+            scratch = np.empty(stop - start)
+            steps, on_path = [], []
+            for i, g in enumerate(self.groups):
+                if not g.is_static:
+                    wide = None if plan is None or i not in plan.stores else Wide(scratch, plan.stores[i])
+                    steps.append(g.bind(V, self._S, GV, GS, wide))
+                    on_path.append(g.on_loss_path)
+            backward = [b for (_, b), p in zip(steps, on_path) if p][::-1]
+            zero = (
+                (self._zero_batch, self._zero_static) if plan is None else (plan.zero_batch, plan.zero_static)
+            )
+            runs.append(_Run(V, GV, GS, start, [f for f, _ in steps], backward, *zero))
         self._runs[B] = runs
         return runs
+
+    def _wide_plan(self) -> WidePlan:
+        if self._wide is None:
+            self._wide = plan_wide_writes(self.groups, self._roots[0])
+        return self._wide
 
     def _batch(self, X: Any, width: int, name: str, length: int | None = None) -> np.ndarray:
         try:
@@ -422,3 +439,5 @@ class _Run(NamedTuple):
     start: int
     forward: list[Callable[[], None]]
     backward: list[Callable[[], None]]
+    zero_batch: slice | np.ndarray | None  # the gradient rows backward zeroes first (the write plan)
+    zero_static: slice | np.ndarray | None

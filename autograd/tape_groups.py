@@ -21,9 +21,10 @@ from .ops import OPS, Op
 from .tape_rows import Index, Place, Rows
 from .value import Value
 
-__all__ = ["Elementwise", "Group", "Linear", "MatMul", "Steps"]
+__all__ = ["BY_ROWS_FROM", "Elementwise", "Group", "Linear", "MatMul", "Steps", "Wide", "by_rows"]
 
 Steps = tuple[Callable[[], None], Callable[[], None]]
+BY_ROWS_FROM = 2048  # examples in a block from which elementwise groups run member by member (by_rows)
 Where = Callable[[Value], Place]
 
 
@@ -50,9 +51,16 @@ class Group:
     def place(self, is_static: bool, out: slice) -> None:
         self.is_static, self.out = is_static, out
 
-    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
-        """The group's forward and backward steps, reading and writing views of these buffers."""
+    def bind(
+        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide | None = None
+    ) -> Steps:
+        """The group's forward and backward steps, reading and writing views of these buffers; with
+        ``wide``, member by member (``by_rows``: only when ``runs_by_rows``)."""
         raise NotImplementedError
+
+    def runs_by_rows(self) -> bool:
+        """Whether a wide block runs this group member by member (``by_rows``)."""
+        return False
 
     def gradient_targets(self) -> list[tuple[bool, Index]]:
         """The rows backward writes gradients into: (in the static buffer?, rows)."""
@@ -118,7 +126,27 @@ class Elementwise(Group):
         sites = np.argwhere(bad.T)  # (column, member), by example first
         return (int(sites[0][1]), int(sites[0][0])) if len(sites) else None
 
-    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
+    def runs_by_rows(self) -> bool:
+        return not self.is_static and (self.op.ufunc() is not None or self.op.fold is not None)
+
+    def member_places(self) -> list[list[Place]]:
+        """Each member's inputs, where they live."""
+        if self.nary:  # edge i * k + m is input i of member m
+            edges, k = self.inputs[0].places(), self.k
+            return [edges[m::k] for m in range(k)]
+        return [list(p) for p in zip(*(x.places() for x in self.inputs))]
+
+    def member_writes(self) -> list[list[tuple[int, Place]]]:
+        """Each member's gradient edges in backward: (which input, where it lives), for the inputs
+        that want a gradient (all of an n-ary op's, as ``gradient_targets`` counts them)."""
+        wants = [True] * self.n if self.nary else self.wants
+        return [[(i, p) for i, (p, w) in enumerate(zip(ps, wants)) if w] for ps in self.member_places()]
+
+    def bind(
+        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide | None = None
+    ) -> Steps:
+        if wide is not None:
+            return by_rows(self, V, S, GV, GS, wide)
         out = (S if self.is_static else V)[self.out]
         g = (GS if self.is_static else GV)[self.out]
         if self.nary:
@@ -169,6 +197,87 @@ class Elementwise(Group):
         return forward, backward
 
 
+class Wide(NamedTuple):
+    """How a group runs in a wide block (``by_rows``): a scratch row of the block's width, shared by
+    the block's groups, and for each gradient edge of its members (``Elementwise.member_writes``
+    order) whether it stores into its row, being that row's first writer in backward (the write
+    plan: ``tape_layout.plan_wide_writes``), or adds to it."""
+
+    scratch: np.ndarray
+    stores: list[bool]
+
+
+def by_rows(
+    group: Elementwise, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide
+) -> Steps:
+    """An elementwise group's steps member by member, each a NumPy call on views of its own rows
+    that writes into its output row (``Op.ufunc``; a sum as ``Op.fold`` left to right, the order
+    the grouped step reduces in): no gather, no temporary. For a wide batch, where a gather copies
+    more than a NumPy call costs."""
+    start, stores = group.out.start, iter(wide.stores)
+    forward: list[tuple[Callable[..., Any], tuple]] = []
+    backward: list[Callable[[], None]] = []
+    for m, (places, edges) in enumerate(zip(group.member_places(), group.member_writes())):
+        xs = [(S if p.static else V)[p.row] for p in places]
+        out = V[start + m]
+        forward += _calls(group.op, xs, out)
+        writes = [(i, (GS if p.static else GV)[p.row], p.static, next(stores)) for i, p in edges]
+        backward.append(_member_backward(group.op, xs, out, GV[start + m], writes, wide.scratch))
+
+    def run_forward() -> None:
+        for f, args in forward:
+            f(*args)
+
+    def run_backward() -> None:
+        for step in backward:
+            step()
+
+    return run_forward, run_backward
+
+
+def _calls(op: Op, xs: list[np.ndarray], out: np.ndarray) -> list[tuple[Callable[..., Any], tuple]]:
+    """The NumPy calls computing one member into ``out``."""
+    if op.fold is None:
+        f = op.ufunc()
+        assert f is not None  # runs_by_rows
+        return [(f, (*xs, out))]
+    if len(xs) == 1:
+        return [(np.copyto, (out, xs[0]))]
+    return [(op.fold, (xs[0], xs[1], out))] + [(op.fold, (out, x, out)) for x in xs[2:]]
+
+
+def _member_backward(
+    op: Op,
+    xs: list[np.ndarray],
+    out: np.ndarray,
+    g: np.ndarray,
+    writes: list[tuple[int, np.ndarray, bool, bool]],
+    scratch: np.ndarray,
+) -> Callable[[], None]:
+    """One member's backward: each input's local derivative times g, stored into its gradient row
+    (when the write plan says it is the row's one writer) or added to it; a static input's row gets
+    the sum over the batch."""
+    local, n = op.local, len(xs)
+
+    def backward() -> None:
+        d = (1.0,) * n if op.fold is not None else local(*xs, out)
+        for i, target, static, assign in writes:
+            di = d[i]
+            if static:
+                total = np.add.reduce(
+                    g if isinstance(di, float) and di == 1.0 else np.multiply(di, g, scratch)
+                )
+                target[0] = total if assign else target[0] + total
+            elif isinstance(di, float) and di == 1.0:
+                np.copyto(target, g) if assign else np.add(target, g, target)
+            elif assign:
+                np.multiply(di, g, target)
+            else:
+                np.add(target, np.multiply(di, g, scratch), target)
+
+    return backward
+
+
 class MatMul(Group):
     """A layer's neurons: k nodes ``Σ_i W[j, i]·a_i + Σ c_j`` that read the same rows a: W @ A."""
 
@@ -199,7 +308,9 @@ class MatMul(Group):
             terms += self.bias.reader(S)()[member * self.nb : (member + 1) * self.nb, 0].tolist()
         return terms
 
-    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray) -> Steps:
+    def bind(
+        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide | None = None
+    ) -> Steps:
         k, n, nb, bias = self.k, self.n, self.nb, self.bias
         out, g = V[self.out], GV[self.out]
         read_w, read_a = self.weights.reader(S[:, 0]), self.a.reader(V)

@@ -34,7 +34,17 @@ from .tape_groups import Elementwise, Group, Linear, MatMul
 from .tape_rows import Index, Place
 from .value import Value
 
-__all__ = ["ElementwiseKey", "Graph", "GroupKey", "Layout", "MatMulKey", "analyse", "lay_out"]
+__all__ = [
+    "ElementwiseKey",
+    "Graph",
+    "GroupKey",
+    "Layout",
+    "MatMulKey",
+    "WidePlan",
+    "analyse",
+    "lay_out",
+    "plan_wide_writes",
+]
 
 _SUM, _MUL = OPS["sum"], OPS["*"]
 
@@ -306,3 +316,46 @@ def plan_gradient_writes(
             zero[is_static].update(index.listed)
     batch, static = (Index(sorted(zero[k])).key if zero[k] else None for k in (False, True))
     return batch, static
+
+
+class WidePlan(NamedTuple):
+    """The write plan of a wide block, where the groups that can run member by member do
+    (``Group.runs_by_rows``): ``stores[i]`` for groups[i] among those (see ``tape_groups.Wide``), and
+    the gradient rows backward zeroes first."""
+
+    stores: dict[int, list[bool]]
+    zero_batch: slice | np.ndarray | None
+    zero_static: slice | np.ndarray | None
+
+
+def plan_wide_writes(groups: Sequence[Group], root: Place) -> WidePlan:
+    """The write plan when a block runs member by member: walking the writes in backward's order,
+    each member's write into a gradient row stores when it is the row's first (as a hand-written
+    reverse pass keeps its first contribution) and adds after; a grouped step's rows are zeroed
+    unless it is their only writer (``Index.assign``, from ``plan_gradient_writes``) or they were
+    written before it. Rows a first write stores into need no zeroing and no add."""
+    written: dict[bool, set[int]] = {False: set(), True: set()}
+    written[root.static].add(root.row)
+    zero: dict[bool, set[int]] = {False: set(), True: set()}
+    stores: dict[int, list[bool]] = {}
+    on_path = [i for i, g in enumerate(groups) if g.on_loss_path]
+    batch_first = [i for i in on_path if not groups[i].is_static][::-1] + [
+        i for i in on_path if groups[i].is_static
+    ][::-1]
+    for i in batch_first:
+        g = groups[i]
+        if isinstance(g, Elementwise) and g.runs_by_rows():
+            flags = stores[i] = []
+            for edges in g.member_writes():
+                for _, p in edges:
+                    seen = written[p.static]
+                    flags.append(p.row not in seen)
+                    seen.add(p.row)
+            continue
+        for is_static, index in g.gradient_targets():
+            seen = written[is_static]
+            if not index.assign:
+                zero[is_static].update(r for r in index.listed if r not in seen)
+            seen.update(index.listed)
+    batch, static = (Index(sorted(zero[k])).key if zero[k] else None for k in (False, True))
+    return WidePlan(stores, batch, static)

@@ -124,6 +124,18 @@ class Rows:
 
         return read
 
+    def places(self) -> list[Place]:
+        """Each member's row, in member order (as the group was built from)."""
+        if self.static is None or self.batch is None:
+            index, static = (self.batch, False) if self.static is None else (self.static, True)
+            assert index is not None
+            return [Place(static, r) for r in index.listed]
+        out = [Place(False, 0)] * self.n
+        for at, index, static in ((self.batch_at, self.batch, False), (self.static_at, self.static, True)):
+            for i, r in zip(at.tolist(), index.listed):
+                out[i] = Place(static, r)
+        return out
+
     def targets(self) -> list[tuple[bool, Index]]:
         """The gradient rows this input writes in backward: (in the static buffer?, rows)."""
         return [(s, x) for s, x in ((False, self.batch), (True, self.static)) if x is not None]

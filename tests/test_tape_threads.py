@@ -131,3 +131,51 @@ def test_the_fuzz_programs_stay_within_the_bound_when_every_example_is_a_block_o
         X = rng.normal(size=(4, 2)) * rng.choice([0.1, 1.0, 10.0])
         compared += check_program(steps, rng.uniform(-1, 1, size=3).tolist(), X)[0]
     assert compared >= 350, compared
+
+
+def test_the_fuzz_programs_stay_within_the_bound_when_blocks_run_member_by_member(monkeypatch):
+    """A wide block runs its elementwise groups member by member (``tape_groups.by_rows``) with a write
+    plan of its own (``plan_wide_writes``: a row's first writer stores, the later ones add). Here every
+    block is wide: the fuzz programs and bound hold that path to what the grouped path is held to,
+    on one block and on blocks of one example on three threads."""
+    from programs import NAMES, random_steps
+    from test_tape_fuzz import check_program
+
+    import autograd.tape
+    import autograd.tape_threads
+
+    monkeypatch.setattr(autograd.tape, "BY_ROWS_FROM", 1)
+    rng = np.random.default_rng(20261207)
+    compared = 0
+    for i in range(600):
+        if i == 300:
+            monkeypatch.setattr(autograd.tape_threads, "BLOCK", 1)  # 4 examples: 4 blocks
+            monkeypatch.setattr(autograd.tape.os, "cpu_count", lambda: 3)
+        steps = random_steps(rng, int(rng.integers(1, 11)), NAMES)
+        X = rng.normal(size=(4, 2)) * rng.choice([0.1, 1.0, 10.0])
+        compared += check_program(steps, rng.uniform(-1, 1, size=3).tolist(), X)[0]
+    assert compared >= 520, compared
+
+
+def test_a_wide_batch_runs_member_by_member_and_agrees_with_the_eager_engine():
+    """The batch of 2 x 2,048 examples is two wide blocks: the elementwise groups run by rows (their
+    steps are the per-member ones), and every output and gradient is the eager engine's to 1e-12."""
+    from autograd.tape_groups import BY_ROWS_FROM
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2 * max(BY_ROWS_FROM, BLOCK) + 5, 4))
+    w = [Value(0.3), Value(-0.2)]
+    tape = Tape.trace(lambda x: softplus_net(x) * w[0] + w[1] * x[0], w, X[0])
+    out = tape.forward(X)
+    grad = np.zeros(2)
+    tape.backward(1.0, out=grad)
+    assert tape._wide is not None and tape._wide.stores  # the wide plan was made and used
+    want_grad = np.zeros(2)
+    for i in rng.choice(len(X), size=40, replace=False):
+        xs = [Value(float(v)) for v in X[i]]
+        y = softplus_net(xs) * Value(0.3) + Value(-0.2) * xs[0]
+        assert out[i, 0] == pytest.approx(y.data, rel=1e-12, abs=1e-12)
+    for i in range(len(X)):  # the gradient of w0 is Σ softplus_net(x), of w1 Σ x0
+        want_grad[1] += X[i, 0]
+    assert grad[1] == pytest.approx(want_grad[1], rel=1e-12)
+    assert grad[0] == pytest.approx(float(np.sum((out[:, 0] + 0.2 * X[:, 0]) / 0.3)), rel=1e-9)
