@@ -15,7 +15,7 @@ import pytest
 
 import nn
 from autograd import Value
-from viz import TrainingPage, trace, training_page
+from viz import DrawingTooBig, TrainingPage, trace, training_page
 from viz.cli import main
 from viz.style import fmt
 from viz.training import GRID
@@ -171,6 +171,15 @@ def test_user_text_is_inert(tmp_path):
 def test_bad_arguments_are_refused_before_training(options, message):
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         small_page(**({"epochs": 3} | options))
+
+
+def test_a_graph_too_big_to_read_is_refused_before_training():
+    X, y = nn.datasets.moons(n=20, noise=0.1, seed=0)
+    model = nn.MLP(2, [30, 30, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(DrawingTooBig, match=r"one example's graph has \d+ nodes to draw, over the 1000"):
+        training_page(model, X, y, loss="bce_logits", epochs=2)
+    assert [p.data for p in model.parameters()] == before
 
 
 def test_the_command_writes_the_page_and_says_so(tmp_path, capsys):

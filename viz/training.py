@@ -26,7 +26,7 @@ from autograd.arguments import integer, positive_int
 from nn.engines import example_graph
 from nn.losses import LossFn
 
-from .dot import check_options, refuse_big
+from .dot import DrawingTooBig, check_options, count_boxes
 from .frames import InlinePage
 from .graph import Graph, Node, gradients, trace
 from .style import fmt
@@ -195,7 +195,13 @@ class _Run:
         self.accuracies: list[float | None] = []
         self.history = nn.History()
         self.box, self.grid, self.why = _grid(xs, self.loss_fn, outs)
-        refuse_big(self._root(), False, PAGE_NODES, False, "training_page()")
+        drawn = count_boxes(self._root(), False, False)
+        if drawn > PAGE_NODES:  # before any training: a page of so many boxes is not for reading
+            raise DrawingTooBig(
+                f"training_page(): one example's graph has {drawn} nodes to draw, over the {PAGE_NODES} "
+                "a page shows; use a smaller model",
+                drawn, PAGE_NODES, None,
+            )  # fmt: skip
         self._score()
 
     def _root(self) -> Any:
