@@ -142,7 +142,9 @@ def test_no_boundary_for_inputs_that_are_not_2_d_and_the_page_says_why():
 
 def test_user_text_is_inert(tmp_path):
     def hostile_loss(out, t):
-        return (out - t[0]) ** 2
+        loss = (out - t[0]) ** 2
+        loss.label = HOSTILE + "\ud800"  # drawn in the graph: escaped, the lone surrogate as its escape
+        return loss
 
     hostile_loss.__name__ = HOSTILE
     X, y = nn.datasets.moons(n=20, noise=0.1, seed=0)
@@ -155,6 +157,8 @@ def test_user_text_is_inert(tmp_path):
     assert html.count("<script") == 2 and "<b>bold</b>" not in html
     assert "&lt;/script&gt;&lt;script&gt;window.pwned=1" in html  # shown as text, in the title
     state_of(html)  # the state still parses
+    assert "&lt;b&gt;bold&lt;/b&gt;\\ud800" in html  # the graph's label
+    html.encode("utf-8")  # no lone surrogate left
     assert "regression" in page.no_boundary  # values as targets: no classes to colour
 
 
