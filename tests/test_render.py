@@ -199,6 +199,21 @@ def test_a_wide_drawing_is_shown_at_natural_size_scrolling(no_dot):
     assert metadata == {"image/png": {"unconfined": True}, "image/svg+xml": {"unconfined": True}}
 
 
+def test_the_displayed_png_is_the_renderers_in_256_colours_with_pillow(no_dot, monkeypatch):
+    """With Pillow (the plots, notebooks and dev extras) the PNG a notebook saves is a palette PNG of
+    the same size, fewer bytes; without it, the renderer's own PNG."""
+    from viz.backend import pipe
+
+    drawing = draw(Value(2.0, label="x") * 3)
+    rendered = pipe(drawing.source, "png")
+    shown = base64.b64decode(drawing._repr_mimebundle_()[0]["image/png"])
+    assert (
+        png_size(shown) == png_size(rendered) and shown[25] == 3 and len(shown) < len(rendered)
+    )  # 3: palette
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    assert base64.b64decode(draw(Value(2.0, label="x") * 3)._repr_mimebundle_()[0]["image/png"]) == rendered
+
+
 def test_a_display_without_png_says_why(no_dot, monkeypatch):
     import viz.dot
 

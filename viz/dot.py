@@ -20,6 +20,7 @@ backslashes and control characters made visible); the DOT lines are built direct
 from __future__ import annotations
 
 import base64
+import io
 import math
 import os
 import re
@@ -191,6 +192,21 @@ class Drawing(graphviz.Digraph):
         return str(out)
 
 
+def fewer_colours(png: bytes) -> bytes:
+    """``png`` in a palette of 256 colours when Pillow is installed (the plots, notebooks and dev
+    extras): the same picture in about 2.5 times fewer bytes, which keeps saved notebooks small.
+    Without Pillow, ``png`` as the renderer wrote it."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return png
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).quantize(256, method=Image.Quantize.FASTOCTREE).save(
+        out, "PNG", optimize=True
+    )
+    return out.getvalue() if out.tell() < len(png) else png
+
+
 def display_bundle(source: str, nodes: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(data, metadata) of a notebook display of DOT ``source``: SVG and PNG from one layout, and a
     text line; when no PNG can be written, the text says why (an untrusted notebook then shows no picture)."""
@@ -206,8 +222,9 @@ def display_bundle(source: str, nodes: int) -> tuple[dict[str, Any], dict[str, A
     size = re.search(r'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"', svg)
     width, height = (round(float(n) * PX_PER_PT) for n in size.groups()) if size else (0, 0)
     if "png" in images:
-        data["image/png"] = base64.b64encode(images["png"]).decode("ascii")  # as IPython's Image sends it
-        width, height = struct.unpack(">II", images["png"][16:24])  # the PNG's IHDR: its pixels
+        png = fewer_colours(images["png"])
+        data["image/png"] = base64.b64encode(png).decode("ascii")  # as IPython's Image sends it
+        width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR: its pixels
     data["text/plain"] = f"chainrule drawing: {nodes} nodes, {width}x{height} px{why}"
     wide = {"unconfined": True} if width > FIT_PX else {}  # natural size (text legible), scrolling
     return data, {kind: wide for kind in ("image/png", "image/svg+xml")} if wide else {}

@@ -24,7 +24,7 @@ from autograd import Value
 from autograd.arguments import positive_int
 
 from .backend import pipe
-from .dot import Drawing, check_options, draw_graph, refuse_big
+from .dot import Drawing, check_options, draw_graph, fewer_colours, refuse_big
 from .explain import Explanation, collapsed_view, explain_node
 from .graph import Edge, Graph, gradients, module_rank, trace
 from .live import MARKED, Template, Templates, model
@@ -284,7 +284,9 @@ def _slider_class(widgets: Any) -> type:
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
             bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
             source, renderer, steps = self.still
-            bundle["image/png"] = base64.b64encode(pipe(source, "png", renderer)).decode("ascii")
+            bundle["image/png"] = base64.b64encode(fewer_colours(pipe(source, "png", renderer))).decode(
+                "ascii"
+            )
             bundle["text/plain"] = SLIDER_TEXT.format(n=steps)
             return bundle
 
