@@ -64,8 +64,8 @@ from .arguments import positive_int
 from .backward import topological_order
 from .errors import NumericError
 from .mode import enable_grad, tracing
-from .tape_groups import BY_ROWS_FROM, MatMul, Wide
-from .tape_layout import WidePlan, lay_out, plan_wide_writes
+from .tape_groups import BY_ROWS_FROM, MatMul, Writes
+from .tape_layout import WritePlan, lay_out, plan_wide_writes
 from .tape_threads import BLAS_THREADED_FROM, blocks, in_threads, one_blas_thread
 from .value import Value, traced_leaf
 
@@ -173,7 +173,7 @@ class Tape:
         self._by_row, self._param_rows = layout.params_by_row, layout.param_rows  # params[i] is in row [i]
         self._roots = layout.roots
         self._n_batch_rows, self._n_static_rows = layout.n_batch_rows, layout.n_static_rows
-        self._zero_batch, self._zero_static = layout.zero_batch, layout.zero_static
+        self._plan = layout.plan
         self._S = np.zeros((self._n_static_rows, 1))
         self._GS = np.zeros_like(self._S)
         self._S[len(self.params) : len(self.params) + len(layout.constants), 0] = [
@@ -183,7 +183,7 @@ class Tape:
         self._product = max((g.k * g.n for g in self.groups if isinstance(g, MatMul)), default=0)
         self._runs: dict[int, list[_Run]] = {}
         self._last: list[_Run] | None = None
-        self._wide: WidePlan | None = None
+        self._wide: WritePlan | None = None
         self._bind_static()
 
     @property
@@ -214,10 +214,10 @@ class Tape:
         """The steps of the static groups (computed once per batch, from parameters and constants
         alone: they read and write S and GS only), bound to this tape's S and GS."""
         no_batch = np.zeros((self._n_batch_rows, 0))
-        static = [g for g in self.groups if g.is_static]
-        steps = [g.bind(no_batch, self._S, no_batch, self._GS) for g in static]
+        static = [(g, w) for g, w in zip(self.groups, self._plan.writes) if g.is_static]
+        steps = [g.bind(no_batch, self._S, no_batch, self._GS, w) for g, w in static]
         self._static_forward = [f for f, _ in steps]
-        self._static_backward = [b for (_, b), g in zip(steps, static) if g.on_loss_path][::-1]
+        self._static_backward = [b for (_, b), (g, _) in zip(steps, static) if g.on_loss_path][::-1]
 
     def __repr__(self) -> str:
         kinds = Counter(g.name for g in self.groups)
@@ -368,25 +368,25 @@ class Tape:
         for start, stop in parts:
             V, GV = np.zeros((self._n_batch_rows, stop - start)), np.zeros((self._n_batch_rows, stop - start))
             GS = self._GS if len(parts) == 1 else np.zeros_like(self._GS)
-            plan = self._wide_plan() if stop - start >= BY_ROWS_FROM else None
+            plan = self._wide_plan() if stop - start >= BY_ROWS_FROM else self._plan
             scratch = np.empty(stop - start)
             steps, on_path = [], []
-            for i, g in enumerate(self.groups):
+            for i, (g, w) in enumerate(zip(self.groups, plan.writes)):
                 if not g.is_static:
-                    wide = None if plan is None or i not in plan.stores else Wide(scratch, plan.stores[i])
-                    steps.append(g.bind(V, self._S, GV, GS, wide))
+                    steps.append(
+                        g.bind(V, self._S, GV, GS, Writes(w.stores, scratch) if i in plan.by_rows else w)
+                    )
                     on_path.append(g.on_loss_path)
             backward = [b for (_, b), p in zip(steps, on_path) if p][::-1]
-            zero = (
-                (self._zero_batch, self._zero_static) if plan is None else (plan.zero_batch, plan.zero_static)
+            runs.append(
+                _Run(V, GV, GS, start, [f for f, _ in steps], backward, plan.zero_batch, plan.zero_static)
             )
-            runs.append(_Run(V, GV, GS, start, [f for f, _ in steps], backward, *zero))
         self._runs[B] = runs
         return runs
 
-    def _wide_plan(self) -> WidePlan:
+    def _wide_plan(self) -> WritePlan:
         if self._wide is None:
-            self._wide = plan_wide_writes(self.groups, self._roots[0])
+            self._wide = plan_wide_writes(self.groups, self._roots[0], self._plan)
         return self._wide
 
     def _batch(self, X: Any, width: int, name: str, length: int | None = None) -> np.ndarray:

@@ -5,9 +5,10 @@
 - ``MatMul``: a layer's neurons, k nodes ``Σ_i W[j, i]·a_i + Σ c_j`` that read the same batch rows
   a: one ``W @ A`` forward and two products backward.
 
-A group is built from its members and a ``where`` function (node -> ``Place``), is told its own
-rows by ``place``, and ``bind`` gives its forward and backward steps as closures over views of the
-tape's buffers for one batch size (made once per batch size, so a step costs only its NumPy calls).
+A group is built whole, from its members, a ``where`` function (node -> ``Place``) and its own
+rows, and is not changed after. ``bind`` gives its forward and backward steps as closures over views
+of the tape's buffers for one batch size (made once per batch size, so a step costs only its NumPy
+calls), writing gradients as the write plan's ``Writes`` for it say (``tape_layout``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .ops import OPS, Op
 from .tape_rows import Index, Place, Rows
 from .value import Value
 
-__all__ = ["BY_ROWS_FROM", "Elementwise", "Group", "Linear", "MatMul", "Steps", "Wide", "by_rows"]
+__all__ = ["BY_ROWS_FROM", "Elementwise", "Group", "Linear", "MatMul", "Steps", "Writes", "by_rows"]
 
 Steps = tuple[Callable[[], None], Callable[[], None]]
 BY_ROWS_FROM = 2048  # examples in a block from which elementwise groups run member by member (by_rows)
@@ -37,25 +38,32 @@ class Linear(NamedTuple):
     constants: list[Value]
 
 
+class Writes(NamedTuple):
+    """The write plan's word for one group's backward: for each of its writes, in order, whether it
+    stores into its rows (their only writer, or a wide block's first) or adds to them. The writes
+    are ``gradient_targets()`` for a grouped step; for a wide block's member-by-member step
+    (``scratch``, a row of the block's width shared by its groups), each member's edges
+    (``Elementwise.member_writes``)."""
+
+    stores: Sequence[bool]
+    scratch: np.ndarray | None = None
+
+
 class Group:
-    """One operation for all members. ``is_static`` and ``out`` (a slice of rows) say where the
-    members' values go; ``on_loss_path`` is False when backward can skip it."""
+    """One operation for all members, built whole: ``is_static`` and ``out`` (a slice of rows) say
+    where the members' values go; ``on_loss_path`` is False when backward can skip it; ``scopes``
+    which module made each member (``Value.scope``), for error messages."""
 
     name = "group"
     op: Op
-    scopes: list[str | None] = []  # which module made each member (Value.scope), for error messages
-    on_loss_path = True
-    is_static = False
-    out = slice(0, 0)
 
-    def place(self, is_static: bool, out: slice) -> None:
-        self.is_static, self.out = is_static, out
+    def __init__(self, members: Sequence[Value], is_static: bool, out: slice, on_loss_path: bool):
+        self.is_static, self.out, self.on_loss_path = is_static, out, on_loss_path
+        self.scopes: list[str | None] = [v.scope for v in members]
 
-    def bind(
-        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide | None = None
-    ) -> Steps:
-        """The group's forward and backward steps, reading and writing views of these buffers; with
-        ``wide``, member by member (``by_rows``: only when ``runs_by_rows``)."""
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, writes: Writes) -> Steps:
+        """The group's forward and backward steps, reading and writing views of these buffers; with a
+        ``writes.scratch``, member by member (``by_rows``: only when ``runs_by_rows``)."""
         raise NotImplementedError
 
     def runs_by_rows(self) -> bool:
@@ -91,7 +99,10 @@ class Elementwise(Group):
     """k nodes of one op with the same number of inputs: one NumPy call on (k, batch) arrays.
     An n-ary op (sum, max) gets its inputs as one (n, k, batch) block and reduces the first axis."""
 
-    def __init__(self, members: Sequence[Value], where: Where, wants_grad: dict[Value, bool]):
+    def __init__(
+        self, members: Sequence[Value], where: Where, wants_grad: dict[Value, bool], *placed: Any
+    ) -> None:
+        super().__init__(members, *placed)
         op = members[0]._prim
         self.op, self.name = op, op.name
         self.nary = op.arity == -1
@@ -142,20 +153,22 @@ class Elementwise(Group):
         wants = [True] * self.n if self.nary else self.wants
         return [[(i, p) for i, (p, w) in enumerate(zip(ps, wants)) if w] for ps in self.member_places()]
 
-    def bind(
-        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide | None = None
-    ) -> Steps:
-        if wide is not None:
-            return by_rows(self, V, S, GV, GS, wide)
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, writes: Writes) -> Steps:
+        if writes.scratch is not None:
+            return by_rows(self, V, S, GV, GS, writes)
         out = (S if self.is_static else V)[self.out]
         g = (GS if self.is_static else GV)[self.out]
+        stores = iter(writes.stores)
         if self.nary:
-            return self._bind_nary(V, S, GV, GS, out, g)
+            return self._bind_nary(V, S, GV, GS, out, g, [next(stores) for _ in self.inputs[0].targets()])
         f, local = self.op.forward_on_arrays(), self.op.local
         reads = [x.reader(V, S) for x in self.inputs]
-        writes = [
-            (i, x.target(GV), x.adder(GV, GS)) for i, (x, w) in enumerate(zip(self.inputs, self.wants)) if w
+        wanted = [
+            (i, x, [next(stores) for _ in x.targets()])
+            for i, (x, w) in enumerate(zip(self.inputs, self.wants))
+            if w
         ]
+        write = [(i, x.target(GV, st), x.adder(GV, GS, st)) for i, x, st in wanted]
         saved: list[np.ndarray] = []  # the inputs of the last forward, for the local derivatives
 
         def forward() -> None:
@@ -164,7 +177,7 @@ class Elementwise(Group):
 
         def backward() -> None:
             d = local(*saved, out)
-            for i, target, add in writes:
+            for i, target, add in write:
                 if target is not None and np.ndim(d[i]) <= 2:  # d broadcasts to g's shape
                     np.multiply(d[i], g, out=target)
                 else:
@@ -173,14 +186,21 @@ class Elementwise(Group):
         return forward, backward
 
     def _bind_nary(
-        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, out: np.ndarray, g: np.ndarray
+        self,
+        V: np.ndarray,
+        S: np.ndarray,
+        GV: np.ndarray,
+        GS: np.ndarray,
+        out: np.ndarray,
+        g: np.ndarray,
+        stores: list[bool],
     ) -> Steps:
         n, k = self.n, self.k
         f = self.op.forward_on_arrays()
         read, array_local, add = (
             self.inputs[0].reader(V, S),
             self.op.array_local,
-            self.inputs[0].adder(GV, GS),
+            self.inputs[0].adder(GV, GS, stores),
         )
         assert array_local is not None
         saved: list[np.ndarray] = []
@@ -197,32 +217,23 @@ class Elementwise(Group):
         return forward, backward
 
 
-class Wide(NamedTuple):
-    """How a group runs in a wide block (``by_rows``): a scratch row of the block's width, shared by
-    the block's groups, and for each gradient edge of its members (``Elementwise.member_writes``
-    order) whether it stores into its row, being that row's first writer in backward (the write
-    plan: ``tape_layout.plan_wide_writes``), or adds to it."""
-
-    scratch: np.ndarray
-    stores: list[bool]
-
-
 def by_rows(
-    group: Elementwise, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide
+    group: Elementwise, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, writes: Writes
 ) -> Steps:
     """An elementwise group's steps member by member, each a NumPy call on views of its own rows
     that writes into its output row (``Op.ufunc``; a sum as ``Op.fold`` left to right, the order
     the grouped step reduces in): no gather, no temporary. For a wide batch, where a gather copies
     more than a NumPy call costs."""
-    start, stores = group.out.start, iter(wide.stores)
+    start, stores, scratch = group.out.start, iter(writes.stores), writes.scratch
+    assert scratch is not None
     forward: list[tuple[Callable[..., Any], tuple]] = []
     backward: list[Callable[[], None]] = []
     for m, (places, edges) in enumerate(zip(group.member_places(), group.member_writes())):
         xs = [(S if p.static else V)[p.row] for p in places]
         out = V[start + m]
         forward += _calls(group.op, xs, out)
-        writes = [(i, (GS if p.static else GV)[p.row], p.static, next(stores)) for i, p in edges]
-        backward.append(_member_backward(group.op, xs, out, GV[start + m], writes, wide.scratch))
+        edge_writes = [(i, (GS if p.static else GV)[p.row], p.static, next(stores)) for i, p in edges]
+        backward.append(_member_backward(group.op, xs, out, GV[start + m], edge_writes, scratch))
 
     def run_forward() -> None:
         for f, args in forward:
@@ -284,7 +295,15 @@ class MatMul(Group):
     name = "matmul"
     op = OPS["sum"]  # what each member is to the eager engine: the sum of its products and terms
 
-    def __init__(self, terms: Sequence[Linear], where: Where, wants_grad: dict[Value, bool]):
+    def __init__(
+        self,
+        members: Sequence[Value],
+        terms: Sequence[Linear],
+        where: Where,
+        wants_grad: dict[Value, bool],
+        *placed: Any,
+    ) -> None:
+        super().__init__(members, *placed)
         ws, xs, consts = zip(*terms)
         self.wants_a = any(wants_grad[x] for x in xs[0])
         self.k, self.n = len(ws), len(xs[0])
@@ -308,19 +327,21 @@ class MatMul(Group):
             terms += self.bias.reader(S)()[member * self.nb : (member + 1) * self.nb, 0].tolist()
         return terms
 
-    def bind(
-        self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, wide: Wide | None = None
-    ) -> Steps:
+    def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, writes: Writes) -> Steps:
         k, n, nb, bias = self.k, self.n, self.nb, self.bias
         out, g = V[self.out], GV[self.out]
         read_w, read_a = self.weights.reader(S[:, 0]), self.a.reader(V)
         read_b = bias.reader(S) if bias is not None else None
-        add_w = self.weights.adder(GS[:, 0])
-        add_b = bias.adder(GS[:, 0]) if bias is not None else None
-        add_a = self.a.adder(GV) if self.wants_a else None
-        w_out = self.weights.target(GS[:, 0])  # views to write the products into, when sole writers
+        stores = iter(writes.stores)  # in the order of gradient_targets: weights, bias, a
+        store_w = next(stores)
+        store_b = next(stores) if bias is not None else False
+        store_a = next(stores) if self.wants_a else False
+        add_w = self.weights.adder(GS[:, 0], store_w)
+        add_b = bias.adder(GS[:, 0], store_b) if bias is not None else None
+        add_a = self.a.adder(GV, store_a) if self.wants_a else None
+        w_out = self.weights.target(GS[:, 0], store_w)  # views to write the products into, when sole writers
         w_out = None if w_out is None else w_out.reshape(k, n)
-        a_out = self.a.target(GV) if self.wants_a else None
+        a_out = self.a.target(GV, store_a) if self.wants_a else None
         saved: list[np.ndarray] = []
 
         def forward() -> None:

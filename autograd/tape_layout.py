@@ -30,7 +30,7 @@ import numpy as np
 from .backward import topological_order
 from .errors import NotTraceable
 from .ops import OPS, Op
-from .tape_groups import Elementwise, Group, Linear, MatMul
+from .tape_groups import Elementwise, Group, Linear, MatMul, Writes
 from .tape_rows import Index, Place
 from .value import Value
 
@@ -40,7 +40,7 @@ __all__ = [
     "GroupKey",
     "Layout",
     "MatMulKey",
-    "WidePlan",
+    "WritePlan",
     "analyse",
     "lay_out",
     "plan_wide_writes",
@@ -58,7 +58,7 @@ class Graph:
     static: dict[Value, bool]  # the same for every example (lives in S), else one value per example (V)
     linear: dict[Value, Linear]  # sums folded into a matrix product
     wants_grad: dict[Value, bool]  # depends on a parameter
-    on_loss_path: set[Value]  # the first output depends on it
+    on_loss_path: set[Value] | None  # the first output depends on it (None: every node does)
 
 
 class ElementwiseKey(NamedTuple):
@@ -96,8 +96,7 @@ class Layout:
     roots: list[Place]  # where each output lives
     n_batch_rows: int
     n_static_rows: int
-    zero_batch: slice | np.ndarray | None  # gradient rows backward zeroes first (write plan)
-    zero_static: slice | np.ndarray | None
+    plan: WritePlan  # how backward writes each gradient row (phase 4)
 
 
 def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) -> Layout:
@@ -107,25 +106,23 @@ def lay_out(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     params_by_row = order_parameters(by_key, graph.linear, params)
     param_set = set(params)
     constants = [v for v in graph.nodes if v in graph.leaves and graph.static[v] and v not in param_set]
-    # Each node's row in its buffer (V or S, as graph.static says); plain ints, so tracing a big
-    # graph leaves little for the garbage collector to walk.
-    rows = {v: i for i, v in enumerate(placeholders)}
-    rows.update({v: i for i, v in enumerate(params_by_row + constants)})
+    # Each node's place (its buffer, V or S as graph.static says, and its row there), filled in as
+    # the groups are made.
+    place = {v: Place(False, i) for i, v in enumerate(placeholders)}
+    place.update({v: Place(True, i) for i, v in enumerate(params_by_row + constants)})
     n_rows = {False: len(placeholders), True: len(params_by_row) + len(constants)}
-    groups = [make_group(key, members, graph, rows, n_rows) for key, members in by_key.items()]
-    root_places = [Place(graph.static[r], rows[r]) for r in roots]
-    zero_batch, zero_static = plan_gradient_writes(groups, root_places[0], n_rows)
+    groups = [make_group(key, members, graph, place, n_rows) for key, members in by_key.items()]
+    root_places = [place[r] for r in roots]
     return Layout(
         n_nodes=len(graph.nodes),
         groups=groups,
         params_by_row=params_by_row,
-        param_rows=np.array([rows[p] for p in params], dtype=np.intp),
+        param_rows=np.array([place[p].row for p in params], dtype=np.intp),
         constants=constants,
         roots=root_places,
         n_batch_rows=n_rows[False],
         n_static_rows=n_rows[True],
-        zero_batch=zero_batch,
-        zero_static=zero_static,
+        plan=plan_gradient_writes(groups, root_places[0], n_rows),
     )
 
 
@@ -166,11 +163,11 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     return Graph(nodes, leaves, static, linear, wants_grad, loss_path(nodes, roots))
 
 
-def loss_path(nodes: list[Value], roots: list[Value]) -> set[Value]:
-    """The nodes the first output depends on: all of them when it is the only output, else marked
-    from it back through parents, the nodes taken outputs first."""
+def loss_path(nodes: list[Value], roots: list[Value]) -> set[Value] | None:
+    """The nodes the first output depends on: None (all of them) when it is the only output, else
+    marked from it back through parents, the nodes taken outputs first."""
     if len(roots) == 1:
-        return set(nodes)
+        return None
     on_path = {roots[0]}
     for v in reversed(nodes):
         if v in on_path:
@@ -257,105 +254,115 @@ def order_parameters(
 
 
 def make_group(
-    key: GroupKey, members: list[Value], graph: Graph, rows: dict[Value, int], n_rows: dict[bool, int]
+    key: GroupKey, members: list[Value], graph: Graph, place: dict[Value, Place], n_rows: dict[bool, int]
 ) -> Group:
     """The group running these members, given the next free rows of its buffer (``n_rows``, which
-    it advances) and recording its members' rows in ``rows``."""
-    static = graph.static
-
-    def where(v: Value) -> Place:
-        return Place(static[v], rows[v])
-
-    group: Group
-    if isinstance(key, MatMulKey):
-        group = MatMul([graph.linear[v] for v in members], where, graph.wants_grad)
-    else:
-        # Members sorted by where their first input lives, so chains of groups line up as slices.
-        members.sort(key=lambda v: where(v.parents[0]))  # (static, row): batch rows first, in order
-        group = Elementwise(members, where, graph.wants_grad)
+    it advances), recording its members' places in ``place``."""
+    where = place.__getitem__
     is_static = isinstance(key, ElementwiseKey) and key.static
     start = n_rows[is_static]
-    for i, v in enumerate(members):
-        rows[v] = start + i
     n_rows[is_static] = start + len(members)
-    group.place(is_static, slice(start, start + len(members)))
-    group.scopes = [v.scope for v in members]
-    group.on_loss_path = any(v in graph.on_loss_path for v in members) and any(
-        graph.wants_grad[v] for v in members
+    on_path = graph.on_loss_path
+    wants = graph.wants_grad
+    placed = (
+        is_static,
+        slice(start, start + len(members)),
+        any(wants[v] for v in members) and (on_path is None or any(v in on_path for v in members)),
     )
+    group: Group
+    if isinstance(key, MatMulKey):
+        group = MatMul(members, [graph.linear[v] for v in members], where, wants, *placed)
+    else:
+        if len(members) > 1:  # sorted by where their first input lives: chains of groups read slices
+            members.sort(key=lambda v: where(v.parents[0]))  # (static, row): batch rows first, in order
+        group = Elementwise(members, where, wants, *placed)
+    for i, v in enumerate(members):
+        place[v] = Place(is_static, start + i)
     return group
 
 
 # --- phase 4: the write plan ---------------------------------------------------------------------
 
 
-def plan_gradient_writes(
-    groups: Sequence[Group], root: Place, n_rows: dict[bool, int]
-) -> tuple[slice | np.ndarray | None, slice | np.ndarray | None]:
+class WritePlan(NamedTuple):
+    """How backward writes gradients: each group's ``Writes`` (in the order of the groups), the
+    gradient rows to zero first in the batch and the static buffers (a slice, index array or None),
+    and which groups run member by member (a wide block's plan: they get the block's scratch row)."""
+
+    writes: list[Writes]
+    zero_batch: slice | np.ndarray | None
+    zero_static: slice | np.ndarray | None
+    by_rows: frozenset[int] = frozenset()
+
+
+def plan_gradient_writes(groups: Sequence[Group], root: Place, n_rows: dict[bool, int]) -> WritePlan:
     """Which gradient rows backward overwrites, and which rows it must zero before adding into them.
 
     A row that one group input alone writes (and that is not the loss's seed) is overwritten:
     no zeroing, no read-add-write pass, and matmul or multiply can write their result straight
     into it. Rows with several writers are added into, so they are zeroed first. Rows nobody
-    writes stay at the zeros they were allocated with. Marks each target ``Index.assign`` and
-    returns the rows to zero in the batch and the static gradient buffers (a slice, an index
-    array, or None)."""
-    writes = [w for g in groups if g.on_loss_path for w in g.gradient_targets()]
+    writes stay at the zeros they were allocated with."""
+    targets = [g.gradient_targets() if g.on_loss_path else [] for g in groups]
     # Counted in plain Python: most targets are a few rows, and np.add.at on each cost more.
     counts = {False: [0] * n_rows[False], True: [0] * n_rows[True]}
     counts[root.static][root.row] += 1
-    for is_static, index in writes:
-        count = counts[is_static]
-        for r in index.listed:
-            count[r] += 1
+    for group_targets in targets:
+        for is_static, index in group_targets:
+            count = counts[is_static]
+            for r in index.listed:
+                count[r] += 1
     zero: dict[bool, set[int]] = {False: set(), True: set()}
-    for is_static, index in writes:
-        count = counts[is_static]
-        index.assign = not index.repeats and all(count[r] == 1 for r in index.listed)
-        if not index.assign:
-            zero[is_static].update(index.listed)
+    writes = []
+    for g, group_targets in zip(groups, targets):
+        if not g.on_loss_path:  # bound for its forward; its backward never runs
+            writes.append(Writes([False] * len(g.gradient_targets())))
+            continue
+        stores = []
+        for is_static, index in group_targets:
+            count = counts[is_static]
+            store = not index.repeats and all(count[r] == 1 for r in index.listed)
+            stores.append(store)
+            if not store:
+                zero[is_static].update(index.listed)
+        writes.append(Writes(stores))
+    return WritePlan(writes, *_zero_keys(zero))
+
+
+def _zero_keys(zero: dict[bool, set[int]]) -> tuple[slice | np.ndarray | None, slice | np.ndarray | None]:
     batch, static = (Index(sorted(zero[k])).key if zero[k] else None for k in (False, True))
     return batch, static
 
 
-class WidePlan(NamedTuple):
+def plan_wide_writes(groups: Sequence[Group], root: Place, plan: WritePlan) -> WritePlan:
     """The write plan of a wide block, where the groups that can run member by member do
-    (``Group.runs_by_rows``): ``stores[i]`` for groups[i] among those (see ``tape_groups.Wide``), and
-    the gradient rows backward zeroes first."""
-
-    stores: dict[int, list[bool]]
-    zero_batch: slice | np.ndarray | None
-    zero_static: slice | np.ndarray | None
-
-
-def plan_wide_writes(groups: Sequence[Group], root: Place) -> WidePlan:
-    """The write plan when a block runs member by member: walking the writes in backward's order,
-    each member's write into a gradient row stores when it is the row's first (as a hand-written
-    reverse pass keeps its first contribution) and adds after; a grouped step's rows are zeroed
-    unless it is their only writer (``Index.assign``, from ``plan_gradient_writes``) or they were
-    written before it. Rows a first write stores into need no zeroing and no add."""
+    (``Group.runs_by_rows``): walking the writes in backward's order, each
+    member's write into a gradient row stores when it is the row's first (as a hand-written reverse
+    pass keeps its first contribution) and adds after; a grouped step stores as ``plan`` says (its
+    rows' only writer), else its rows are zeroed unless written before it."""
     written: dict[bool, set[int]] = {False: set(), True: set()}
     written[root.static].add(root.row)
     zero: dict[bool, set[int]] = {False: set(), True: set()}
-    stores: dict[int, list[bool]] = {}
+    writes = list(plan.writes)
+    by_rows: set[int] = set()
     on_path = [i for i, g in enumerate(groups) if g.on_loss_path]
-    batch_first = [i for i in on_path if not groups[i].is_static][::-1] + [
+    in_order = [i for i in on_path if not groups[i].is_static][::-1] + [
         i for i in on_path if groups[i].is_static
     ][::-1]
-    for i in batch_first:
+    for i in in_order:
         g = groups[i]
         if isinstance(g, Elementwise) and g.runs_by_rows():
-            flags = stores[i] = []
+            flags = []
             for edges in g.member_writes():
                 for _, p in edges:
                     seen = written[p.static]
                     flags.append(p.row not in seen)
                     seen.add(p.row)
+            writes[i] = Writes(flags)
+            by_rows.add(i)
             continue
-        for is_static, index in g.gradient_targets():
+        for (is_static, index), store in zip(g.gradient_targets(), plan.writes[i].stores):
             seen = written[is_static]
-            if not index.assign:
+            if not store:
                 zero[is_static].update(r for r in index.listed if r not in seen)
             seen.update(index.listed)
-    batch, static = (Index(sorted(zero[k])).key if zero[k] else None for k in (False, True))
-    return WidePlan(stores, batch, static)
+    return WritePlan(writes, *_zero_keys(zero), frozenset(by_rows))

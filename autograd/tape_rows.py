@@ -34,18 +34,21 @@ class Index:
     def __init__(self, rows: Sequence[int] | np.ndarray):
         # Plain Python on the list first: a tape of 20,000 small groups makes tens of thousands of
         # these, and each NumPy call on a tiny array costs more than the loop it would replace.
-        listed = rows.tolist() if isinstance(rows, np.ndarray) else [int(r) for r in rows]
+        listed = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         n = len(listed)
-        self.listed = listed  # the rows as Python ints, for the layout's plain-Python passes
-        self.rows = np.array(listed, dtype=np.intp)
-        self.assign = False  # as a gradient target: the only writer of its rows (plan_gradient_writes)
+        self.listed: list[int] = listed  # the rows as Python ints, for the layout's plain-Python passes
         first = listed[0] if n else 0
-        consecutive = n > 0 and listed == list(range(first, first + n))
-        self.key: slice | np.ndarray = slice(first, first + n) if consecutive else self.rows
+        consecutive = (
+            n > 0 and listed[-1] - first == n - 1 and (n < 3 or listed == list(range(first, first + n)))
+        )
+        self.key: slice | np.ndarray = (
+            slice(first, first + n) if consecutive else np.array(listed, dtype=np.intp)
+        )
         self.repeats = not consecutive and len(set(listed)) < n
         if self.repeats:
-            self.order = np.argsort(self.rows, kind="stable")
-            self.targets, self.starts = np.unique(self.rows[self.order], return_index=True)
+            rows_array = np.array(listed, dtype=np.intp)
+            self.order = np.argsort(rows_array, kind="stable")
+            self.targets, self.starts = np.unique(rows_array[self.order], return_index=True)
             self.one_row = len(self.targets) == 1
 
     def reader(self, buffer: np.ndarray) -> Callable[[], np.ndarray]:
@@ -56,16 +59,16 @@ class Index:
         key = self.key
         return lambda: buffer[key]
 
-    def target(self, buffer: np.ndarray) -> np.ndarray | None:
-        """These rows of buffer as a view to write a result into (``out=``), when this is their
-        only writer and they are consecutive; else None."""
-        return buffer[self.key] if self.assign and isinstance(self.key, slice) else None
+    def target(self, buffer: np.ndarray, store: bool) -> np.ndarray | None:
+        """These rows of buffer as a view to write a result into (``out=``), when the write plan says
+        this write stores (``store``: it is their only writer) and they are consecutive; else None."""
+        return buffer[self.key] if store and isinstance(self.key, slice) else None
 
-    def adder(self, buffer: np.ndarray) -> Callable[[np.ndarray], None]:
-        """A function adding values (one per row) into these rows of buffer (or, when this is their
-        only writer, storing them: the rows were not zeroed)."""
+    def adder(self, buffer: np.ndarray, store: bool) -> Callable[[np.ndarray], None]:
+        """A function adding values (one per row) into these rows of buffer (or, when the write plan
+        says this write stores, storing them: the rows were not zeroed)."""
         key = self.key
-        if self.assign:
+        if store:
 
             def add(values: np.ndarray) -> None:
                 buffer[key] = values
@@ -101,12 +104,20 @@ class Rows:
 
     def __init__(self, places: Sequence[Place]):
         self.n = len(places)
-        batch = [i for i, p in enumerate(places) if not p.static]
-        static = [i for i, p in enumerate(places) if p.static]
-        self.batch = Index([places[i].row for i in batch]) if batch else None
-        self.static = Index([places[i].row for i in static]) if static else None
-        if batch and static:
-            self.batch_at, self.static_at = np.array(batch, dtype=np.intp), np.array(static, dtype=np.intp)
+        self.batch: Index | None
+        self.static: Index | None
+        statics = [p.static for p in places]
+        if not any(statics):
+            self.batch, self.static = Index([p.row for p in places]), None
+            return
+        if all(statics):
+            self.batch, self.static = None, Index([p.row for p in places])
+            return
+        batch = [i for i, s in enumerate(statics) if not s]
+        static = [i for i, s in enumerate(statics) if s]
+        self.batch = Index([places[i].row for i in batch])
+        self.static = Index([places[i].row for i in static])
+        self.batch_at, self.static_at = np.array(batch, dtype=np.intp), np.array(static, dtype=np.intp)
 
     def reader(self, V: np.ndarray, S: np.ndarray) -> Callable[[], np.ndarray]:
         if self.static is None:
@@ -140,20 +151,21 @@ class Rows:
         """The gradient rows this input writes in backward: (in the static buffer?, rows)."""
         return [(s, x) for s, x in ((False, self.batch), (True, self.static)) if x is not None]
 
-    def target(self, GV: np.ndarray) -> np.ndarray | None:
-        """A view to write the gradient into directly (see ``Index.target``): batch rows only."""
-        return self.batch.target(GV) if self.static is None and self.batch is not None else None
+    def target(self, GV: np.ndarray, stores: Sequence[bool]) -> np.ndarray | None:
+        """A view to write the gradient into directly (see ``Index.target``): batch rows only.
+        ``stores``: the write plan's word for each of ``targets()``."""
+        return self.batch.target(GV, stores[0]) if self.static is None and self.batch is not None else None
 
-    def adder(self, GV: np.ndarray, GS: np.ndarray) -> Callable[[np.ndarray], None]:
+    def adder(self, GV: np.ndarray, GS: np.ndarray, stores: Sequence[bool]) -> Callable[[np.ndarray], None]:
         """A function adding each member's gradient contribution to its input's gradient row
-        (summed over the batch for static inputs)."""
+        (summed over the batch for static inputs); ``stores`` as for ``target``."""
         if self.static is None:
             assert self.batch is not None
-            return self.batch.adder(GV)
-        to_static = self.static.adder(GS)
+            return self.batch.adder(GV, stores[0])
+        to_static = self.static.adder(GS, stores[-1])
         if self.batch is None:
             return lambda grad: to_static(batch_sum(grad))
-        to_batch, batch_at, static_at = self.batch.adder(GV), self.batch_at, self.static_at
+        to_batch, batch_at, static_at = self.batch.adder(GV, stores[0]), self.batch_at, self.static_at
 
         def add(grad: np.ndarray) -> None:
             to_batch(grad[batch_at])

@@ -169,7 +169,7 @@ def test_a_wide_batch_runs_member_by_member_and_agrees_with_the_eager_engine():
     out = tape.forward(X)
     grad = np.zeros(2)
     tape.backward(1.0, out=grad)
-    assert tape._wide is not None and tape._wide.stores  # the wide plan was made and used
+    assert tape._wide is not None and tape._wide.by_rows  # the wide plan was made and used
     want_grad = np.zeros(2)
     for i in rng.choice(len(X), size=40, replace=False):
         xs = [Value(float(v)) for v in X[i]]
