@@ -214,21 +214,22 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
     """The nodes that get a row (not leaves, not products folded into a sum), by group, the groups
     in order of level (ties in the order first seen). Levels count only the nodes that get rows."""
     static, linear = graph.static, graph.linear
-    folded = {p for v in linear for p in v.parents if not static[p]}
+    skip = graph.leaves | {p for v in linear for p in v.parents if not static[p]}  # and the folded
     level: dict[Value, int] = dict.fromkeys(graph.leaves, 0)
+    level_of = level.__getitem__
     by_key: dict[GroupKey, list[Value]] = defaultdict(list)
     for v in graph.nodes:
-        if v in graph.leaves or v in folded:
+        if v in skip:
             continue
-        ps = v.parents
         key: GroupKey
         if v in linear:
             ws, xs, bias = linear[v]
-            level[v] = 1 + max(level[u] for u in (*ws, *xs, *bias))
-            key = MatMulKey(level[v], tuple(xs), len(bias))
+            lv = level[v] = 1 + max(map(level_of, (*ws, *xs, *bias)))
+            key = MatMulKey(lv, tuple(xs), len(bias))
         else:
-            level[v] = 1 + max(level[p] for p in ps)
-            key = ElementwiseKey(level[v], static[v], v._prim, len(ps))
+            ps = v.parents
+            lv = level[v] = 1 + max(map(level_of, ps))
+            key = ElementwiseKey(lv, static[v], v._prim, len(ps))
         by_key[key].append(v)
     return {key: by_key[key] for key in sorted(by_key, key=lambda k: k.level)}
 

@@ -37,6 +37,9 @@ class Index:
         listed = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         n = len(listed)
         self.listed: list[int] = listed  # the rows as Python ints, for the layout's plain-Python passes
+        if n == 1:  # most groups of a big irregular graph have one member
+            self.key, self.repeats = slice(listed[0], listed[0] + 1), False
+            return
         first = listed[0] if n else 0
         consecutive = (
             n > 0 and listed[-1] - first == n - 1 and (n < 3 or listed == list(range(first, first + n)))
@@ -106,6 +109,10 @@ class Rows:
         self.n = len(places)
         self.batch: Index | None
         self.static: Index | None
+        if self.n == 1:
+            one = Index([places[0].row])
+            self.batch, self.static = (None, one) if places[0].static else (one, None)
+            return
         statics = [p.static for p in places]
         if not any(statics):
             self.batch, self.static = Index([p.row for p in places]), None
