@@ -37,6 +37,7 @@ class Index:
         listed = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         n = len(listed)
         self.listed: list[int] = listed  # the rows as Python ints, for the layout's plain-Python passes
+        self.key: slice | np.ndarray
         if n == 1:  # most groups of a big irregular graph have one member
             self.key, self.repeats = slice(listed[0], listed[0] + 1), False
             return
@@ -44,9 +45,7 @@ class Index:
         consecutive = (
             n > 0 and listed[-1] - first == n - 1 and (n < 3 or listed == list(range(first, first + n)))
         )
-        self.key: slice | np.ndarray = (
-            slice(first, first + n) if consecutive else np.array(listed, dtype=np.intp)
-        )
+        self.key = slice(first, first + n) if consecutive else np.array(listed, dtype=np.intp)
         self.repeats = not consecutive and len(set(listed)) < n
         if self.repeats:
             rows_array = np.array(listed, dtype=np.intp)
