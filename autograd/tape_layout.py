@@ -135,12 +135,14 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     it is a placeholder, a computed node when all its inputs are; a node wants a gradient when it
     is a parameter or depends on one. The pass also counts each node's readers (an output counts
     as read, so it is never folded away)."""
-    nodes = topological_order(roots)[::-1]
+    nodes, on_loss_path = _nodes_and_loss_path(roots)
     is_placeholder, param_set = set(placeholders), set(params)
     leaves: set[Value] = set()
     static: dict[Value, bool] = {}
     wants_grad: dict[Value, bool] = {}
     users: dict[Value, int] = dict.fromkeys(roots, 1)
+    sums = []  # the batch sums, which may be folded into matrix products
+    static_of, wants_of, users_of = static.__getitem__, wants_grad.__getitem__, users.get
     for v in nodes:
         ps = v.parents
         if not ps:
@@ -148,40 +150,42 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
             static[v] = v not in is_placeholder
             wants_grad[v] = v in param_set
             continue
-        if v._prim.custom:
+        op = v._prim
+        if op.custom:
             raise NotTraceable(
                 f"the batch tape cannot replay the custom {v.op!r} node (an op written micrograd's way, "
                 "whose derivative is a _backward closure): the tape runs each op's array rules for the "
                 "whole batch and a closure works on one example's numbers; build the op from primitives, "
                 "or train with engine='eager'"
             )
-        static[v] = all(map(static.__getitem__, ps))
-        wants_grad[v] = any(map(wants_grad.__getitem__, ps))
+        is_static = static[v] = all(map(static_of, ps))
+        wants_grad[v] = any(map(wants_of, ps))
         for p in ps:
-            users[p] = users.get(p, 0) + 1
-    linear = fold_linear(nodes, static, users)
-    return Graph(nodes, leaves, static, linear, wants_grad, loss_path(nodes, roots))
+            users[p] = users_of(p, 0) + 1
+        if op is _SUM and not is_static:
+            sums.append(v)
+    linear = fold_linear(sums, static, users)
+    return Graph(nodes, leaves, static, linear, wants_grad, on_loss_path)
 
 
-def loss_path(nodes: list[Value], roots: list[Value]) -> set[Value] | None:
-    """The nodes the first output depends on: None (all of them) when it is the only output, else
-    marked from it back through parents, the nodes taken outputs first."""
+def _nodes_and_loss_path(roots: list[Value]) -> tuple[list[Value], set[Value] | None]:
+    """Every node the roots depend on, each after its parents, and the nodes the first output depends
+    on (None: all of them, as when the other outputs are among them, as a model's outputs are among
+    its loss's inputs)."""
+    first = topological_order(roots[0])
     if len(roots) == 1:
-        return None
-    on_path = {roots[0]}
-    for v in reversed(nodes):
-        if v in on_path:
-            on_path.update(v.parents)
-    return on_path
+        return first[::-1], None
+    on_path = set(first)
+    if all(r in on_path for r in roots[1:]):
+        return first[::-1], None
+    return topological_order(roots)[::-1], on_path
 
 
-def fold_linear(
-    nodes: list[Value], static: dict[Value, bool], users: dict[Value, int]
-) -> dict[Value, Linear]:
+def fold_linear(sums: list[Value], static: dict[Value, bool], users: dict[Value, int]) -> dict[Value, Linear]:
     """The batch sums that are ``Σ w·a + Σ c`` (see ``linear_terms``), with their terms."""
     linear = {}
-    for v in nodes:
-        if not static[v] and (terms := linear_terms(v, static, users)) is not None:
+    for v in sums:
+        if (terms := linear_terms(v, static, users)) is not None:
             linear[v] = terms
     return linear
 
