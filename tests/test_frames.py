@@ -9,6 +9,7 @@ import math
 import operator
 import random
 import re
+import struct
 
 import pytest
 from required import required
@@ -241,8 +242,10 @@ def test_jupyter_slider_takes_a_root_or_frames_and_counts_from_1(monkeypatch, gi
     assert f"step 4 of 4: dy/dw = {dw}" in out.value and node_positions(out.value) == first
     slider.value = 2
     assert "step 2 of 4" in out.value
-    bundle = box._repr_mimebundle_()  # saved in a notebook: a picture of step 1 where no widget runs
+    bundle, metadata = box._repr_mimebundle_()  # saved in a notebook: step 1's picture where no widget runs
     assert "application/vnd.jupyter.widget-view+json" in bundle
+    wide = struct.unpack(">I", base64.b64decode(bundle["image/png"])[16:20])[0] > 900
+    assert metadata == ({"image/png": {"unconfined": True}} if wide else {})  # wide: natural size, scrolling
     assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert bundle["text/plain"].startswith("show_frames: a slider over 4 steps, step 1 shown as a picture")
     monkeypatch.setitem(sys.modules, "ipywidgets", None)

@@ -232,10 +232,13 @@ def pages_notebook(path: Path) -> None:
         ("show_backprop(y)", show_backprop(y, height=400)),
         ("show_frames(y)", show_frames(y)),
     ):
-        data = shown._repr_mimebundle_()
+        data, metadata = shown._repr_mimebundle_(), {}
+        if isinstance(data, tuple):
+            data, metadata = data
         data.pop("application/vnd.jupyter.widget-view+json", None)  # its state is not saved here
         cell = nbformat.v4.new_code_cell(code, execution_count=1)
-        cell.outputs = [nbformat.v4.new_output("execute_result", data=data, execution_count=1)]
+        output = nbformat.v4.new_output("execute_result", data=data, metadata=metadata, execution_count=1)
+        cell.outputs = [output]
         nb.cells.append(cell)
     nbformat.write(nb, path)
 

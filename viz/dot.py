@@ -226,8 +226,13 @@ def display_bundle(source: str, nodes: int) -> tuple[dict[str, Any], dict[str, A
         data["image/png"] = base64.b64encode(png).decode("ascii")  # as IPython's Image sends it
         width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR: its pixels
     data["text/plain"] = f"chainrule drawing: {nodes} nodes, {width}x{height} px{why}"
-    wide = {"unconfined": True} if width > FIT_PX else {}  # natural size (text legible), scrolling
-    return data, {kind: wide for kind in ("image/png", "image/svg+xml")} if wide else {}
+    return data, fit_metadata(width, ("image/png", "image/svg+xml"))
+
+
+def fit_metadata(width: int, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """A display's metadata: none when ``width`` (px) fits ``FIT_PX``, else ``unconfined`` for each
+    of ``kinds``, so JupyterLab shows it at natural size (its text legible), scrolling, not shrunk."""
+    return {kind: {"unconfined": True} for kind in kinds} if width > FIT_PX else {}
 
 
 def check_options(rankdir: str, precision: Any) -> int:

@@ -15,6 +15,7 @@ import html
 import io
 import math
 import os
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from autograd import Value
 from autograd.arguments import positive_int
 
 from .backend import pipe
-from .dot import Drawing, check_options, draw_graph, fewer_colours, refuse_big
+from .dot import Drawing, check_options, draw_graph, fewer_colours, fit_metadata, refuse_big
 from .explain import Explanation, collapsed_view, explain_node
 from .graph import Edge, Graph, gradients, module_rank, trace
 from .live import MARKED, Template, Templates, model
@@ -281,14 +282,13 @@ def _slider_class(widgets: Any) -> type:
     class FrameSlider(widgets.VBox):
         still: tuple[str, str | None, int] = ("", None, 0)  # step 1's DOT source, the renderer, steps
 
-        def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
             source, renderer, steps = self.still
-            bundle["image/png"] = base64.b64encode(fewer_colours(pipe(source, "png", renderer))).decode(
-                "ascii"
-            )
+            png = fewer_colours(pipe(source, "png", renderer))
+            bundle["image/png"] = base64.b64encode(png).decode("ascii")
             bundle["text/plain"] = SLIDER_TEXT.format(n=steps)
-            return bundle
+            return bundle, fit_metadata(struct.unpack(">I", png[16:20])[0], ("image/png",))
 
     return FrameSlider
 
