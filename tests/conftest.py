@@ -1,13 +1,13 @@
-"""CI's browser rule: with CHAINRULE_REQUIRE_BROWSER=1 (``.ci/run`` sets it), a browser test of
-test_page_browser.py that would skip (no chromium, no playwright) fails instead, so a green CI
-always means the page was tried in a real browser."""
+"""CI's browser rule: with CHAINRULE_REQUIRE_BROWSER=1 (``.ci/run`` sets it), a test of the files in
+BROWSER_TESTS that would skip (no chromium, no playwright, no JupyterLab) fails instead, so a green
+CI always means the pages were tried in a real browser."""
 
 import os
 
 import pytest
 
 REQUIRE_BROWSER = "CHAINRULE_REQUIRE_BROWSER"
-BROWSER_TESTS = "test_page_browser.py"
+BROWSER_TESTS = {"test_page_browser.py", "test_training_page.py", "test_jupyterlab.py"}
 
 
 def _required() -> bool:
@@ -24,7 +24,7 @@ def _failed(report, where: str) -> None:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if _required() and report.skipped and item.path.name == BROWSER_TESTS:
+    if _required() and report.skipped and item.path.name in BROWSER_TESTS:
         _failed(report, item.nodeid)
 
 
@@ -32,5 +32,5 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     report = outcome.get_result()
-    if _required() and report.skipped and collector.path is not None and collector.path.name == BROWSER_TESTS:
+    if _required() and report.skipped and collector.path is not None and collector.path.name in BROWSER_TESTS:
         _failed(report, collector.nodeid)
