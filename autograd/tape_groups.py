@@ -178,7 +178,7 @@ class Elementwise(Group):
         def backward() -> None:
             d = local(*saved, out)
             for i, target, add in write:
-                if target is not None and np.ndim(d[i]) <= 2:  # d broadcasts to g's shape
+                if target is not None and getattr(d[i], "ndim", 0) <= 2:  # d broadcasts to g's shape
                     np.multiply(d[i], g, out=target)
                 else:
                     add(_times(d[i], g))
