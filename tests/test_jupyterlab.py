@@ -84,7 +84,8 @@ def lab(tmp_path_factory):
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 60  # a generous start-up wait on a loaded machine, not a timing check
+        while time.monotonic() < deadline:
             if server.poll() is not None:
                 pytest.fail(f"jupyter lab exited: {(home / 'server.log').read_text()[-2000:]}")
             try:
@@ -139,7 +140,10 @@ def open_notebook(browser, lab, name: str, shot: str | None = None, images: int 
         timeout=30_000,
     )
     page.outside = outside
-    if shot:
+    if shot:  # what the learner sees at the first picture (or the top), for a person to look at
+        first = page.query_selector(".jp-OutputArea-output img")
+        if first:
+            first.scroll_into_view_if_needed()
         os.makedirs("/tmp/shots", exist_ok=True)
         page.screenshot(path=f"/tmp/shots/{shot}")
     return page
