@@ -162,6 +162,14 @@ def test_the_notebook_holds_a_png_beside_each_svg():
     assert all({"image/png", "image/svg+xml"} <= set(d) for d in saved_drawings())
 
 
+@pytest.mark.parametrize("path", sorted(NOTEBOOK.parent.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_saved_svg_has_a_png_beside_it(path):
+    """An untrusted notebook (every one freshly cloned) shows no SVG: each saved one needs its PNG."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    found = [o["data"] for c in cells for o in c.get("outputs", []) if "data" in o]
+    assert all("image/png" in d for d in found if "image/svg+xml" in d), path.name
+
+
 def outputs(page) -> list[dict]:
     """Each output: its text, and for its <img> the source's start, natural and shown widths, and
     the output area's width and scrolling width."""
