@@ -199,6 +199,7 @@ class Op(str):
     name: str
     arity: int
     custom: bool = False  # a node's op written micrograd's way: its derivative is a _backward closure
+    pairs: int = 0  # a traced weighted sum's number of products (``weighted_sum_op``)
     forward: Callable[..., float]
     local: Callable[..., tuple]
     array_forward: Callable[..., Any] | None
@@ -293,6 +294,32 @@ def power(n: float) -> Op:
         return (n * x ** (n - 1),)
 
     return Op(_power_name(n), 1, lambda x: _pow(x, n), local, lambda x: np.power(x, n))
+
+
+@functools.lru_cache(maxsize=512)
+def weighted_sum_op(n: int) -> Op:
+    """The op of a traced neuron sum ``Σ x_i·w_i + Σ c_j`` of n products (``value.weighted_sum``): its
+    inputs are x_0..x_{n-1}, then w_0..w_{n-1}, then the terms c added. Only the batch tape sees it
+    (eagerly a weighted sum is the n products and one sum node); the tape runs it as a row of a matrix
+    product, or, when it cannot, with the array rules here. Its forward is the eager graph's: the
+    exactly rounded sum of the rounded products and the terms."""
+
+    def forward(*xs: float) -> float:
+        return _sum(*(xs[i] * xs[n + i] for i in range(n)), *xs[2 * n :])
+
+    def local(*xs_out: Any) -> tuple:
+        xs = xs_out[:-1]
+        return (*xs[n : 2 * n], *xs[:n], *(1.0,) * (len(xs) - 2 * n))
+
+    def array_forward(xs: np.ndarray) -> np.ndarray:
+        return (xs[:n] * xs[n : 2 * n]).sum(axis=0) + xs[2 * n :].sum(axis=0)
+
+    def array_local(xs: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return np.concatenate([xs[n : 2 * n], xs[:n], np.ones_like(xs[2 * n :])])
+
+    op = Op("weighted_sum", -1, forward, local, array_forward, array_local)
+    op.pairs = n
+    return op
 
 
 def _power_name(n: float) -> str:

@@ -20,9 +20,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -136,19 +137,20 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     is a parameter or depends on one. The pass also counts each node's readers (an output counts
     as read, so it is never folded away)."""
     nodes, on_loss_path = _nodes_and_loss_path(roots)
-    is_placeholder, param_set = set(placeholders), set(params)
-    leaves: set[Value] = set()
-    static: dict[Value, bool] = {}
-    wants_grad: dict[Value, bool] = {}
-    users: dict[Value, int] = dict.fromkeys(roots, 1)
+    # The given leaves first, in C: a big model's graph is mostly its parameters.
+    static: dict[Value, bool] = dict.fromkeys(params, True) | dict.fromkeys(placeholders, False)
+    wants_grad: dict[Value, bool] = dict.fromkeys(params, True) | dict.fromkeys(placeholders, False)
+    leaves: set[Value] = set(static)
     sums = []  # the batch sums, which may be folded into matrix products
-    static_of, wants_of, users_of = static.__getitem__, wants_grad.__getitem__, users.get
+    inputs: list[tuple[Value, ...]] = []  # each computed node's parents, counted at the end
+    static_of, wants_of, read = static.__getitem__, wants_grad.__getitem__, inputs.append
     for v in nodes:
+        if v in leaves:
+            continue
         ps = v.parents
-        if not ps:
+        if not ps:  # a constant
             leaves.add(v)
-            static[v] = v not in is_placeholder
-            wants_grad[v] = v in param_set
+            static[v], wants_grad[v] = True, False
             continue
         op = v._prim
         if op.custom:
@@ -160,10 +162,11 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
             )
         is_static = static[v] = all(map(static_of, ps))
         wants_grad[v] = any(map(wants_of, ps))
-        for p in ps:
-            users[p] = users_of(p, 0) + 1
-        if op is _SUM and not is_static:
+        read(ps)
+        if (op is _SUM or op.pairs) and not is_static:
             sums.append(v)
+    users = Counter(chain.from_iterable(inputs))
+    users.update(roots)
     linear = fold_linear(sums, static, users)
     return Graph(nodes, leaves, static, linear, wants_grad, on_loss_path)
 
@@ -193,7 +196,14 @@ def fold_linear(sums: list[Value], static: dict[Value, bool], users: dict[Value,
 def linear_terms(v: Value, static: dict[Value, bool], users: dict[Value, int]) -> Linear | None:
     """For ``v = Σ w_i·a_i + Σ c_j`` (w, c static, a batch rows, each product used only here): its
     weights, rows a and static terms, the products in the order of v's parents; else None."""
-    if v._prim is not _SUM:
+    op = v._prim
+    if op.pairs:  # a traced weighted sum: x_0..x_{n-1}, w_0..w_{n-1}, then the terms
+        n, ps = op.pairs, v.parents
+        xs, ws, terms = ps[:n], ps[n : 2 * n], ps[2 * n :]
+        if all(map(static.__getitem__, (*ws, *terms))) and not any(map(static.__getitem__, xs)):
+            return Linear(list(ws), list(xs), list(terms))
+        return None
+    if op is not _SUM:
         return None
     products, constants = [], []
     for p in v.parents:
@@ -218,7 +228,8 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
     """The nodes that get a row (not leaves, not products folded into a sum), by group, the groups
     in order of level (ties in the order first seen). Levels count only the nodes that get rows."""
     static, linear = graph.static, graph.linear
-    skip = graph.leaves | {p for v in linear for p in v.parents if not static[p]}  # and the folded
+    folded = {p for v in linear if v._prim is _SUM for p in v.parents if not static[p]}  # the products
+    skip = graph.leaves | folded
     level: dict[Value, int] = dict.fromkeys(graph.leaves, 0)
     level_of = level.__getitem__
     by_key: dict[GroupKey, list[Value]] = defaultdict(list)

@@ -25,12 +25,12 @@ import sys
 import types
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .errors import AnomalyError, NaNError, NotTraceable, NumericOverflow
 from .mode import ANOMALY, GRAD_SLOTS, NO_GRAD, TRACING, mode
-from .ops import LEAF, OPS, Op, custom, known_names, op_for, power
+from .ops import LEAF, OPS, Op, custom, known_names, op_for, power, weighted_sum_op
 
 _get_mode = mode.get
 _new = object.__new__
@@ -581,6 +581,23 @@ def _micrograd_op(children: Any, op: Any) -> tuple[Op, tuple[Value, ...]]:
 def sum(values: Iterable[Any]) -> Value:
     """One n-ary node for v1 + v2 + ... + vn: a shallower graph, a clearer drawing, a faster backward."""
     return _nary(OPS["sum"], values)
+
+
+def weighted_sum(inputs: Sequence[Any], weights: Sequence[Any], terms: Sequence[Any] = ()) -> Value:
+    """``Σ inputs[i]·weights[i] + Σ terms``, as a neuron computes it: eagerly the products
+    ``inputs[i] * weights[i]`` and one sum node over them and the terms (the graph drawings show).
+    While the batch tape traces traced inputs with weights and terms given from outside (parameters,
+    numbers), one traced node (``ops.weighted_sum_op``) that the tape runs as a row of a matrix
+    product: a layer of n inputs makes one node per neuron, not n + 1. Otherwise the products and
+    the sum, as eagerly."""
+    if len(inputs) != len(weights):
+        raise ValueError(f"weighted_sum(): {len(inputs)} inputs but {len(weights)} weights")
+    m = _get_mode()
+    traced = m & TRACING and not m & NO_GRAD and inputs and all(type(x) is Traced for x in inputs)
+    if traced and not any(type(w) is Traced for w in (*weights, *terms)):  # traced inputs, given weights
+        parents = tuple(_lift(x, OPS["*"]) for x in (*inputs, *weights, *terms))
+        return _traced(weighted_sum_op(len(inputs)), parents)
+    return sum([x * w for x, w in zip(inputs, weights)] + list(terms))
 
 
 def max(values: Iterable[Any]) -> Value:

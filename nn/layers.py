@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import autograd
-from autograd import Value
+from autograd import Traced, Value
 from autograd.arguments import choice, integer, positive_int
+from autograd.value import weighted_sum
 
 from .module import Module, Scope, _one_number
 
@@ -159,15 +160,11 @@ class Neuron(Module):
 
     def __call__(self, x: Any) -> Value:
         x = as_inputs(x, self.nin, self)
-        made, labels = self._made, _product_labels(self.nin)
-        terms = []
-        for i, (xi, wi) in enumerate(zip(x, self.w)):
-            p = xi * wi
-            p.label, p.scope = labels[i], made[i]
-            terms.append(p)
-        if self.b is not None:
-            terms.append(self.b)
-        s = autograd.sum(terms)
+        made = self._made
+        s = weighted_sum(x, self.w, () if self.b is None else (self.b,))
+        if type(s) is not Traced:  # the products, named for the drawings (a traced sum has none)
+            for p, label, scope in zip(s.parents, _product_labels(self.nin), made):
+                p.label, p.scope = label, scope
         s.label, s.scope = "Σ", made[-2]
         if self.activation == "linear":
             return s
