@@ -66,6 +66,7 @@ from .errors import NumericError
 from .mode import enable_grad, tracing
 from .tape_groups import BY_ROWS_FROM, MatMul, Writes
 from .tape_layout import WritePlan, lay_out, plan_wide_writes
+from .tape_rows import Index
 from .tape_threads import BLAS_THREADED_FROM, blocks, in_threads, one_blas_thread
 from .value import Value, traced_leaf
 
@@ -170,7 +171,8 @@ class Tape:
         self.signature = _signature(roots, [*inputs, *targets], self.params) if signed else None
         self.n_nodes = layout.n_nodes
         self.groups = layout.groups
-        self._by_row, self._param_rows = layout.params_by_row, layout.param_rows  # params[i] is in row [i]
+        self._by_row = layout.params_by_row  # params[i] is in row param_rows[i] of S
+        self._param_key = Index(layout.param_rows).key  # a slice when in order: a step copies once
         self._roots = layout.roots
         self._n_batch_rows, self._n_static_rows = layout.n_batch_rows, layout.n_static_rows
         self._plan = layout.plan
@@ -242,7 +244,7 @@ class Tape:
         if params is None:
             S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
         else:
-            S[self._param_rows, 0] = params
+            S[self._param_key, 0] = params
         out = np.empty((B, self.n_outputs))
 
         def run_block(run: _Run) -> None:
@@ -351,7 +353,7 @@ class Tape:
             for run in runs:
                 self._find_non_finite_derivative(run)
         if out is not None:
-            np.take(GS[:, 0], self._param_rows, out=out)
+            np.copyto(out, GS[self._param_key, 0])
             return
         for p, g in zip(self._by_row, grads.tolist()):
             p.grad += g

@@ -255,18 +255,33 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
 def order_parameters(
     by_key: dict[GroupKey, list[Value]], linear: dict[Value, Linear], params: list[Value]
 ) -> list[Value]:
-    """The parameters in row order: each layer's weights (row-major) then its biases, layer by layer,
-    then the others. Sorts each matrix product's members (neurons) in the order of their weights
-    among the parameters (layer by layer, neuron by neuron), which is how the next layer reads their
-    outputs: then it reads a slice."""
+    """The parameters in row order. Sorts each matrix product's members (neurons) in the order of
+    their weights among the parameters (layer by layer, neuron by neuron), which is how the next
+    layer reads their outputs: then it reads a slice. Keeps the parameters in the order given when
+    each layer's weights already form a grid there (each neuron's weights together, the neurons
+    evenly spaced, as ``nn`` gives them: neuron by neuron, its weights then its bias), so each weight
+    matrix is a strided view and a step copies the parameters in and the gradients out as one slice
+    each. Else: each layer's weights (row-major) then its biases, layer by layer, then the others."""
     param_order = {p: i for i, p in enumerate(params)}
-    laid_out: list[Value] = []
+    layers = []
     for key, members in by_key.items():
         if isinstance(key, MatMulKey):
             members.sort(key=lambda v: param_order.get(linear[v].weights[0], len(param_order)))
-            terms = [linear[v] for v in members]
-            laid_out += [w for t in terms for w in t.weights] + [c for t in terms for c in t.constants]
+            layers.append([linear[v] for v in members])
+    if all(_a_grid(terms, param_order) for terms in layers):
+        return list(params)
+    laid_out = [
+        x
+        for terms in layers
+        for x in [w for t in terms for w in t.weights] + [c for t in terms for c in t.constants]
+    ]
     return list(dict.fromkeys([v for v in laid_out if v in param_order] + params))
+
+
+def _a_grid(terms: list[Linear], param_order: dict[Value, int]) -> bool:
+    """Whether a layer's weights, row by row, are a grid of the given parameter order (``Index.grid``)."""
+    rows = [param_order.get(w, -1) for t in terms for w in t.weights]
+    return -1 not in rows and Index(rows).grid(len(terms), len(terms[0].weights)) is not None
 
 
 def make_group(

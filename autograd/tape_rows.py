@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Index", "Place", "Rows"]
+__all__ = ["Index", "Place", "Rows", "grid_view"]
 
 
 class Place(NamedTuple):
@@ -42,16 +42,31 @@ class Index:
             self.key, self.repeats = slice(listed[0], listed[0] + 1), False
             return
         first = listed[0] if n else 0
-        consecutive = (
-            n > 0 and listed[-1] - first == n - 1 and (n < 3 or listed == list(range(first, first + n)))
-        )
-        self.key = slice(first, first + n) if consecutive else np.array(listed, dtype=np.intp)
-        self.repeats = not consecutive and len(set(listed)) < n
+        step = listed[1] - first if n > 1 else 1
+        spaced = (  # evenly spaced upward: a view (step 1: consecutive; more: a layer's biases, say)
+            n > 0 and step > 0 and listed[-1] - first == step * (n - 1)
+            and (n < 3 or listed == list(range(first, listed[-1] + 1, step)))
+        )  # fmt: skip
+        self.key = slice(first, listed[-1] + 1, step) if spaced else np.array(listed, dtype=np.intp)
+        self.repeats = not spaced and len(set(listed)) < n
         if self.repeats:
             rows_array = np.array(listed, dtype=np.intp)
             self.order = np.argsort(rows_array, kind="stable")
             self.targets, self.starts = np.unique(rows_array[self.order], return_index=True)
             self.one_row = len(self.targets) == 1
+
+    def grid(self, k: int, n: int) -> tuple[int, int] | None:
+        """(start, stride) when these k * n rows, taken as k runs of n, are runs of consecutive rows
+        starting every ``stride`` rows (stride >= n): a k x n matrix that is a view of a column
+        (``grid_view``), as a layer's weights are when each neuron's weights and bias are stored
+        together. Else None."""
+        rows = self.listed
+        if len(rows) != k * n or k == 0 or n == 0:
+            return None
+        start, stride = rows[0], rows[n] - rows[0] if k > 1 else n
+        if stride < n or rows != [start + j * stride + i for j in range(k) for i in range(n)]:
+            return None
+        return start, stride
 
     def reader(self, buffer: np.ndarray) -> Callable[[], np.ndarray]:
         """A function giving these rows of buffer: a view made once, or a fresh gather."""
@@ -178,6 +193,14 @@ class Rows:
             to_static(batch_sum(grad[static_at]))
 
         return add
+
+
+def grid_view(column: np.ndarray, start: int, stride: int, k: int, n: int) -> np.ndarray | None:
+    """The k x n view of ``column`` (1-D) whose row j is ``column[start + j*stride : ... + n]``, or
+    None when it would run past the column's end."""
+    if start + k * stride > len(column):
+        return None
+    return column[start : start + k * stride].reshape(k, stride)[:, :n]
 
 
 def batch_sum(grad: np.ndarray) -> np.ndarray:
