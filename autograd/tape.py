@@ -191,12 +191,27 @@ class Tape:
     @property
     def threads(self) -> int:
         """How many threads a batch of several blocks (see ``blocks``) runs on: the machine's
-        cores by default; 1 runs them one after another. The numbers do not depend on it."""
+        cores by default; 1 runs them one after another. The numbers do not depend on it. Blocks
+        that run mostly member by member stay on one thread whatever this says: see ``serial``."""
         return self._threads
 
     @threads.setter
     def threads(self, n: int) -> None:
         self._threads = positive_int("Tape.threads", n)
+
+    @property
+    def serial(self) -> str | None:
+        """Why the last batch's blocks ran on one thread although ``threads`` allows more, or None.
+        A wide block (``BY_ROWS_FROM`` examples or more) whose groups run mostly member by member
+        makes one short NumPy call per node, and threads would hand the GIL to each other at every
+        call: two ran West's graph slower than one (``tests/benchmarks/west.py``)."""
+        runs = self._last
+        if runs is None or len(runs) < 2 or self.threads < 2 or runs[0].parallel:
+            return None
+        return (
+            "its blocks run mostly member by member (a NumPy call per node), where threads hand the GIL "
+            "to each other at every call and run slower than one"
+        )
 
     def _blas_for(self, B: int) -> contextlib.AbstractContextManager:
         """BLAS on one thread while this batch runs, when its biggest matrix product is big enough
@@ -261,7 +276,7 @@ class Tape:
         with self._blas_for(B), np.errstate(all="ignore"):
             for step in self._static_forward:
                 step()
-            in_threads(run_block, runs, self.threads)
+            in_threads(run_block, runs, self.threads if runs[0].parallel else 1)
         self._last = runs
         if not np.isfinite(out).all():
             for run in runs:  # the first example's block first: its error names that example
@@ -339,7 +354,7 @@ class Tape:
                     step()
 
         with self._blas_for(B), np.errstate(all="ignore"):
-            in_threads(run_block, runs, self.threads)
+            in_threads(run_block, runs, self.threads if runs[0].parallel else 1)
             if len(runs) > 1:  # each block's share of the static gradients, added in block order
                 np.copyto(GS, runs[0].GS)
                 for run in runs[1:]:
@@ -380,8 +395,19 @@ class Tape:
                     )
                     on_path.append(g.on_loss_path)
             backward = [b for (_, b), p in zip(steps, on_path) if p][::-1]
+            parallel = 2 * len(plan.by_rows) < len(steps)  # see serial
             runs.append(
-                _Run(V, GV, GS, start, [f for f, _ in steps], backward, plan.zero_batch, plan.zero_static)
+                _Run(
+                    V,
+                    GV,
+                    GS,
+                    start,
+                    [f for f, _ in steps],
+                    backward,
+                    plan.zero_batch,
+                    plan.zero_static,
+                    parallel,
+                )
             )
         self._runs[B] = runs
         return runs
@@ -443,3 +469,4 @@ class _Run(NamedTuple):
     backward: list[Callable[[], None]]
     zero_batch: slice | np.ndarray | None  # the gradient rows backward zeroes first (the write plan)
     zero_static: slice | np.ndarray | None
+    parallel: bool  # its groups run mostly as whole groups (see Tape.serial)

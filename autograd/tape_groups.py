@@ -138,7 +138,11 @@ class Elementwise(Group):
         return (int(sites[0][1]), int(sites[0][0])) if len(sites) else None
 
     def runs_by_rows(self) -> bool:
-        return not self.is_static and (self.op.ufunc() is not None or self.op.fold is not None)
+        """Member by member when it can (a ufunc or a fold, in the batch buffer) and one call would
+        not do better: it has one member, or some input would be gathered (not a view)."""
+        if self.is_static or (self.op.ufunc() is None and self.op.fold is None):
+            return False
+        return self.k == 1 or not all(x.is_view() for x in self.inputs)
 
     def member_places(self) -> list[list[Place]]:
         """Each member's inputs, where they live."""

@@ -156,6 +156,11 @@ class Rows:
 
         return read
 
+    def is_view(self) -> bool:
+        """Whether the members' rows are read as a view (all in one buffer, evenly spaced), not gathered."""
+        one = self.batch if self.static is None else self.static if self.batch is None else None
+        return one is not None and isinstance(one.key, slice)
+
     def places(self) -> list[Place]:
         """Each member's row, in member order (as the group was built from)."""
         if self.static is None or self.batch is None:
