@@ -9,6 +9,7 @@ repeated rows first); ``Rows`` is one input of a group, whose members may read f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -37,9 +38,9 @@ class Index:
         listed = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         n = len(listed)
         self.listed: list[int] = listed  # the rows as Python ints, for the layout's plain-Python passes
-        self.key: slice | np.ndarray
+        self._slice: slice | None  # the rows as a slice, when they are one (else ``key`` is an array)
         if n == 1:  # most groups of a big irregular graph have one member
-            self.key, self.repeats = slice(listed[0], listed[0] + 1), False
+            self._slice, self.repeats = slice(listed[0], listed[0] + 1), False
             return
         first = listed[0] if n else 0
         step = listed[1] - first if n > 1 else 1
@@ -47,13 +48,23 @@ class Index:
             n > 0 and step > 0 and listed[-1] - first == step * (n - 1)
             and (n < 3 or listed == list(range(first, listed[-1] + 1, step)))
         )  # fmt: skip
-        self.key = slice(first, listed[-1] + 1, step) if spaced else np.array(listed, dtype=np.intp)
+        self._slice = slice(first, listed[-1] + 1, step) if spaced else None
         self.repeats = not spaced and len(set(listed)) < n
-        if self.repeats:
-            rows_array = np.array(listed, dtype=np.intp)
-            self.order = np.argsort(rows_array, kind="stable")
-            self.targets, self.starts = np.unique(rows_array[self.order], return_index=True)
-            self.one_row = len(self.targets) == 1
+
+    # The NumPy parts are made when a step is first bound: a group run member by member never needs them.
+
+    @functools.cached_property
+    def key(self) -> slice | np.ndarray:
+        """The rows as a slice (a view) or an index array (a gather)."""
+        return self._slice if self._slice is not None else np.array(self.listed, dtype=np.intp)
+
+    @functools.cached_property
+    def _sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For repeated rows: the order that sorts them, the distinct rows and where each starts."""
+        rows = np.array(self.listed, dtype=np.intp)
+        order = np.argsort(rows, kind="stable")
+        targets, starts = np.unique(rows[order], return_index=True)
+        return order, targets, starts
 
     def grid(self, k: int, n: int) -> tuple[int, int] | None:
         """(start, stride) when these k * n rows, taken as k runs of n, are runs of consecutive rows
@@ -90,14 +101,14 @@ class Index:
             def add(values: np.ndarray) -> None:
                 buffer[key] = values
 
-        elif self.repeats and self.one_row:
-            row = buffer[int(self.targets[0]) : int(self.targets[0]) + 1]
+        elif self.repeats and len(set(self.listed)) == 1:
+            row = buffer[self.listed[0] : self.listed[0] + 1]
 
             def add(values: np.ndarray) -> None:
                 np.add(row, np.add.reduce(values, axis=0, keepdims=True), out=row)
 
         elif self.repeats:
-            targets, order, starts = self.targets, self.order, self.starts
+            order, targets, starts = self._sums
 
             def add(values: np.ndarray) -> None:
                 buffer[targets] += np.add.reduceat(values[order], starts, axis=0)
@@ -159,7 +170,7 @@ class Rows:
     def is_view(self) -> bool:
         """Whether the members' rows are read as a view (all in one buffer, evenly spaced), not gathered."""
         one = self.batch if self.static is None else self.static if self.batch is None else None
-        return one is not None and isinstance(one.key, slice)
+        return one is not None and one._slice is not None
 
     def places(self) -> list[Place]:
         """Each member's row, in member order (as the group was built from)."""
