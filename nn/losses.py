@@ -11,6 +11,7 @@ A training batch's loss is the mean of these per-example losses (see ``nn.train`
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -40,16 +41,32 @@ def _named(v: Value, name: str) -> Value:
     return v
 
 
+@functools.lru_cache(maxsize=64)
+def _symbols(n: int, *names: str) -> tuple[tuple[str, ...], ...]:
+    """For each of n outputs, the names as its nodes' labels say them: ``y``, ``t`` for one output,
+    ``y0``, ``t0``, ``y1``, ... for several (a drawing then tells the terms apart)."""
+    return tuple(tuple(names) if n == 1 else tuple(f"{name}{k}" for name in names) for k in range(n))
+
+
 def _mse(output: Any, target: Sequence[Any]) -> Value:
     """Mean squared error over the outputs: mean_k (o_k - t_k)^2."""
     o, t = _outputs(output, target, "mse")
-    return _named(autograd.sum([(ok - tk) ** 2 for ok, tk in zip(o, t)]) / len(o), "mse")
+    names = _symbols(len(o), "y", "t")
+    squares = [_squared(ok - tk, f"{y} - {tt}") for ok, tk, (y, tt) in zip(o, t, names)]
+    return _named(_named(autograd.sum(squares), "Σ (y - t)²") / len(o), "mse")
+
+
+def _squared(difference: Value, name: str) -> Value:
+    """difference ** 2, its two nodes labelled ``name`` and ``(name)²``."""
+    return _named(_named(difference, name) ** 2, f"({name})²")
 
 
 def _sse(output: Any, target: Sequence[Any]) -> Value:
     """Half the summed squared error, 0.5 * Σ_k (t_k - o_k)^2 (the E of the 2-2-2 worked example)."""
     o, t = _outputs(output, target, "sse")
-    return _named(0.5 * autograd.sum([(tk - ok) ** 2 for ok, tk in zip(o, t)]), "sse")
+    names = _symbols(len(o), "y", "t")
+    squares = [_squared(tk - ok, f"{tt} - {y}") for ok, tk, (y, tt) in zip(o, t, names)]
+    return _named(0.5 * _named(autograd.sum(squares), "Σ (t - y)²"), "sse")
 
 
 def _bce(output: Any, target: Sequence[Any]) -> Value:
@@ -61,16 +78,20 @@ def _bce(output: Any, target: Sequence[Any]) -> Value:
     """
     o, t = _outputs(output, target, "bce")
     terms = []
-    for k, (pk, tk) in enumerate(zip(o, t)):
+    for k, (pk, tk, (p, tt)) in enumerate(zip(o, t, _symbols(len(o), "p", "t"))):
+        likelihood = "log likelihood" + (f" {k}" if len(o) > 1 else "")
         try:
-            terms.append(-(tk * pk.log() + (1 - tk) * (1 - pk).log()))
+            hit = _named(tk * _named(pk.log(), f"log {p}"), f"{tt}·log {p}")
+            miss = _named(_named(1 - pk, f"1 - {p}").log(), f"log(1 - {p})")
+            both = hit + _named((1 - tk) * miss, f"(1 - {tt})·log(1 - {p})")
+            terms.append(_named(-_named(both, likelihood), f"-{likelihood}"))
         except DomainError as e:  # log of p or 1 - p: p is not strictly inside (0, 1)
             raise DomainError(
                 f"bce: output {k} is {pk.data!r}, not a probability strictly between 0 and 1 "
                 "(log(0) is undefined; a sigmoid that saturates gives exactly 0 or 1). "
                 "Use loss='bce_logits' on a linear output: it is stable for any value"
             ) from e
-    return _named(autograd.sum(terms) / len(o), "bce")
+    return _named(_named(autograd.sum(terms), "Σ -log likelihood") / len(o), "bce")
 
 
 def _bce_logits(output: Any, target: Sequence[Any]) -> Value:
@@ -82,14 +103,21 @@ def _bce_logits(output: Any, target: Sequence[Any]) -> Value:
     sigmoid(0) - t at s = 0 exactly (relu and abs have derivative 0 there), e.g. for zero weights.
     """
     o, t = _outputs(output, target, "bce_logits")
-    terms = [_logsumexp([Value(0.0), s]) - s * tk for s, tk in zip(o, t)]
-    return _named(autograd.sum(terms) / len(o), "bce_logits")
+    terms = []
+    for s, tk, (sk, tt) in zip(o, t, _symbols(len(o), "s", "t")):
+        softplus = _logsumexp([Value(0.0), s], ("0", sk), f"softplus({sk})", "m" + sk[1:])
+        terms.append(_named(softplus - _named(s * tk, f"{sk}·{tt}"), f"softplus({sk}) - {sk}·{tt}"))
+    return _named(_named(autograd.sum(terms), "Σ softplus(s) - s·t") / len(o), "bce_logits")
 
 
-def _logsumexp(z: list[Value]) -> Value:
-    """log Σ exp(z_k), stable: m + log Σ exp(z_k - m) with m = max(z), so no exp overflows."""
-    m = autograd.max(z)
-    return m + autograd.sum([(zk - m).exp() for zk in z]).log()
+def _logsumexp(z: list[Value], names: Sequence[str] = (), name: str = "lse", m: str = "m") -> Value:
+    """log Σ exp(z_k), stable: m + log Σ exp(z_k - m) with m = max(z), so no exp overflows.
+    Labels: ``names`` how the z_k read (z0, z1, ... if not given), ``name`` the result, ``m`` the max."""
+    names = names or [f"z{k}" for k in range(len(z))]
+    top = _named(autograd.max(z), f"{m} = max({', '.join(names)})" if len(z) <= 3 else f"{m} = max z")
+    shifted = [_named(_named(zk - top, f"{n} - {m}").exp(), f"exp({n} - {m})") for zk, n in zip(z, names)]
+    total = _named(autograd.sum(shifted), f"Σ exp(· - {m})")
+    return _named(top + _named(total.log(), f"log Σ exp(· - {m})"), name)
 
 
 def _cross_entropy(output: Any, target: Sequence[Any]) -> Value:
@@ -101,7 +129,10 @@ def _cross_entropy(output: Any, target: Sequence[Any]) -> Value:
             "cross_entropy needs a model with 2 or more outputs (one logit per class); "
             "for one output use 'bce_logits'"
         )
-    return _named(_logsumexp(z) - autograd.sum([zk * tk for zk, tk in zip(z, t)]), "cross_entropy")
+    names = _symbols(len(z), "z", "t")
+    lse = _logsumexp(z, [n for n, _ in names], "lse(z)")  # first, as the formula reads
+    scores = [_named(zk * tk, f"{n}·{tt}") for zk, tk, (n, tt) in zip(z, t, names)]
+    return _named(lse - _named(autograd.sum(scores), "Σ z·t"), "cross_entropy")
 
 
 def _hinge(output: Any, target: Sequence[Any]) -> Value:
@@ -110,9 +141,14 @@ def _hinge(output: Any, target: Sequence[Any]) -> Value:
     where z_y = Σ_j t_j z_j is the true class's score."""
     z, t = _outputs(output, target, "hinge")
     if len(z) == 1:
-        return _named((1 - t[0] * z[0]).relu(), "hinge")
-    zy = autograd.sum([zk * tk for zk, tk in zip(z, t)])
-    return _named(autograd.sum([(1 - tk) * (1 + zk - zy).relu() for zk, tk in zip(z, t)]), "hinge")
+        return _named(_named(1 - _named(t[0] * z[0], "t·y"), "1 - t·y").relu(), "hinge")
+    names = _symbols(len(z), "z", "t")
+    zy = _named(autograd.sum([_named(zk * tk, f"{n}·{tt}") for zk, tk, (n, tt) in zip(z, t, names)]), "z_y")
+    terms = []
+    for zk, tk, (n, tt) in zip(z, t, names):
+        margin = _named(_named(1 + zk, f"1 + {n}") - zy, f"1 + {n} - z_y")
+        terms.append(_named((1 - tk) * _named(margin.relu(), f"relu(1 + {n} - z_y)"), f"(1 - {tt})·relu"))
+    return _named(autograd.sum(terms), "hinge")
 
 
 TARGETS = ("labels", "signs", "values")

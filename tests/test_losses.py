@@ -2,6 +2,7 @@
 depend on the target (for the batch tape), target encoding, and L2."""
 
 import math
+import re
 
 import pytest
 
@@ -231,3 +232,56 @@ def test_every_loss_passes_gradcheck():
     }
     for name, (out, t) in cases.items():
         assert autograd.gradcheck(lambda *o, name=name, t=t: LOSSES[name](list(o), t), values(*out)), name
+
+
+# --- the names a drawing gives a loss's nodes --------------------------------------------------------
+
+OP_AND_ID = re.compile(r"^(add|sub|mul|div|pow|relu|neg|exp|log|sum|max)\d+$")  # viz.graph's fallback names
+
+
+def labels(v):
+    """The labels of the nodes a loss made on top of ``v``'s inputs, in topological order."""
+    return [n.label for n in reversed(autograd.topological_order(v)) if n.parents]
+
+
+def test_the_losses_label_their_nodes_by_what_they_compute():
+    assert labels(mse(values(0.5), [1.0])) == ["y - t", "(y - t)²", "Σ (y - t)²", "mse"]
+    two = labels(sse(values(0.5, 0.2), [1.0, 0.0]))
+    assert set(two) == {"t0 - y0", "(t0 - y0)²", "t1 - y1", "(t1 - y1)²", "Σ (t - y)²", "sse"}
+    assert two[-1] == "sse" and len(two) == 6
+    assert labels(hinge(values(0.3), [-1.0])) == ["t·y", "1 - t·y", "hinge"]
+    multi = labels(hinge(values(0.3, -0.2), [0.0, 1.0]))
+    assert {"z_y", "1 + z1 - z_y", "relu(1 + z0 - z_y)", "(1 - t1)·relu"} <= set(multi) and multi[
+        -1
+    ] == "hinge"
+    assert labels(bce(values(0.8), [1.0]))[-3:] == ["-log likelihood", "Σ -log likelihood", "bce"]
+    assert "softplus(s) - s·t" in labels(bce_logits(values(0.3), [1.0]))
+    ce = labels(cross_entropy(values(0.3, -0.2), [0.0, 1.0]))
+    assert {"m = max(z0, z1)", "exp(z1 - m)", "lse(z)", "Σ z·t"} <= set(ce) and ce[-1] == "cross_entropy"
+
+
+def op_and_id_names(root):
+    """The names a drawing of root's graph gives by op and id (``sub17``, ``pow18``)."""
+    from viz import trace
+    from viz.graph import gradients
+
+    root.backward()
+    graph = trace(root, gradients(root))
+    return [n for n in map(graph.name, range(len(graph.nodes))) if OP_AND_ID.match(n)], graph
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_no_node_of_a_drawn_mlp_loss_is_named_by_its_op_and_id(name):
+    """MLP(2, [4, 4, k]) and each loss, as a drawing names the nodes: none is ``sub17`` or ``pow18``."""
+    import nn
+
+    outputs = 3 if name == "cross_entropy" else 1
+    model = nn.MLP(2, [4, 4, outputs], seed=0, output_activation="sigmoid" if name == "bce" else "linear")
+    loss = get_loss(name)
+    targets = encode_targets([1] if loss.targets != "values" else [[0.3] * outputs], loss, outputs)[0]
+    bad, graph = op_and_id_names(loss(model([0.5, -0.3]), list(targets)))
+    assert bad == [] and graph.name(graph.root) == name
+    by_hand, _ = op_and_id_names(
+        (model([0.5, -0.3])[0] - 1.0) ** 2 if outputs > 1 else (model([0.5, -0.3]) - 1.0) ** 2
+    )
+    assert by_hand  # the same model with an unlabelled loss: the check sees its op-and-id names
