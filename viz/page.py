@@ -169,7 +169,8 @@ SCRIPT = r"""(function () {
   var slider = document.getElementById("slider"), counter = document.getElementById("counter");
   var caption = document.getElementById("caption"), play = document.getElementById("play");
   var more = document.getElementById("more");
-  var nodes = [], edges = [], plain = [], current = 0, timer = null, zoom = 1;
+  var nodes = [], edges = [], plain = [], current = 0, timer = null, zoom = 1, loaded = false;
+  var FIT_PAD = 3;  // px of the box's drawing units kept free either side of a number that had to shrink
   var DEAD = /^(dead ReLU|: output 0, passes no gradient back)$/;  // a dead ReLU's row
   var byId = {}, model = state.model && new live.Model(state.model), selected = null;
   var precision = state.model ? state.model.precision : 4;
@@ -221,8 +222,18 @@ SCRIPT = r"""(function () {
     if (!el) return;
     if (value === null) el.removeAttribute(attr); else el.setAttribute(attr, value);
   }
+  function fit(t, shape) {  // a number no wider than its box (a longer one, after an edit): a smaller font
+    if (!t || !shape || t.fitted === t.textContent) return;
+    t.fitted = t.textContent;
+    if (t.drawnSize === undefined) t.drawnSize = parseFloat(t.getAttribute("font-size"));
+    t.setAttribute("font-size", t.drawnSize.toFixed(2));  // centred (lastValueText): room on both sides
+    var b = shape.getBBox(), x = parseFloat(t.getAttribute("x")), width = t.getComputedTextLength();
+    var room = 2 * Math.min(x - b.x, b.x + b.width - x) - 2 * FIT_PAD;
+    if (width > room && room > 0) t.setAttribute("font-size", (t.drawnSize * room / width).toFixed(2));
+  }
   function show(s) {
     s = Math.max(0, Math.min(count - 1, s));
+    if (s !== current) heading = s > current ? 1 : -1;
     current = s;
     var first = order[s];
     nodes.forEach(function (n) {
@@ -232,6 +243,7 @@ SCRIPT = r"""(function () {
       n.texts.forEach(function (t, j) { paint(t, "fill", known ? n.colours[j] : null); });
       paint(n.shape, "stroke", now ? state.current : n.id === selected ? "#d95f02" : n.stroke);
       paint(n.shape, "stroke-width", now ? "4" : n.id === selected ? "3" : n.width);
+      fit(n.text, n.shape); fit(n.data, n.shape);
     });
     edges.forEach(function (e) {
       var known = state.step[e.id] <= s;
@@ -250,7 +262,7 @@ SCRIPT = r"""(function () {
     if (cut >= 0) caption.appendChild(document.createTextNode(text.slice(cut)));
     caption.scrollTop = 0; caption.scrollLeft = 0;
     moreLines();
-    if (byId[first]) reveal(byId[first].g);
+    follow(s);
   }
   function partialAt(id, s) {  // the sum so far of a node with several uses, at step s
     var found = null;
@@ -265,22 +277,75 @@ SCRIPT = r"""(function () {
       : down ? "more lines below: scroll \u25be" : "lines go on to the right: scroll \u25b8";
   }
   caption.addEventListener("scroll", moreLines);
-  function reveal(g) {
-    var r = g.getBoundingClientRect(), v = view.getBoundingClientRect(), pad = 20;
-    if (r.left < v.left + pad || r.right > v.right - pad) {
-      view.scrollLeft += (r.left + r.right - v.left - v.right) / 2;
-    }
-    if (r.top < v.top + pad || r.bottom > v.bottom - pad) {
-      view.scrollTop += (r.top + r.bottom - v.top - v.bottom) / 2;
-    }
+  // --- the view follows the steps: it pans only when the step's box would leave it, by the least
+  // amount that shows that box with a margin, its edges and as many of the next steps' boxes as fit
+  // (so the next steps need no pan), smoothly unless the reader prefers reduced motion ------------
+  var MARGIN = 12, AHEAD = 12, aim = null, glide = null, heading = 1;
+  var reduced = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)");
+  function area(el) {  // el's box in the view's scrolled content, CSS px (whatever the scroll)
+    var r = el.getBoundingClientRect(), v = view.getBoundingClientRect();
+    var x = r.left - v.left - view.clientLeft + view.scrollLeft;
+    var y = r.top - v.top - view.clientTop + view.scrollTop;
+    return { l: x, t: y, r: x + r.width, b: y + r.height };
   }
+  function union(a, b) {
+    return { l: Math.min(a.l, b.l), t: Math.min(a.t, b.t), r: Math.max(a.r, b.r), b: Math.max(a.b, b.b) };
+  }
+  function fits(a) {
+    return a.r - a.l <= view.clientWidth - 2 * MARGIN && a.b - a.t <= view.clientHeight - 2 * MARGIN;
+  }
+  function least(lo, hi, at, size, most) {  // the scroll nearest ``at`` that shows [lo, hi] with a margin
+    var to = hi - lo > size - 2 * MARGIN ? (lo + hi - size) / 2
+      : lo < at + MARGIN ? lo - MARGIN : hi > at + size - MARGIN ? hi - size + MARGIN : at;
+    return Math.round(Math.max(0, Math.min(most, to)));
+  }
+  function follow(s) {
+    var n = byId[order[s]];
+    if (!n) return;
+    var at = aim || { left: view.scrollLeft, top: view.scrollTop }, box = area(n.shape);
+    var w = view.clientWidth, h = view.clientHeight;
+    if (box.l >= at.left && box.r <= at.left + w && box.t >= at.top && box.b <= at.top + h) return;
+    var want = box;
+    for (var k = 1; k <= AHEAD; k++) {  // the next steps' boxes, in the direction of reading
+      var next = byId[order[s + k * heading]];
+      if (next === undefined && (s + k * heading < 0 || s + k * heading >= count)) break;
+      if (!next) continue;
+      var more = union(want, area(next.shape));
+      if (!fits(more)) break;
+      want = more;
+    }
+    edges.forEach(function (e) {  // the edges whose gradient this step reveals, where they fit too
+      if (e.id === n.id && e.text) { var u = union(want, area(e.text)); if (fits(u)) want = u; }
+    });
+    panTo(least(want.l, want.r, at.left, w, view.scrollWidth - w),
+      least(want.t, want.b, at.top, h, view.scrollHeight - h));
+  }
+  function panTo(left, top) {  // eased over a moment (at once with reduced motion or on load)
+    cancelAnimationFrame(glide); glide = null;
+    aim = { left: left, top: top };
+    var x0 = view.scrollLeft, y0 = view.scrollTop, start = null;
+    var time = Math.min(450, 200 + Math.hypot(left - x0, top - y0) / 4);
+    if ((reduced && reduced.matches) || !loaded) { view.scrollLeft = left; view.scrollTop = top; return; }
+    function frame(now) {
+      if (start === null) start = now;
+      var f = Math.min(1, (now - start) / time), e = f < 0.5 ? 2 * f * f : 1 - 2 * (1 - f) * (1 - f);
+      view.scrollLeft = x0 + (left - x0) * e; view.scrollTop = y0 + (top - y0) * e;
+      glide = f < 1 ? requestAnimationFrame(frame) : null;
+    }
+    glide = requestAnimationFrame(frame);
+  }
+  function letGo() { cancelAnimationFrame(glide); glide = null; aim = null; }  // the reader moves the view
+  view.addEventListener("scroll", function () {
+    var off = aim && Math.abs(view.scrollLeft - aim.left) + Math.abs(view.scrollTop - aim.top);
+    if (!glide && off > 2) aim = null;  // scrolled by the reader: the next step starts from there
+  });
   var box = svg.viewBox.baseVal, W = box.width * 4 / 3, H = box.height * 4 / 3;  // points to CSS pixels
   function setZoom(z, cx, cy) {
     z = Math.max(0.05, Math.min(8, z));
     var v = view.getBoundingClientRect();
     cx = cx === undefined ? v.width / 2 : cx; cy = cy === undefined ? v.height / 2 : cy;
     var fx = (view.scrollLeft + cx) / (W * zoom), fy = (view.scrollTop + cy) / (H * zoom);
-    zoom = z;
+    zoom = z; letGo();
     svg.setAttribute("width", W * z); svg.setAttribute("height", H * z);
     view.scrollLeft = fx * W * z - cx; view.scrollTop = fy * H * z - cy;
   }
@@ -314,13 +379,14 @@ SCRIPT = r"""(function () {
   on("zoomin", function () { setZoom(zoom * 1.25); }); on("zoomout", function () { setZoom(zoom / 1.25); });
   on("fit", function () { setZoom(fitZoom()); }); on("actual", function () { setZoom(1); });
   view.addEventListener("wheel", function (e) {
-    if (!e.ctrlKey && !e.metaKey) return;
+    if (!e.ctrlKey && !e.metaKey) { letGo(); return; }
     e.preventDefault();
     var v = view.getBoundingClientRect();
     setZoom(zoom * (e.deltaY < 0 ? 1.15 : 1 / 1.15), e.clientX - v.left, e.clientY - v.top);
   }, { passive: false });
   var drag = null, dragged = false;
   view.addEventListener("mousedown", function (e) {
+    letGo();
     drag = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
     dragged = false;
     view.classList.add("dragging"); e.preventDefault();
@@ -428,8 +494,13 @@ SCRIPT = r"""(function () {
     grads: function () { return model ? model.now.grad.slice() : null; },
     locals: function () { return model ? model.now.local.slice() : null; },
     caption: function () { return captions[current]; },
-    select: select, reset: restore, rules: live.rules, fmt: live.fmt, fsum: live.fsum
+    select: select, reset: restore, rules: live.rules, fmt: live.fmt, fsum: live.fsum,
+    view: function () {  // where the view is, where it is heading, and whether it is on its way
+      return { left: view.scrollLeft, top: view.scrollTop, moving: glide !== null,
+        aim: aim && [aim.left, aim.top] };
+    }
   };
   setZoom(Math.max(Math.min(fitZoom(), 1), 0.8));  // node text at least 11 px (11 pt at 0.8 is 11.7 px)
   show(0);
+  loaded = true;
 })();"""
