@@ -106,9 +106,16 @@ class Elementwise(Group):
         op = members[0]._prim
         self.op, self.name = op, op.name
         self.nary = op.arity == -1
+        self.k = len(members)
+        if self.k == 1:  # most groups of an irregular graph: no transposing of the parents
+            ps = members[0].parents
+            self.n = len(ps)
+            places = list(map(where, ps))
+            self.inputs = [Rows(places)] if self.nary else [Rows([p]) for p in places]
+            self.wants = list(map(wants_grad.__getitem__, ps))
+            return
         parents = [v.parents for v in members]
         self.n = len(parents[0])
-        self.k = len(members)
         if self.nary:  # edge i * k + m is input i of member m
             self.inputs = [Rows([where(ps[i]) for i in range(self.n) for ps in parents])]
         else:

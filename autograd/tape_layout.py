@@ -295,10 +295,11 @@ def make_group(
     n_rows[is_static] = start + len(members)
     on_path = graph.on_loss_path
     wants = graph.wants_grad
+    wanted = any(map(wants.__getitem__, members))
     placed = (
         is_static,
         slice(start, start + len(members)),
-        any(wants[v] for v in members) and (on_path is None or any(v in on_path for v in members)),
+        wanted and (on_path is None or not on_path.isdisjoint(members)),
     )
     group: Group
     if isinstance(key, MatMulKey):
