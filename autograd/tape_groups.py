@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .ops import OPS, Op
-from .tape_rows import Index, Place, Rows
+from .tape_rows import Index, Place, Rows, grid_view
 from .value import Value
 
 __all__ = ["BY_ROWS_FROM", "Elementwise", "Group", "Linear", "MatMul", "Steps", "Writes", "by_rows"]
@@ -180,11 +180,28 @@ class Elementwise(Group):
             if w
         ]
         write = [(i, x.target(GV, st), x.adder(GV, GS, st)) for i, x, st in wanted]
+        views = [x.view(V, S) for x in self.inputs]
         saved: list[np.ndarray] = []  # the inputs of the last forward, for the local derivatives
+        ufunc = self.op.ufunc()
+        forward: Callable[[], None]
+        if all(v is not None for v in views):  # nothing to gather: the inputs are views, saved once
+            saved[:] = [v for v in views if v is not None]
+            if ufunc is not None:
+                args = (*saved, out)
 
-        def forward() -> None:
-            saved[:] = [r() for r in reads]
-            out[...] = f(*saved)
+                def forward() -> None:
+                    ufunc(*args)
+
+            else:
+
+                def forward() -> None:
+                    out[...] = f(*saved)
+
+        else:
+
+            def forward() -> None:
+                saved[:] = [r() for r in reads]
+                out[...] = f(*saved)
 
         def backward() -> None:
             d = local(*saved, out)
@@ -338,25 +355,47 @@ class MatMul(Group):
             terms += self.bias.reader(S)()[member * self.nb : (member + 1) * self.nb, 0].tolist()
         return terms
 
+    def _weights(
+        self, S: np.ndarray, GS: np.ndarray, store: bool
+    ) -> tuple[Callable[[], np.ndarray], Callable[[np.ndarray], None], np.ndarray | None]:
+        """How the k x n weight matrix is read (a view when its rows form a grid, else gathered), how
+        its gradient is added, and a view to write the gradient into when this is its only writer."""
+        k, n = self.k, self.n
+        grid = self.weights.grid(k, n)
+        W = None if grid is None else grid_view(S, *grid, k, n)
+        G = None if grid is None else grid_view(GS, *grid, k, n)
+        if W is not None and G is not None:
+            view, gview = W, G
+
+            def add_view(grad: np.ndarray) -> None:
+                np.add(gview, grad, out=gview)
+
+            return (lambda: view), add_view, (gview if store else None)
+        gather, add = self.weights.reader(S), self.weights.adder(GS, store)
+        target = self.weights.target(GS, store)
+
+        def add_flat(grad: np.ndarray) -> None:
+            add(grad.reshape(-1))
+
+        return (lambda: gather().reshape(k, n)), add_flat, (None if target is None else target.reshape(k, n))
+
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, writes: Writes) -> Steps:
-        k, n, nb, bias = self.k, self.n, self.nb, self.bias
+        k, nb, bias = self.k, self.nb, self.bias
         out, g = V[self.out], GV[self.out]
-        read_w, read_a = self.weights.reader(S[:, 0]), self.a.reader(V)
+        read_a = self.a.reader(V)
         read_b = bias.reader(S) if bias is not None else None
         stores = iter(writes.stores)  # in the order of gradient_targets: weights, bias, a
         store_w = next(stores)
         store_b = next(stores) if bias is not None else False
         store_a = next(stores) if self.wants_a else False
-        add_w = self.weights.adder(GS[:, 0], store_w)
+        read_w, add_w, w_out = self._weights(S[:, 0], GS[:, 0], store_w)
         add_b = bias.adder(GS[:, 0], store_b) if bias is not None else None
         add_a = self.a.adder(GV, store_a) if self.wants_a else None
-        w_out = self.weights.target(GS[:, 0], store_w)  # views to write the products into, when sole writers
-        w_out = None if w_out is None else w_out.reshape(k, n)
         a_out = self.a.target(GV, store_a) if self.wants_a else None
         saved: list[np.ndarray] = []
 
         def forward() -> None:
-            W, A = read_w().reshape(k, n), read_a()
+            W, A = read_w(), read_a()
             saved[:] = [W, A]
             np.matmul(W, A, out=out)
             if read_b is not None:
@@ -368,7 +407,7 @@ class MatMul(Group):
             if w_out is not None:
                 np.matmul(g, A.T, out=w_out)
             else:
-                add_w((g @ A.T).reshape(-1))
+                add_w(g @ A.T)
             if add_b is not None:
                 gb = np.add.reduce(g, axis=1)
                 add_b(gb if nb == 1 else np.repeat(gb, nb))

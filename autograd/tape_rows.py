@@ -167,6 +167,13 @@ class Rows:
 
         return read
 
+    def view(self, V: np.ndarray, S: np.ndarray) -> np.ndarray | None:
+        """The members' rows as one view of a buffer (see ``is_view``), or None."""
+        one = self.batch if self.static is None else self.static if self.batch is None else None
+        if one is None or one._slice is None:
+            return None
+        return (V if self.static is None else S)[one._slice]
+
     def is_view(self) -> bool:
         """Whether the members' rows are read as a view (all in one buffer, evenly spaced), not gathered."""
         one = self.batch if self.static is None else self.static if self.batch is None else None

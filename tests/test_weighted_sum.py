@@ -98,3 +98,43 @@ def test_the_op_is_the_eager_sum_of_rounded_products():
     xs = [1e16, 1.0, 1.0, -1e16, 3.0]  # x0, x1, w0, w1, a term: 1e16 - 1e16 + 3, exactly
     assert op.forward(*xs) == 3.0
     assert op.local(*xs, 3.0) == (1.0, -1e16, 1e16, 1.0, 1.0)
+
+
+def test_an_nn_model_keeps_its_parameter_order_on_the_tape_and_reads_weights_as_views():
+    """nn gives parameters neuron by neuron (weights, then bias): each layer's weights are a grid of
+    that order, so the tape keeps it (a step copies the parameters in and the gradient out as one
+    slice) and reads each weight matrix as a strided view of its buffer, gathering nothing. Shuffled
+    parameters take the other layout (each layer's weights made contiguous) and give the same numbers."""
+    import numpy as np
+
+    from autograd.tape_groups import MatMul
+    from autograd.tape_rows import grid_view
+
+    model = nn.MLP(5, [4, 3], seed=2)
+    params = model.parameters()
+
+    def sum_of(outputs):
+        return outputs[0] + outputs[2]
+
+    X = np.random.default_rng(2).normal(size=(7, 5))
+    results = []
+    for order in (params, params[::-1]):
+        tape = Tape.trace(lambda x: sum_of(model(x)), order, X[0])
+        matmuls = [g for g in tape.groups if isinstance(g, MatMul)]
+        grids = [g.weights.grid(g.k, g.n) for g in matmuls]
+        if order is params:
+            assert tape._param_key == slice(0, len(params), 1)
+            assert all(grid is not None and grid[1] >= g.n + 1 for grid, g in zip(grids, matmuls))
+            S = tape._S[:, 0]
+            W = grid_view(S, *grids[0], matmuls[0].k, matmuls[0].n)
+            assert W is not None and np.shares_memory(W, S)
+        else:
+            assert not isinstance(tape._param_key, slice)
+            assert all(grid == (g.weights.listed[0], g.n) for grid, g in zip(grids, matmuls))  # contiguous
+        out = tape.forward(X)
+        grad = np.zeros(len(order))
+        tape.backward(1.0, out=grad)
+        results.append((out, dict(zip(order, grad))))
+    (out0, g0), (out1, g1) = results
+    assert np.allclose(out0, out1, rtol=1e-13, atol=1e-15)
+    assert all(abs(g0[p] - g1[p]) <= 1e-13 * (1 + abs(g0[p])) for p in params)
