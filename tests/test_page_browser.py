@@ -823,6 +823,28 @@ def test_a_view_the_reader_moved_is_left_where_it_is_while_the_step_stays_in_it(
     p.close()
 
 
+def test_choosing_and_changing_a_value_leaves_the_view_where_the_reader_put_it(browser, tmp_path):
+    p = Page(browser, backprop_html(mlp_loss([4, 4, 1]), tmp_path / "mlp.html"), 1000, 700)
+    p.page.evaluate("() => { const v = document.getElementById('view'); v.scrollLeft = 0; v.scrollTop = 0; }")
+    assert p.page.evaluate(VIEW) == {"scroll": [0, 0], "inside": False}  # the root's box: far away
+    leaf = p.page.evaluate(
+        """() => { const v = document.getElementById('view').getBoundingClientRect();
+             const st = JSON.parse(document.getElementById('state').textContent);
+             return st.model.op.findIndex((op, i) => { if (op) return false;
+               const r = document.getElementById('v' + i).getBoundingClientRect();
+               return r.left >= v.left && r.right <= v.right && r.top >= v.top
+                 && r.bottom <= v.bottom; }); }"""
+    )
+    assert leaf >= 0
+    assert "every number recomputed" in edit(p, leaf, "2.5")
+    assert p.page.evaluate(VIEW)["scroll"] == [0, 0]
+    p.page.keyboard.press("Enter")
+    p.page.keyboard.press("ArrowRight")  # a step: the view goes to it again
+    assert p.page.evaluate(VIEW)["inside"]
+    assert p.errors == []
+    p.close()
+
+
 # --- an edited number never leaves its box -----------------------------------------------------------
 
 OVERFLOW = """() => Array.from(document.querySelectorAll('#view g.node')).flatMap(g => {

@@ -236,7 +236,7 @@ SCRIPT = r"""(function () {
     var room = 2 * Math.min(x - b.x, b.x + b.width - x) - 2 * FIT_PAD;
     if (width > room && room > 0) t.setAttribute("font-size", (t.drawnSize * room / width).toFixed(2));
   }
-  function show(s) {
+  function show(s, keep) {  // keep: leave the view where the reader has it (an edit, a selection)
     s = Math.max(0, Math.min(count - 1, s));
     if (s !== current) heading = s > current ? 1 : -1;
     current = s;
@@ -267,7 +267,7 @@ SCRIPT = r"""(function () {
     if (cut >= 0) caption.appendChild(document.createTextNode(text.slice(cut)));
     caption.scrollTop = 0; caption.scrollLeft = 0;
     moreLines();
-    follow(s);
+    if (!keep) follow(s);
   }
   function partialAt(id, s) {  // the sum so far of a node with several uses, at step s
     var found = null;
@@ -435,7 +435,7 @@ SCRIPT = r"""(function () {
     state.fixed.forEach(function (s) {
       if (model.now !== model.original) captions[s] += "\n(this caption keeps the original numbers)";
     });
-    show(current);
+    show(current, true);
   }
   function select(i) {
     selected = i;
@@ -445,7 +445,7 @@ SCRIPT = r"""(function () {
     input.value = String(model.now.data[i]);
     base = model.now.data[i]; nudge.value = 0;
     say("type a new number: every value, local derivative and gradient follows", false);
-    show(current);
+    show(current, true);
     input.focus(); input.select();
   }
   function edit() {  // the typed number, or a refusal that changes nothing
