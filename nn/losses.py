@@ -6,6 +6,10 @@ loss's own rule (``Loss.targets``: values for a regression, class labels one-hot
 enter only as numbers in the arithmetic, never as a choice of which nodes to build, so one
 example's graph has the same shape for every target (the batch tape relies on this).
 
+Each loss labels the nodes it makes by what they compute (``y - t``, ``(y - t)²``, ``1 - t·y``,
+``lse(z)``; ``y0``, ``t0``, ... for several outputs), as ``nn.layers`` labels a neuron's, so a drawing
+or a caption names them rather than ``sub17``; the numbers are the same as without labels.
+
 A training batch's loss is the mean of these per-example losses (see ``nn.train``).
 """
 
