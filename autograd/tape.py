@@ -191,8 +191,8 @@ class Tape:
     @property
     def threads(self) -> int:
         """How many threads a batch of several blocks (see ``blocks``) runs on: the machine's
-        cores by default; 1 runs them one after another. The numbers do not depend on it. Blocks
-        that run mostly member by member stay on one thread whatever this says: see ``serial``."""
+        cores by default; 1 runs them one after another. The numbers do not depend on it. A batch
+        whose groups run mostly member by member is one block whatever this says: see ``serial``."""
         return self._threads
 
     @threads.setter
@@ -201,16 +201,17 @@ class Tape:
 
     @property
     def serial(self) -> str | None:
-        """Why the last batch's blocks ran on one thread although ``threads`` allows more, or None.
-        A wide block (``BY_ROWS_FROM`` examples or more) whose groups run mostly member by member
-        makes one short NumPy call per node, and threads would hand the GIL to each other at every
-        call: two ran West's graph slower than one (``tests/benchmarks/west.py``)."""
+        """Why the last batch ran as one block on one thread although it is big enough for several
+        (``blocks``), or None. A wide block whose groups run mostly member by member makes one short
+        NumPy call per node; threads would hand the GIL to each other at every call (two ran West's
+        graph slower than one, ``tests/benchmarks/west.py``), and one block makes each call once
+        instead of once per block. It depends on the graph and the batch size, never on ``threads``."""
         runs = self._last
-        if runs is None or len(runs) < 2 or self.threads < 2 or runs[0].parallel:
+        if runs is None or len(runs) > 1 or len(blocks(runs[0].V.shape[1])) < 2:
             return None
         return (
-            "its blocks run mostly member by member (a NumPy call per node), where threads hand the GIL "
-            "to each other at every call and run slower than one"
+            "its groups run mostly member by member (a NumPy call per node): threads would hand the GIL "
+            "to each other at every call, so it runs as one block, on one thread"
         )
 
     def _blas_for(self, B: int) -> contextlib.AbstractContextManager:
@@ -276,7 +277,7 @@ class Tape:
         with self._blas_for(B), np.errstate(all="ignore"):
             for step in self._static_forward:
                 step()
-            in_threads(run_block, runs, self.threads if runs[0].parallel else 1)
+            in_threads(run_block, runs, self.threads)
         self._last = runs
         if not np.isfinite(out).all():
             for run in runs:  # the first example's block first: its error names that example
@@ -354,7 +355,7 @@ class Tape:
                     step()
 
         with self._blas_for(B), np.errstate(all="ignore"):
-            in_threads(run_block, runs, self.threads if runs[0].parallel else 1)
+            in_threads(run_block, runs, self.threads)
             if len(runs) > 1:  # each block's share of the static gradients, added in block order
                 np.copyto(GS, runs[0].GS)
                 for run in runs[1:]:
@@ -381,6 +382,8 @@ class Tape:
         if len(self._runs) >= 4:  # a few batch sizes (say the full one and a ragged last) are kept
             self._runs.clear()
         parts = blocks(B)
+        if len(parts) > 1 and self._member_by_member():  # see serial
+            parts = [(0, B)]
         runs = []
         for start, stop in parts:
             V, GV = np.zeros((self._n_batch_rows, stop - start)), np.zeros((self._n_batch_rows, stop - start))
@@ -395,22 +398,16 @@ class Tape:
                     )
                     on_path.append(g.on_loss_path)
             backward = [b for (_, b), p in zip(steps, on_path) if p][::-1]
-            parallel = 2 * len(plan.by_rows) < len(steps)  # see serial
             runs.append(
-                _Run(
-                    V,
-                    GV,
-                    GS,
-                    start,
-                    [f for f, _ in steps],
-                    backward,
-                    plan.zero_batch,
-                    plan.zero_static,
-                    parallel,
-                )
+                _Run(V, GV, GS, start, [f for f, _ in steps], backward, plan.zero_batch, plan.zero_static)
             )
         self._runs[B] = runs
         return runs
+
+    def _member_by_member(self) -> bool:
+        """Whether a wide block runs most of its groups member by member (see ``serial``)."""
+        plan = self._wide_plan()
+        return 2 * len(plan.by_rows) >= sum(not g.is_static for g in self.groups)
 
     def _wide_plan(self) -> WritePlan:
         if self._wide is None:
@@ -469,4 +466,3 @@ class _Run(NamedTuple):
     backward: list[Callable[[], None]]
     zero_batch: slice | np.ndarray | None  # the gradient rows backward zeroes first (the write plan)
     zero_static: slice | np.ndarray | None
-    parallel: bool  # its groups run mostly as whole groups (see Tape.serial)

@@ -137,8 +137,8 @@ def test_the_fuzz_programs_stay_within_the_bound_when_blocks_run_member_by_membe
     """A wide block runs its elementwise groups member by member (``tape_groups.by_rows``) with a write
     plan of its own (``plan_wide_writes``: a row's first writer stores, the later ones add). Here every
     block is wide: the fuzz programs and bound hold that path to what the grouped path is held to,
-    on one block and on blocks of one example (three threads allowed: those that run mostly whole
-    groups use them)."""
+    on one block and, for programs that run mostly whole groups, on blocks of one example on three
+    threads (the others run as one block: see ``Tape.serial``)."""
     from programs import NAMES, random_steps
     from test_tape_fuzz import check_program
 
@@ -182,23 +182,21 @@ def test_a_wide_batch_runs_member_by_member_and_agrees_with_the_eager_engine():
     assert grad[0] == pytest.approx(float(np.sum((out[:, 0] + 0.2 * X[:, 0]) / 0.3)), rel=1e-9)
 
 
-def test_blocks_that_run_member_by_member_stay_on_one_thread_and_say_why():
-    """An irregular graph (West's: groups of one or two nodes reading rows here and there) in wide
-    blocks runs member by member, where threads would trade the GIL at every NumPy call: its blocks
-    run on one thread and ``serial`` says why. A layered model's wide blocks run whole groups (their
-    inputs are slices) on the threads."""
+def test_a_batch_that_runs_member_by_member_is_one_block_and_says_why():
+    """An irregular graph (West's: groups of one or two nodes reading rows here and there) in a wide
+    batch runs member by member, where threads would trade the GIL at every NumPy call: its batch is
+    one block, on one thread, and ``serial`` says why. A layered model's wide blocks run whole groups
+    (their inputs are slices), in several blocks on the threads."""
     from test_west import west
 
     rng = np.random.default_rng(4)
     tape = west.trace_tape(west.make_graph(200))
     tape.threads = 2
     tape.forward(west.make_inputs(2 * BLOCK + 3))
-    assert len(tape._last) == 2 and tape.serial is not None and "member by member" in tape.serial
+    assert len(tape._last) == 1 and tape.serial is not None and "member by member" in tape.serial
     X = rng.normal(size=(2 * BLOCK + 3, 4))
     model = nn.MLP(4, [16, 16, 1], seed=0)
     layered = Tape.trace(lambda x: model(x), model.parameters(), X[0])
     layered.threads = 2
     layered.forward(X)
     assert layered.serial is None and len(layered._last) == 2
-    layered.threads = 1
-    assert layered.serial is None  # one thread asked for: nothing to explain
