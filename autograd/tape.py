@@ -219,6 +219,12 @@ class Tape:
         for BLAS to use threads at all (see ``tape_threads``); else nothing to do (and no cost)."""
         return one_blas_thread() if self._product * B >= BLAS_THREADED_FROM else contextlib.nullcontext()
 
+    def session(self, batch_size: int) -> contextlib.AbstractContextManager:
+        """A context for many runs of batches of up to ``batch_size`` examples: what each run would
+        set up and undo (BLAS kept to one thread) is done once, around all of them. Telling BLAS its
+        threads costs more than a small step: ``nn.fit`` holds one session for its epochs."""
+        return self._blas_for(positive_int("batch_size", batch_size))
+
     def fresh(self) -> Tape:
         """The same traced graph with buffers of its own: two callers (say ``fit`` and an
         ``evaluate`` from another thread) never share a run's numbers."""

@@ -38,6 +38,7 @@ class Index:
         listed = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         n = len(listed)
         self.listed: list[int] = listed  # the rows as Python ints, for the layout's plain-Python passes
+        self._grids: dict[tuple[int, int], tuple[int, int] | None] = {}
         self._slice: slice | None  # the rows as a slice, when they are one (else ``key`` is an array)
         if n == 1:  # most groups of a big irregular graph have one member
             self._slice, self.repeats = slice(listed[0], listed[0] + 1), False
@@ -71,6 +72,11 @@ class Index:
         starting every ``stride`` rows (stride >= n): a k x n matrix that is a view of a column
         (``grid_view``), as a layer's weights are when each neuron's weights and bias are stored
         together. Else None."""
+        if (k, n) not in self._grids:  # asked at every bind: a big layer's check walks 100k rows
+            self._grids[k, n] = self._grid(k, n)
+        return self._grids[k, n]
+
+    def _grid(self, k: int, n: int) -> tuple[int, int] | None:
         rows = self.listed
         if len(rows) != k * n or k == 0 or n == 0:
             return None

@@ -20,6 +20,7 @@ import math
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -55,6 +56,8 @@ class Engine(Protocol):
     def begin(self, optimizer: Optimizer) -> None: ...  # get ready to train with ``optimizer``
 
     def threads(self, n: int | None) -> None: ...  # a big batch on n threads (None: the default)
+
+    def session(self, batch_size: int) -> AbstractContextManager: ...  # held around many batches
 
     def run(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         """Forward and backward of one batch: its mean loss and outputs (examples, outputs), the
@@ -121,6 +124,9 @@ class EagerEngine:
     def threads(self, n: int | None) -> None:
         """The eager engine runs on one thread, whatever ``n``."""
 
+    def session(self, batch_size: int) -> AbstractContextManager:
+        return nullcontext()  # nothing to set up
+
     def run(self, X: np.ndarray, T: np.ndarray) -> tuple[float, np.ndarray]:
         assert self.optimizer is not None, "begin() first"
         self.optimizer.zero_grad()
@@ -175,6 +181,9 @@ class TapeEngine:
     def threads(self, n: int | None) -> None:
         if n is not None:  # else the tape's own default: the machine's cores
             self.tape.threads = n
+
+    def session(self, batch_size: int) -> AbstractContextManager:
+        return self.tape.session(batch_size)  # BLAS kept to one thread once, not at every step
 
     def begin(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer

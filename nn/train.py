@@ -116,26 +116,32 @@ def fit(
     runner.begin(optimizer)
     history = History(engine=runner.name, engine_reason=runner.reason, loss=loss_fn.name)
     threshold = _threshold(model)
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not show, file=sys.stderr)
+    bar, show = _progress(progress, epochs)
     try:
-        for epoch in bar:
-            start = time.perf_counter()
-            order = next(orders) if size < len(data.X) else None
-            try:
-                record = _epoch(runner, data, order, size, threshold)
-            except _BatchFailed as failed:
-                raise _diverged(failed, model, loss_fn, data, runner, (epoch, epochs))  # noqa: B904 (cause set)
-            if valid is not None:  # on the training engine: the tape is not traced again
-                record.update(_validation_scores(runner, valid, threshold, (epoch, epochs)))
-            history.epochs.append(record)
-            history.seconds.append(time.perf_counter() - start)
-            if show:
-                bar.set_postfix({k: round(v, 4) for k, v in record.items()})
+        with runner.session(size):  # what each step would set up (BLAS threads), once
+            for epoch in bar:
+                start = time.perf_counter()
+                order = next(orders) if size < len(data.X) else None
+                try:
+                    record = _epoch(runner, data, order, size, threshold)
+                except _BatchFailed as failed:
+                    raise _diverged(failed, model, loss_fn, data, runner, (epoch, epochs))  # noqa: B904 (cause set)
+                if valid is not None:  # on the training engine: the tape is not traced again
+                    record.update(_validation_scores(runner, valid, threshold, (epoch, epochs)))
+                history.epochs.append(record)
+                history.seconds.append(time.perf_counter() - start)
+                if show:
+                    bar.set_postfix({k: round(v, 4) for k, v in record.items()})
     finally:  # the Values are user-visible again: the caller, or an error
         runner.sync()
         bar.close()
     return history
+
+
+def _progress(progress: bool | None, epochs: int) -> tuple[Any, bool]:
+    """fit's tqdm bar over the epochs, and whether it shows (None: when stderr is a terminal)."""
+    show = sys.stderr.isatty() if progress is None else progress
+    return tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not show, file=sys.stderr), show
 
 
 class _BatchFailed(Exception):
