@@ -277,6 +277,12 @@ class Value:
         return self._prim.name
 
     @property
+    def primitive(self) -> Op:
+        """The primitive that made this node (its entry of ``autograd.ops.OPS``, with its rules;
+        ``ops.LEAF`` for a leaf; ``.custom`` for an op written micrograd's way)."""
+        return self._prim
+
+    @property
     def _op(self) -> Op:
         """micrograd's name: the op as micrograd spells it ('+', '*', '**2', 'ReLU', ...; '' for a leaf)."""
         return self._prim

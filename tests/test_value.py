@@ -128,3 +128,12 @@ def test_every_path_that_builds_a_node_fills_every_slot():
             assert values["_a"] is values["_b"] is values["_local_a"] is values["_local_b"] is None, path
     assert built["micrograd's shape"][0].label == "c" and built["leaf"][0].label == "x"
     assert built["binary"][0].label == "" and not built["binary"][0].__dict__
+
+
+def test_a_node_names_its_primitive_with_its_rules():
+    from autograd.ops import LEAF, OPS
+
+    a, b = Value(2.0), Value(3.0)
+    assert a.primitive is LEAF and (a * b).primitive is OPS["*"] and (a * b).op == "*"
+    assert (a * b).primitive.local(2.0, 3.0, 6.0) == (3.0, 2.0)
+    assert not (a * b).primitive.custom

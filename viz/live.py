@@ -184,7 +184,7 @@ def model(graph: Graph, precision: int, color: bool) -> tuple[dict[str, Any] | N
     known = set(rules())
     ops = [op_name(v) for v in graph.values]
     for v, op in zip(graph.values, ops):
-        if v._op.custom or (op and op not in known):
+        if v.primitive.custom or (op and op not in known):
             return None, f"values cannot be changed here: the op {v.op!r} has no rule in the page's script"
     index = {v: i for i, v in enumerate(graph.values)}
     order = [index[v] for v in topological_order(graph.values[graph.root])]
