@@ -294,8 +294,8 @@ def _member_backward(
     scratch: np.ndarray,
 ) -> Callable[[], None]:
     """One member's backward: each input's local derivative times g, stored into its gradient row
-    (when the write plan says it is the row's one writer) or added to it; a static input's row gets
-    the sum over the batch."""
+    (when the write plan says this is the row's first writer) or added to it; a static input's row
+    gets the sum over the batch."""
     local, n = op.local, len(xs)
 
     def backward() -> None:
