@@ -614,3 +614,23 @@ def test_an_expression_name_made_of_hostile_labels_is_escaped():
     ]
     src = draw(y).source
     assert "<I>&lt;b&gt;&amp;·2</I>" in src and "<I>exp(&lt;b&gt;&amp;·2)</I>" in src and "<b>&" not in src
+
+
+def test_a_small_drawing_has_a_legend_of_the_fills_it_uses():
+    """x·3 then tanh: its boxes' gradients are 0.5421, 0.1807 and 1, two fills; its legend lists those
+    two (and not the seven of every bin), while the step-by-step frames, whose numbers change, keep
+    every row."""
+    from viz import backprop_frames
+
+    x = Value(0.5, label="x")
+    u = x * 3
+    u.label = "u"
+    y = u.tanh()
+    y.label = "y"
+    y.backward()
+    legend = re.search(r"legend \[label=<(.*?</TABLE>)>", draw(y).source, re.S).group(1)
+    assert "≥ 1" in legend and "0.1 – 1" in legend
+    assert "0.01 – 0.1" not in legend and "below 0.0001" not in legend and "dead unit" not in legend
+    frame = next(iter(backprop_frames(y)))
+    full = re.search(r"legend \[label=<(.*?</TABLE>)>", frame.source, re.S).group(1)
+    assert "0.01 – 0.1" in full and "below 0.0001" in full and "not known yet" in full

@@ -328,16 +328,19 @@ def draw_graph(
     max_nodes: int | None = MAX_NODES,
     partial: dict[int, str] | None = None,
     reserve: dict[int, str] | None = None,
+    every_bin: bool = False,
 ) -> Drawing:
-    """Draw a traced ``Graph``. For the backprop frames: ``known``, the ids whose gradient is known
+    """Draw a traced ``Graph``; its legend lists the fills it uses (``every_bin``: all of them, for a
+    drawing whose numbers change later). For the backprop frames: ``known``, the ids whose gradient is known
     (the others show "?", in cells of fixed size so every frame has one layout); ``current``, the id
     to highlight; ``caption``: (HTML text, width, height) of a fixed-size caption above the graph;
     ``partial``: id -> the sum so far shown instead of "?" (``0.0199 so far, 1 of 2 uses``);
     ``reserve``: id -> the longest such text its cell must hold in any frame."""
     digits = check_options(rankdir, precision)
     painter = Painter(
-        graph, collapsed, digits, show_grad, color, known, current, constants, clusters, partial, reserve
-    )
+        graph, collapsed, digits, show_grad, color, known, current, constants, clusters, partial, reserve,
+        every_bin,
+    )  # fmt: skip
     g = Drawing(
         name="chainrule",
         format="svg",

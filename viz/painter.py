@@ -90,8 +90,13 @@ class Painter:
         clusters: bool = False,
         partial: dict[int, str] | None = None,
         reserve: dict[int, str] | None = None,
+        every_bin: bool = False,
     ) -> None:
         self.graph, self.collapsed, self.color, self.clusters = graph, collapsed, color, clusters
+        # The legend lists the fills this drawing uses, unless its numbers change after it is drawn
+        # (backprop frames and pages, where known is given; a training page asks for every_bin).
+        self.every_bin = every_bin or known is not None
+        self.fills: set[str] = set()
         self.show_grad = show_grad and graph.grads_computed
         self.known, self.current, self.full_constants = known, current, constants
         self.partial, self.reserve = partial or {}, reserve or {}  # frames: sums so far, and room for them
@@ -165,6 +170,7 @@ class Painter:
         fill, text = UNKNOWN_FILL, "#000000"
         if self.color and self.grad_known(i):
             fill, text = (ZERO_FILL, "#000000") if is_dead(node) else grad_colors(passed_back)
+        self.fills.add(fill)
         border = ("#444444", "1", "")
         if is_dead(node):
             border = (DEAD_LINE, "2", ",dashed")
@@ -324,6 +330,9 @@ class Painter:
         rows.append((ZERO_FILL, "#000000", "0 (grey: a dead unit passes none)"))
         if self.known is not None:
             rows.append((UNKNOWN_FILL, "#000000", "not known yet (grad ?)"))
+        used = [r for r in rows if r[0] in self.fills]
+        if not self.every_bin and used:  # a small drawing gets a small legend
+            rows = used
         cells = "".join(
             f'<TR><TD BGCOLOR="{fill}"><FONT COLOR="{text}">{esc(name)}</FONT></TD></TR>'
             for fill, text, name in rows

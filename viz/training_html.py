@@ -133,8 +133,8 @@ def page_html(
     from .training import layout_graph
 
     layout = layout_graph(result.records, precision)
-    drawing = draw_graph(
-        layout, rankdir=rankdir, precision=precision, max_nodes=None
+    drawing = draw_graph(  # every fill in the legend: the numbers change from epoch to epoch
+        layout, rankdir=rankdir, precision=precision, max_nodes=None, every_bin=True
     )  # fmt: skip
     svg = pipe(drawing.source, "svg", None).decode("utf-8")
     labels = None if result.boundary is None else [int(c) for c in y]
