@@ -113,9 +113,11 @@ class Module:
 
     def modules(self) -> Iterator[tuple[str, Module]]:
         """This module and all its sub-modules, depth first, with their dotted names."""
-        yield self._scope, self
-        for _, child in self.children():
-            yield from child.modules()
+        stack: list[Module] = [self]  # a stack, not nested generators: fit walks a model thrice a call
+        while stack:
+            m = stack.pop()
+            yield m._scope, m
+            stack.extend(child for _, child in reversed(m.children()))
 
     def state_dict(self) -> dict[str, float]:
         """The parameters' values by name: a plain dict of floats, safe to copy or to store."""
