@@ -89,7 +89,7 @@ def page_html(
         "last": str(len(order) - 1),
         "count": str(len(order)),
         "state": state,
-        "script": LIVE_SCRIPT + SCRIPT,
+        "script": LIVE_SCRIPT + CONTROLS + SCRIPT,
         "svg": inline_svg(svg),
     }
     return PLACEHOLDER.sub(lambda m: values[m[1]], PAGE)
@@ -166,6 +166,76 @@ header { flex: none; }
 </body></html>
 """
 
+CONTROLS = r"""var chainruleControls = function (o) {
+  // The pages' controls, one copy for the step-by-step page and the training page: steps by keys
+  // (once per press, whatever has focus), slider, buttons and play; zoom by buttons or ctrl + wheel;
+  // pan by dragging. o: view, svg, slider, play, count, show(step), current() (the step shown),
+  // interval (ms per step when playing); optional moved() (the reader moves the view) and ignore(e)
+  // (a key event that belongs to a field of the page).
+  var view = o.view, svg = o.svg, play = o.play, count = o.count, show = o.show, current = o.current;
+  var moved = o.moved || function () {}, ignore = o.ignore || function () { return false; };
+  var zoom = 1, timer = null, drag = null, dragged = false;
+  var box = svg.viewBox.baseVal, W = box.width * 4 / 3, H = box.height * 4 / 3;  // points to CSS pixels
+  function setZoom(z, cx, cy) {
+    z = Math.max(0.05, Math.min(8, z));
+    var v = view.getBoundingClientRect();
+    cx = cx === undefined ? v.width / 2 : cx; cy = cy === undefined ? v.height / 2 : cy;
+    var fx = (view.scrollLeft + cx) / (W * zoom), fy = (view.scrollTop + cy) / (H * zoom);
+    zoom = z; moved();
+    svg.setAttribute("width", W * z); svg.setAttribute("height", H * z);
+    view.scrollLeft = fx * W * z - cx; view.scrollTop = fy * H * z - cy;
+  }
+  function fitZoom() { return Math.min(view.clientWidth / W, view.clientHeight / H); }
+  function stop() { clearInterval(timer); timer = null; play.textContent = "play"; }
+  function toggle() {
+    if (timer) { stop(); return; }
+    if (current() === count - 1) show(0);
+    play.textContent = "pause";
+    timer = setInterval(function () { if (current() === count - 1) stop(); else show(current() + 1); },
+      o.interval);
+  }
+  var keys = {
+    ArrowRight: function () { stop(); show(current() + 1); },
+    ArrowLeft: function () { stop(); show(current() - 1); },
+    Home: function () { stop(); show(0); }, End: function () { stop(); show(count - 1); }, " ": toggle
+  };
+  window.addEventListener("keydown", function (e) {
+    var act = keys[e.key];
+    if (ignore(e) || !act || e.ctrlKey || e.altKey || e.metaKey) return;
+    e.preventDefault(); e.stopPropagation();  // the focused slider or button must not act as well
+    if (!(e.key === " " && e.repeat)) act();
+  }, true);
+  window.addEventListener("keyup", function (e) {
+    if (e.key === " ") { e.preventDefault(); e.stopPropagation(); }  // a focused button clicks on keyup
+  }, true);
+  o.slider.addEventListener("input", function () { stop(); show(+o.slider.value); });
+  function on(id, fn) { document.getElementById(id).addEventListener("click", fn); }
+  on("first", keys.Home); on("prev", keys.ArrowLeft); on("next", keys.ArrowRight); on("last", keys.End);
+  on("play", toggle);
+  on("zoomin", function () { setZoom(zoom * 1.25); }); on("zoomout", function () { setZoom(zoom / 1.25); });
+  on("fit", function () { setZoom(fitZoom()); }); on("actual", function () { setZoom(1); });
+  view.addEventListener("wheel", function (e) {
+    if (!e.ctrlKey && !e.metaKey) { moved(); return; }
+    e.preventDefault();
+    var v = view.getBoundingClientRect();
+    setZoom(zoom * (e.deltaY < 0 ? 1.15 : 1 / 1.15), e.clientX - v.left, e.clientY - v.top);
+  }, { passive: false });
+  view.addEventListener("mousedown", function (e) {
+    moved();
+    drag = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
+    dragged = false;
+    view.classList.add("dragging"); e.preventDefault();
+  });
+  window.addEventListener("mousemove", function (e) {
+    if (!drag) return;
+    dragged = dragged || Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) > 4;
+    view.scrollLeft = drag.left - (e.clientX - drag.x); view.scrollTop = drag.top - (e.clientY - drag.y);
+  });
+  window.addEventListener("mouseup", function () { drag = null; view.classList.remove("dragging"); });
+  return { setZoom: setZoom, fitZoom: fitZoom, dragged: function () { return dragged; } };
+};
+"""
+
 SCRIPT = r"""(function () {
   "use strict";
   var state = JSON.parse(document.getElementById("state").textContent);
@@ -174,7 +244,7 @@ SCRIPT = r"""(function () {
   var slider = document.getElementById("slider"), counter = document.getElementById("counter");
   var caption = document.getElementById("caption"), play = document.getElementById("play");
   var more = document.getElementById("more");
-  var nodes = [], edges = [], plain = [], current = 0, timer = null, zoom = 1, loaded = false;
+  var nodes = [], edges = [], plain = [], current = 0, loaded = false;
   var FIT_PAD = 3;  // px of the box's drawing units kept free either side of a number that had to shrink
   var DEAD = /^(dead ReLU|: output 0, passes no gradient back)$/;  // a dead ReLU's row
   var byId = {}, model = state.model && new live.Model(state.model), selected = null;
@@ -345,64 +415,10 @@ SCRIPT = r"""(function () {
     var off = aim && Math.abs(view.scrollLeft - aim.left) + Math.abs(view.scrollTop - aim.top);
     if (!glide && off > 2) aim = null;  // scrolled by the reader: the next step starts from there
   });
-  var box = svg.viewBox.baseVal, W = box.width * 4 / 3, H = box.height * 4 / 3;  // points to CSS pixels
-  function setZoom(z, cx, cy) {
-    z = Math.max(0.05, Math.min(8, z));
-    var v = view.getBoundingClientRect();
-    cx = cx === undefined ? v.width / 2 : cx; cy = cy === undefined ? v.height / 2 : cy;
-    var fx = (view.scrollLeft + cx) / (W * zoom), fy = (view.scrollTop + cy) / (H * zoom);
-    zoom = z; letGo();
-    svg.setAttribute("width", W * z); svg.setAttribute("height", H * z);
-    view.scrollLeft = fx * W * z - cx; view.scrollTop = fy * H * z - cy;
-  }
-  function fitZoom() { return Math.min(view.clientWidth / W, view.clientHeight / H); }
-  function stop() { clearInterval(timer); timer = null; play.textContent = "play"; }
-  function toggle() {
-    if (timer) { stop(); return; }
-    if (current === count - 1) show(0);
-    play.textContent = "pause";
-    timer = setInterval(function () { if (current === count - 1) stop(); else show(current + 1); }, 900);
-  }
-  var keys = {
-    ArrowRight: function () { stop(); show(current + 1); },
-    ArrowLeft: function () { stop(); show(current - 1); },
-    Home: function () { stop(); show(0); }, End: function () { stop(); show(count - 1); }, " ": toggle
-  };
-  window.addEventListener("keydown", function (e) {
-    var act = keys[e.key];
-    if (e.target === input || e.target === nudge) return;  // changing a value: the keys are its own
-    if (!act || e.ctrlKey || e.altKey || e.metaKey) return;
-    e.preventDefault(); e.stopPropagation();  // the focused slider or button must not act as well
-    if (!(e.key === " " && e.repeat)) act();
-  }, true);
-  window.addEventListener("keyup", function (e) {
-    if (e.key === " ") { e.preventDefault(); e.stopPropagation(); }  // a focused button clicks on keyup
-  }, true);
-  slider.addEventListener("input", function () { stop(); show(+slider.value); });
-  function on(id, fn) { document.getElementById(id).addEventListener("click", fn); }
-  on("first", keys.Home); on("prev", keys.ArrowLeft); on("next", keys.ArrowRight); on("last", keys.End);
-  on("play", toggle);
-  on("zoomin", function () { setZoom(zoom * 1.25); }); on("zoomout", function () { setZoom(zoom / 1.25); });
-  on("fit", function () { setZoom(fitZoom()); }); on("actual", function () { setZoom(1); });
-  view.addEventListener("wheel", function (e) {
-    if (!e.ctrlKey && !e.metaKey) { letGo(); return; }
-    e.preventDefault();
-    var v = view.getBoundingClientRect();
-    setZoom(zoom * (e.deltaY < 0 ? 1.15 : 1 / 1.15), e.clientX - v.left, e.clientY - v.top);
-  }, { passive: false });
-  var drag = null, dragged = false;
-  view.addEventListener("mousedown", function (e) {
-    letGo();
-    drag = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
-    dragged = false;
-    view.classList.add("dragging"); e.preventDefault();
-  });
-  window.addEventListener("mousemove", function (e) {
-    if (!drag) return;
-    dragged = dragged || Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) > 4;
-    view.scrollLeft = drag.left - (e.clientX - drag.x); view.scrollTop = drag.top - (e.clientY - drag.y);
-  });
-  window.addEventListener("mouseup", function () { drag = null; view.classList.remove("dragging"); });
+  var controls = chainruleControls({ view: view, svg: svg, slider: slider, play: play, count: count,
+    show: show, current: function () { return current; }, interval: 900, moved: letGo,
+    ignore: function (e) { return e.target === input || e.target === nudge; } });  // their keys are their own
+  var setZoom = controls.setZoom, fitZoom = controls.fitZoom;
 
   // --- change a value and watch: a leaf's new number, every number recomputed (viz.live) ---------
   var input = document.getElementById("edit-value"), message = document.getElementById("edit-message");
@@ -474,7 +490,7 @@ SCRIPT = r"""(function () {
   if (model) {
     svg.addEventListener("click", function (e) {
       var g = e.target.closest && e.target.closest("g.node"), m = g && /^v(\d+)$/.exec(g.id);
-      if (m && !dragged && state.model.op[+m[1]] === "") select(+m[1]);
+      if (m && !controls.dragged() && state.model.op[+m[1]] === "") select(+m[1]);
     });
     svg.querySelectorAll("g.node").forEach(function (g) {
       var m = /^v(\d+)$/.exec(g.id);

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .backend import pipe
 from .dot import draw_graph
 from .graph import Graph, printable
-from .page import inline_svg, script_json
+from .page import CONTROLS, inline_svg, script_json
 from .painter import is_dead
 from .style import ZERO_FILL, fmt, grad_colors
 
@@ -154,7 +154,7 @@ def page_html(
         "last": str(len(result.records) - 1),
         "counter": str(len(counter) + 1),
         "state": script_json(state(result, X, labels, precision)),
-        "script": SCRIPT,
+        "script": CONTROLS + SCRIPT,
         "svg": inline_svg(svg),
     }
     return PLACEHOLDER.sub(lambda m: values[m[1]], PAGE)
@@ -235,7 +235,7 @@ Keys: &#8592; &#8594; an epoch, Home / End, space plays.</p>
 SCRIPT = r"""(function () {
   "use strict";
   var state = JSON.parse(document.getElementById("state").textContent);
-  var count = state.epochs.length, current = 0, timer = null, zoom = 1;
+  var count = state.epochs.length, current = 0;
   var view = document.getElementById("view"), svg = view.querySelector("svg");
   var slider = document.getElementById("slider"), counter = document.getElementById("counter");
   var play = document.getElementById("play"), numbers = document.getElementById("numbers");
@@ -394,60 +394,9 @@ SCRIPT = r"""(function () {
       span.appendChild(b); numbers.appendChild(span);
     });
   }
-  var box = svg.viewBox.baseVal, W = box.width * 4 / 3, H = box.height * 4 / 3;  // points to CSS pixels
-  function setZoom(z, px, py) {
-    z = Math.max(0.05, Math.min(8, z));
-    var v = view.getBoundingClientRect();
-    px = px === undefined ? v.width / 2 : px; py = py === undefined ? v.height / 2 : py;
-    var fx = (view.scrollLeft + px) / (W * zoom), fy = (view.scrollTop + py) / (H * zoom);
-    zoom = z;
-    svg.setAttribute("width", W * z); svg.setAttribute("height", H * z);
-    view.scrollLeft = fx * W * z - px; view.scrollTop = fy * H * z - py;
-  }
-  function fitZoom() { return Math.min(view.clientWidth / W, view.clientHeight / H); }
-  function stop() { clearInterval(timer); timer = null; play.textContent = "play"; }
-  function toggle() {
-    if (timer) { stop(); return; }
-    if (current === count - 1) show(0);
-    play.textContent = "pause";
-    timer = setInterval(function () { if (current === count - 1) stop(); else show(current + 1); }, 300);
-  }
-  var keys = {
-    ArrowRight: function () { stop(); show(current + 1); },
-    ArrowLeft: function () { stop(); show(current - 1); },
-    Home: function () { stop(); show(0); }, End: function () { stop(); show(count - 1); }, " ": toggle
-  };
-  window.addEventListener("keydown", function (e) {
-    var act = keys[e.key];
-    if (!act || e.ctrlKey || e.altKey || e.metaKey) return;
-    e.preventDefault(); e.stopPropagation();  // the focused slider or button must not act as well
-    if (!(e.key === " " && e.repeat)) act();
-  }, true);
-  window.addEventListener("keyup", function (e) {
-    if (e.key === " ") { e.preventDefault(); e.stopPropagation(); }
-  }, true);
-  slider.addEventListener("input", function () { stop(); show(+slider.value); });
-  function on(id, fn) { document.getElementById(id).addEventListener("click", fn); }
-  on("first", keys.Home); on("prev", keys.ArrowLeft); on("next", keys.ArrowRight); on("last", keys.End);
-  on("play", toggle);
-  on("zoomin", function () { setZoom(zoom * 1.25); }); on("zoomout", function () { setZoom(zoom / 1.25); });
-  on("fit", function () { setZoom(fitZoom()); }); on("actual", function () { setZoom(1); });
-  view.addEventListener("wheel", function (e) {
-    if (!e.ctrlKey && !e.metaKey) return;
-    e.preventDefault();
-    var v = view.getBoundingClientRect();
-    setZoom(zoom * (e.deltaY < 0 ? 1.15 : 1 / 1.15), e.clientX - v.left, e.clientY - v.top);
-  }, { passive: false });
-  var drag = null;
-  view.addEventListener("mousedown", function (e) {
-    drag = { x: e.clientX, y: e.clientY, left: view.scrollLeft, top: view.scrollTop };
-    view.classList.add("dragging"); e.preventDefault();
-  });
-  window.addEventListener("mousemove", function (e) {
-    if (!drag) return;
-    view.scrollLeft = drag.left - (e.clientX - drag.x); view.scrollTop = drag.top - (e.clientY - drag.y);
-  });
-  window.addEventListener("mouseup", function () { drag = null; view.classList.remove("dragging"); });
+  var controls = chainruleControls({ view: view, svg: svg, slider: slider, play: play, count: count,
+    show: show, current: function () { return current; }, interval: 300 });
+  var setZoom = controls.setZoom, fitZoom = controls.fitZoom;
   window.chainrule = { epoch: function () { return state.epochs[current]; }, show: show };
   setZoom(Math.max(Math.min(fitZoom(), 1), 0.8));
   show(0);
