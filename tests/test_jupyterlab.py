@@ -15,10 +15,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import launched, missing
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "01_chain_rule_on_the_graph.ipynb"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TOKEN = "chainrule-test-token"
 REPR = "<viz.dot.Drawing at 0x"
 SETTINGS = {  # every cell rendered (not only those in view), and no question about fetching news
@@ -27,19 +26,8 @@ SETTINGS = {  # every cell rendered (not only those in view), and no question ab
 }
 
 
-def _missing() -> str | None:
-    if CHROMIUM is None:
-        return "no chromium (apt-get install chromium)"
-    for module, extra in (("playwright", "dev"), ("jupyterlab", "dev")):
-        try:
-            __import__(module)
-        except ImportError:
-            return f"no {module} (pip install -e '.[{extra}]')"
-    return None
-
-
 def _skip_or_fail() -> None:
-    why = _missing()
+    why = missing("jupyterlab")
     if why and os.environ.get("CHAINRULE_REQUIRE_BROWSER", "") not in ("", "0"):
         pytest.fail(f"{why}, but CHAINRULE_REQUIRE_BROWSER=1 requires the JupyterLab test to run")
     if why:
@@ -108,12 +96,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    yield from launched()
 
 
 def open_notebook(browser, lab, name: str, shot: str | None = None, images: int | None = None):

@@ -4,10 +4,9 @@ downloads a browser here: it launches the system's). Skipped only when no chromi
 import math
 import random
 import re
-import shutil
-from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, Recorded, launched
 from test_dot import mlp_loss
 from test_frames import forward, random_graph
 
@@ -18,47 +17,23 @@ from viz.frames import backprop_steps
 from viz.graph import gradients
 from viz.style import fmt
 
-CHROMIUM = shutil.which("chromium") or (
-    shutil.which("/usr/bin/chromium") if Path("/usr/bin/chromium").exists() else None
-)
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 HOSTILE = "</script><script>window.pwned=1</script>"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    yield from launched()
 
 
-class Page:
+class Page(Recorded):
     """A page (1400x1000 unless told) that records every request and every console error. It asks for
     reduced motion unless ``motion``: the view then pans at once, so a test reads where it ends."""
 
     def __init__(self, browser, path, width=1400, height=1000, motion=False):
-        self.url = path.resolve().as_uri()
-        self.page = browser.new_page(
-            viewport={"width": width, "height": height},
-            reduced_motion="no-preference" if motion else "reduce",
+        super().__init__(
+            browser, path, (width, height), reduced_motion="no-preference" if motion else "reduce"
         )
-        self.requests, self.errors = [], []
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(self.url)
 
     def step(self) -> int:
         return int(self.page.inner_text("#counter").split()[1])

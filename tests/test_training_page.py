@@ -5,13 +5,12 @@ and no node moves."""
 
 import json
 import math
-import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import Recorded, launched
 
 import nn
 from autograd import Value
@@ -20,10 +19,6 @@ from viz.cli import main
 from viz.style import fmt
 from viz.training import GRID
 
-CHROMIUM = shutil.which("chromium") or (
-    shutil.which("/usr/bin/chromium") if Path("/usr/bin/chromium").exists() else None
-)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 HOSTILE = "{state}{svg}{script}</script><script>window.pwned=1</script><b>bold</b>"
 
 
@@ -235,40 +230,16 @@ def test_help_says_what_watch_writes(capsys):
 # --- in the browser --------------------------------------------------------------------------------
 
 
-def _required() -> bool:
-    return os.environ.get("CHAINRULE_REQUIRE_BROWSER", "") not in ("", "0")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium; skipped when it or Playwright is missing, unless CHAINRULE_REQUIRE_BROWSER
-    says the browser tests must run (as tests/conftest.py does for test_page_browser.py)."""
-    why = "no chromium (apt-get install chromium)" if CHROMIUM is None else ""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        why = why or "no playwright (pip install playwright)"
-    if why:
-        if _required():
-            pytest.fail(f"{why}, but CHAINRULE_REQUIRE_BROWSER=1 requires the browser tests to run")
-        pytest.skip(why)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    yield from launched()
 
 
-class Browser:
+class Browser(Recorded):
     """The page at a viewport size, with every request and console error recorded."""
 
     def __init__(self, browser, path: Path, size=(1400, 1000)):
-        self.url = path.resolve().as_uri()
-        self.page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-        self.requests, self.errors = [], []
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(self.url)
+        super().__init__(browser, path, size)
 
     def epoch(self) -> int:
         return int(self.page.inner_text("#counter").split()[1])
