@@ -158,11 +158,13 @@ class Elementwise(Group):
             return [edges[m::k] for m in range(k)]
         return [list(p) for p in zip(*(x.places() for x in self.inputs))]
 
-    def member_writes(self) -> list[list[tuple[int, Place]]]:
+    def member_writes(self, places: list[list[Place]] | None = None) -> list[list[tuple[int, Place]]]:
         """Each member's gradient edges in backward: (which input, where it lives), for the inputs
-        that want a gradient (all of an n-ary op's, as ``gradient_targets`` counts them)."""
+        that want a gradient (all of an n-ary op's, as ``gradient_targets`` counts them); from
+        ``member_places()``, or those given."""
         wants = [True] * self.n if self.nary else self.wants
-        return [[(i, p) for i, (p, w) in enumerate(zip(ps, wants)) if w] for ps in self.member_places()]
+        members = self.member_places() if places is None else places
+        return [[(i, p) for i, (p, w) in enumerate(zip(ps, wants)) if w] for ps in members]
 
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, writes: Writes) -> Steps:
         if writes.scratch is not None:
@@ -173,7 +175,6 @@ class Elementwise(Group):
         if self.nary:
             return self._bind_nary(V, S, GV, GS, out, g, [next(stores) for _ in self.inputs[0].targets()])
         f, local = self.op.forward_on_arrays(), self.op.local
-        reads = [x.reader(V, S) for x in self.inputs]
         wanted = [
             (i, x, [next(stores) for _ in x.targets()])
             for i, (x, w) in enumerate(zip(self.inputs, self.wants))
@@ -198,6 +199,7 @@ class Elementwise(Group):
                     out[...] = f(*saved)
 
         else:
+            reads = [x.reader(V, S) for x in self.inputs]
 
             def forward() -> None:
                 saved[:] = [r() for r in reads]
@@ -256,7 +258,8 @@ def by_rows(
     assert scratch is not None
     forward: list[tuple[Callable[..., Any], tuple]] = []
     backward: list[Callable[[], None]] = []
-    for m, (places, edges) in enumerate(zip(group.member_places(), group.member_writes())):
+    members = group.member_places()
+    for m, (places, edges) in enumerate(zip(members, group.member_writes(members))):
         xs = [(S if p.static else V)[p.row] for p in places]
         out = V[start + m]
         forward += _calls(group.op, xs, out)

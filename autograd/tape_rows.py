@@ -173,17 +173,19 @@ class Rows:
 
         return read
 
+    def _spaced(self) -> slice | None:
+        """The members' rows as a slice of one buffer, when they are all in one and evenly spaced."""
+        one = self.batch if self.static is None else self.static if self.batch is None else None
+        return None if one is None else one._slice
+
     def view(self, V: np.ndarray, S: np.ndarray) -> np.ndarray | None:
         """The members' rows as one view of a buffer (see ``is_view``), or None."""
-        one = self.batch if self.static is None else self.static if self.batch is None else None
-        if one is None or one._slice is None:
-            return None
-        return (V if self.static is None else S)[one._slice]
+        rows = self._spaced()
+        return None if rows is None else (V if self.static is None else S)[rows]
 
     def is_view(self) -> bool:
         """Whether the members' rows are read as a view (all in one buffer, evenly spaced), not gathered."""
-        one = self.batch if self.static is None else self.static if self.batch is None else None
-        return one is not None and one._slice is not None
+        return self._spaced() is not None
 
     def places(self) -> list[Place]:
         """Each member's row, in member order (as the group was built from)."""
