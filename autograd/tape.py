@@ -51,20 +51,22 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import itertools
 import math
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
+from . import tape_kernel
 from .arguments import positive_int
 from .backward import topological_order
 from .errors import NumericError
 from .mode import enable_grad, tracing
-from .tape_groups import BY_ROWS_FROM, MatMul, Writes
+from .tape_groups import BY_ROWS_FROM, Elementwise, MatMul, Steps, Writes
 from .tape_layout import WritePlan, lay_out, plan_wide_writes
 from .tape_rows import Index
 from .tape_threads import BLAS_THREADED_FROM, blocks, in_threads, one_blas_thread
@@ -182,6 +184,7 @@ class Tape:
             v.data for v in layout.constants
         ]
         self.threads = os.cpu_count() or 1
+        self.kernel = "auto"
         self._product = max((g.k * g.n for g in self.groups if isinstance(g, MatMul)), default=0)
         self._runs: dict[int, list[_Run]] = {}
         self._last: list[_Run] | None = None
@@ -198,6 +201,46 @@ class Tape:
     @threads.setter
     def threads(self, n: int) -> None:
         self._threads = positive_int("Tape.threads", n)
+
+    @property
+    def kernel(self) -> str:
+        """How a wide block (``BY_ROWS_FROM`` examples or more) runs its member-by-member groups:
+        ``"numba"``, compiled (``tape_kernel``: no Python per node, the GIL released, so blocks run on
+        every core; needs ``pip install chainrule[fast]``); ``"numpy"``, a NumPy call per node; or
+        ``"auto"`` (the default): numba when it is installed. ``kernel_used`` says which one the last
+        batch ran, and why. Both give the numbers to the tape's stated bound."""
+        return self._kernel
+
+    @kernel.setter
+    def kernel(self, how: str) -> None:
+        if how not in ("auto", "numba", "numpy"):
+            raise ValueError(f"Tape.kernel must be 'auto', 'numba' or 'numpy', got {how!r}")
+        if how == "numba" and not tape_kernel.available():
+            raise ModuleNotFoundError(f"Tape.kernel = 'numba': {tape_kernel.KERNEL_WHY_NOT}")
+        self._kernel = how
+        self._runs = {}
+
+    def _kernel_on(self) -> bool:
+        return self._kernel == "numba" or (self._kernel == "auto" and tape_kernel.available())
+
+    @property
+    def kernel_used(self) -> str | None:
+        """What ran the last batch's member-by-member groups, and why: None when it had none (no
+        wide block, or none of its groups run member by member)."""
+        runs = self._last
+        if runs is None or runs[0].V.shape[1] < BY_ROWS_FROM or not self._wide_plan().by_rows:
+            return None
+        if self._kernel == "numpy":
+            return "numpy: Tape.kernel is 'numpy'"
+        if not self._kernel_on():
+            return f"numpy: {tape_kernel.KERNEL_WHY_NOT}"
+        left = sorted(
+            {self.groups[i].op.name for i in self._wide_plan().by_rows} & set(tape_kernel.not_compiled())
+        )
+        if left:
+            why = "numba cannot compile their rules"
+            return f"numba: compiled (tape_kernel), but {', '.join(left)} with NumPy: {why}"
+        return "numba: compiled (tape_kernel)"
 
     @property
     def serial(self) -> str | None:
@@ -388,27 +431,46 @@ class Tape:
         if len(self._runs) >= 4:  # a few batch sizes (say the full one and a ragged last) are kept
             self._runs.clear()
         parts = blocks(B)
-        if len(parts) > 1 and self._member_by_member():  # see serial
+        if len(parts) > 1 and self._member_by_member() and not self._kernel_on():  # see serial
             parts = [(0, B)]
         runs = []
         for start, stop in parts:
             V, GV = np.zeros((self._n_batch_rows, stop - start)), np.zeros((self._n_batch_rows, stop - start))
             GS = self._GS if len(parts) == 1 else np.zeros_like(self._GS)
-            plan = self._wide_plan() if stop - start >= BY_ROWS_FROM else self._plan
-            scratch = np.empty(stop - start)
-            steps, on_path = [], []
-            for i, (g, w) in enumerate(zip(self.groups, plan.writes)):
-                if not g.is_static:
-                    steps.append(
-                        g.bind(V, self._S, GV, GS, Writes(w.stores, scratch) if i in plan.by_rows else w)
-                    )
-                    on_path.append(g.on_loss_path)
+            wide = stop - start >= BY_ROWS_FROM
+            plan = self._wide_plan() if wide else self._plan
+            steps, on_path = self._bind_block(plan, V, GV, GS, wide and self._kernel_on())
             backward = [b for (_, b), p in zip(steps, on_path) if p][::-1]
             runs.append(
                 _Run(V, GV, GS, start, [f for f, _ in steps], backward, plan.zero_batch, plan.zero_static)
             )
         self._runs[B] = runs
         return runs
+
+    def _bind_block(
+        self, plan: WritePlan, V: np.ndarray, GV: np.ndarray, GS: np.ndarray, compiled: bool
+    ) -> tuple[list[Steps], list[bool]]:
+        """One block's batch groups bound to its buffers, with whether each step is on the loss's
+        path. Member-by-member groups (``plan.by_rows``) run with NumPy on a scratch row, or, when
+        ``compiled``, each run of consecutive ones as one step of the compiled kernel."""
+        width = V.shape[1]
+        scratch = np.empty((4, width)) if compiled else np.empty((1, width))
+        steps: list[Steps] = []
+        on_path: list[bool] = []
+        batch = [(i, g, w) for i, (g, w) in enumerate(zip(self.groups, plan.writes)) if not g.is_static]
+        for by_kernel, run in itertools.groupby(
+            batch, lambda t: compiled and t[0] in plan.by_rows and tape_kernel.runs(cast(Elementwise, t[1]))
+        ):
+            if by_kernel:
+                _, gs, ws = zip(*run)
+                steps.append(tape_kernel.bind_segment(gs, ws, V, self._S, GV, GS, scratch))
+                on_path.append(True)
+                continue
+            for i, g, w in run:
+                by_rows = i in plan.by_rows
+                steps.append(g.bind(V, self._S, GV, GS, Writes(w.stores, scratch[0]) if by_rows else w))
+                on_path.append(g.on_loss_path)
+        return steps, on_path
 
     def _member_by_member(self) -> bool:
         """Whether a wide block runs most of its groups member by member (see ``serial``)."""

@@ -133,18 +133,25 @@ def test_the_fuzz_programs_stay_within_the_bound_when_every_example_is_a_block_o
     assert compared >= 350, compared
 
 
-def test_the_fuzz_programs_stay_within_the_bound_when_blocks_run_member_by_member(monkeypatch):
-    """A wide block runs its elementwise groups member by member (``tape_groups.by_rows``) with a write
-    plan of its own (``plan_wide_writes``: a row's first writer stores, the later ones add). Here every
-    block is wide: the fuzz programs and bound hold that path to what the grouped path is held to,
-    on one block and, for programs that run mostly whole groups, on blocks of one example on three
-    threads (the others run as one block: see ``Tape.serial``)."""
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_the_fuzz_programs_stay_within_the_bound_when_blocks_run_member_by_member(monkeypatch, kernel):
+    """A wide block runs its elementwise groups member by member (``tape_groups.by_rows``, or the
+    compiled kernel, ``tape_kernel``) with a write plan of its own (``plan_wide_writes``: a row's
+    first writer stores, the later ones add). Here every block is wide: the fuzz programs and bound
+    hold that path to what the grouped path is held to, on one block and on blocks of one example on
+    three threads (with NumPy, only programs that run mostly whole groups: see ``Tape.serial``)."""
     from programs import NAMES, random_steps
+    from required import required
     from test_tape_fuzz import check_program
 
     import autograd.tape
+    import autograd.tape_kernel
     import autograd.tape_threads
 
+    if kernel == "numba":
+        required("numba", "dev")
+    else:  # what "auto" takes without numba
+        monkeypatch.setattr(autograd.tape_kernel, "available", lambda: False)
     monkeypatch.setattr(autograd.tape, "BY_ROWS_FROM", 1)
     rng = np.random.default_rng(20261207)
     compared = 0
@@ -191,9 +198,10 @@ def test_a_batch_that_runs_member_by_member_is_one_block_and_says_why():
 
     rng = np.random.default_rng(4)
     tape = west.trace_tape(west.make_graph(200))
-    tape.threads = 2
+    tape.threads, tape.kernel = 2, "numpy"
     tape.forward(west.make_inputs(2 * BLOCK + 3))
     assert len(tape._last) == 1 and tape.serial is not None and "member by member" in tape.serial
+    assert tape.kernel_used == "numpy: Tape.kernel is 'numpy'"
     X = rng.normal(size=(2 * BLOCK + 3, 4))
     model = nn.MLP(4, [16, 16, 1], seed=0)
     layered = Tape.trace(lambda x: model(x), model.parameters(), X[0])

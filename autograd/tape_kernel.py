@@ -1,0 +1,263 @@
+"""The tape's optional compiled kernel: a wide block's member-by-member groups as one loop in
+machine code (numba), with the GIL released, so the blocks of a batch run on every core.
+
+Without it, a wide block runs each member of those groups as a NumPy call of its own
+(``tape_groups.by_rows``): about a microsecond of Python per node and per block, holding the GIL, so
+two threads ran West's graph slower than one. With numba installed (``pip install chainrule[fast]``)
+the tape compiles, once per process, a forward and a backward loop over a small program, a row per
+member: the op, its output row and its input rows. The rules are the table's own: each op's ufunc
+forward and its ``local`` rule, compiled by numba as they are written in ``ops.py``. An op whose rule
+numba cannot compile (one that checks types, as ``abs``'s ``sign`` does) stays with NumPy, and
+``kernel_ops()`` lists those that are compiled.
+
+Numbers: + - * / and the sums' left-to-right adds give NumPy's bits; exp, log and tanh come from the
+C library, not NumPy's SIMD loops, and may differ from the NumPy path in the last place (within the
+tape's stated bound); a static input's gradient adds its block's examples left to right, not
+pairwise. Each example's numbers depend only on the block it is in, never on the threads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import kernel_math
+from .ops import OPS, Op
+from .tape_groups import Elementwise, Writes
+from .tape_rows import Place
+
+__all__ = ["KERNEL_WHY_NOT", "available", "bind_segment", "kernel_ops", "not_compiled", "programs", "runs"]
+
+KERNEL_WHY_NOT = "numba is not installed (pip install chainrule[fast])"
+_IDENTITY = "identity"  # the backward of a sum's input: d out / d input = 1 (sum's local rule)
+# the program's columns: op code, output row, then per input (a, b): row, static?, wanted?, stores?
+CODE, OUT, A, A_STATIC, A_WANTED, A_STORES, B, B_STATIC, B_WANTED, B_STORES = range(10)
+_VECTORIZABLE = {"exp": kernel_math.exp, "log": kernel_math.log}  # for the C library's, one at a time
+_lock = threading.Lock()
+_compiled: dict[str, Any] = {}
+
+
+def available() -> bool:
+    """Whether numba is importable (it is only imported when a kernel is first compiled)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def kernel_ops() -> dict[str, int]:
+    """The ops the kernel runs, by name, with their codes (compiling the kernel on first call)."""
+    return _kernel()["codes"]
+
+
+def not_compiled() -> dict[str, str]:
+    """The ops a wide block runs member by member that the kernel leaves to NumPy, with numba's
+    reason (their rules check types, which numba cannot compile)."""
+    return _kernel()["not_compiled"]
+
+
+def runs(group: Elementwise) -> bool:
+    """Whether the kernel runs this member-by-member group (its op is one it compiled)."""
+    codes, op = kernel_ops(), group.op
+    return (op.fold is not None and "sum" in codes) or (op.name in codes and group.n == op.arity)
+
+
+def _candidates() -> list[Op]:
+    """The ops a wide block runs member by member (``Op.ufunc`` ops of one or two inputs)."""
+    return [op for op in OPS.values() if op.ufunc() is not None and op.arity in (1, 2)]
+
+
+def _compile_rule(numba: Any, op: Op) -> tuple[Any, Any] | str:
+    """numba's versions of an op's forward (its ufunc) and local rule, or why it cannot compile them."""
+    f64 = numba.float64
+    args = (f64,) * op.arity
+    ufunc = op.ufunc()
+    assert ufunc is not None  # _candidates
+    try:
+        jit = numba.njit(error_model="numpy")  # x / 0 is inf or NaN, as in NumPy, not an exception
+        if op.name in _VECTORIZABLE:
+            fwd = jit(_VECTORIZABLE[op.name])
+        else:
+            fwd = jit((lambda a: ufunc(a)) if op.arity == 1 else (lambda a, b: ufunc(a, b)))
+        local = jit(op.local)
+        fwd.compile(args)
+        local.compile((*args, f64))
+    except numba.core.errors.NumbaError as e:  # the op stays with NumPy, and kernel_used says so
+        return str(e).strip().splitlines()[0]
+    return fwd, local
+
+
+_SOURCE = """
+def forward(prog, V, S, xa, xb):
+    for r in range(prog.shape[0]):
+        code = prog[r, 0]
+        o = V[prog[r, 1]]
+        a = V[prog[r, 2]] if prog[r, 3] == 0 else _fill(xa, S[prog[r, 2], 0])
+        b = a if prog[r, 6] < 0 else (V[prog[r, 6]] if prog[r, 7] == 0 else _fill(xb, S[prog[r, 6], 0]))
+{forward}
+
+def backward(prog, V, S, GV, GS, xa, xb, da, db):
+    for r in range(prog.shape[0]):
+        code = prog[r, 0]
+        o, g = V[prog[r, 1]], GV[prog[r, 1]]
+        a = V[prog[r, 2]] if prog[r, 3] == 0 else _fill(xa, S[prog[r, 2], 0])
+        b = a if prog[r, 6] < 0 else (V[prog[r, 6]] if prog[r, 7] == 0 else _fill(xb, S[prog[r, 6], 0]))
+{backward}
+        if prog[r, 4]:
+            _write(da, prog[r, 2], prog[r, 3], prog[r, 5], GV, GS)
+        if prog[r, 8]:
+            _write(db, prog[r, 6], prog[r, 7], prog[r, 9], GV, GS)
+"""
+
+_HELPERS = """
+def _fill(buf, x):
+    buf[:] = x
+    return buf
+
+def _write(d, row, static, stores, GV, GS):
+    if static:
+        total = 0.0
+        for j in range(d.shape[0]):
+            total += d[j]
+        GS[row, 0] = total if stores else GS[row, 0] + total
+    elif stores:
+        GV[row, :] = d
+    else:
+        t = GV[row]
+        for j in range(d.shape[0]):
+            t[j] += d[j]
+"""
+
+
+def _branches(codes: dict[str, int], arity: dict[str, int]) -> tuple[str, str]:
+    """The forward and backward loop bodies, one ``if code ==`` branch per op."""
+    fwd: list[str] = []
+    bwd: list[str] = []
+    for name, c in codes.items():
+        args = "a[j]" if arity[name] == 1 else "a[j], b[j]"
+        word = "if" if not fwd else "elif"
+        if name == _IDENTITY:  # a sum of one input
+            fwd.append(f"        {word} code == {c}:\n            o[:] = a")
+        else:
+            fwd.append(
+                f"        {word} code == {c}:\n            for j in range(o.shape[0]):\n"
+                f"                o[j] = F{c}({args})"
+            )
+        if name == _IDENTITY:
+            body = "            da[:] = g"
+        elif arity[name] == 1:
+            body = (
+                "            for j in range(o.shape[0]):\n"
+                f"                da[j] = L{c}({args}, o[j])[0] * g[j]"
+            )
+        else:
+            body = (
+                "            for j in range(o.shape[0]):\n"
+                f"                d = L{c}({args}, o[j])\n"
+                "                da[j] = d[0] * g[j]\n                db[j] = d[1] * g[j]"
+            )
+        bwd.append(f"        {'if' if not bwd else 'elif'} code == {c}:\n{body}")
+    return "\n".join(fwd), "\n".join(bwd)
+
+
+def _kernel() -> dict[str, Any]:
+    """Compile the kernel (once per process): its codes, forward and backward."""
+    with _lock:
+        if _compiled:
+            return _compiled
+        import numba
+
+        env: dict[str, Any] = {}
+        codes: dict[str, int] = {}
+        arity: dict[str, int] = {}
+        not_compiled: dict[str, str] = {}
+        for op in _candidates():
+            rule = _compile_rule(numba, op)
+            if isinstance(rule, str):
+                not_compiled[op.name] = rule
+            else:
+                c = len(codes)
+                codes[op.name], arity[op.name] = c, op.arity
+                env[f"F{c}"], env[f"L{c}"] = rule
+        codes["sum"] = codes.get("+", -1)  # a sum folds with +'s forward
+        codes[_IDENTITY], arity[_IDENTITY] = len(codes), 1
+        forward_body, backward_body = _branches({k: v for k, v in codes.items() if k != "sum"}, arity)
+        exec(_HELPERS, env)
+        for name in ("_fill", "_write"):
+            env[name] = numba.njit(error_model="numpy")(env[name])
+        exec(_SOURCE.format(forward=forward_body, backward=backward_body), env)
+        _compiled.update(
+            codes={k: v for k, v in codes.items() if v >= 0},
+            not_compiled=not_compiled,
+            forward=numba.njit(nogil=True, error_model="numpy")(env["forward"]),
+            backward=numba.njit(nogil=True, error_model="numpy")(env["backward"]),
+        )
+        return _compiled
+
+
+def _row(code: int, out: int, a: Place, b: Place | None = None) -> list[int]:
+    row = [code, out, a.row, a.static, 0, 0, -1, 0, 0, 0]
+    if b is not None:
+        row[B], row[B_STATIC] = b.row, b.static
+    return row
+
+
+def programs(groups: Sequence[Elementwise], writes: Sequence[Writes]) -> tuple[np.ndarray, np.ndarray]:
+    """The forward and backward programs of consecutive member-by-member groups (``Elementwise``
+    on the loss's path) with their write plans: forward in the groups' order, backward in reverse,
+    each group's members in order, storing or adding as the plan says (``plan_wide_writes``)."""
+    codes = kernel_ops()
+    forward: list[list[int]] = []
+    backward: list[list[list[int]]] = []
+    for g, w in zip(groups, writes):
+        stores = iter(w.stores)
+        rows: list[list[int]] = []
+        places = g.member_places()
+        for m, (ps, edges) in enumerate(zip(places, g.member_writes(places))):
+            out = g.out.start + m
+            if g.op.fold is not None:
+                if len(ps) == 1:
+                    forward.append(_row(codes[_IDENTITY], out, ps[0]))
+                else:
+                    forward.append(_row(codes["sum"], out, ps[0], ps[1]))
+                    forward += [_row(codes["sum"], out, Place(False, out), p) for p in ps[2:]]
+                for _, p in edges:
+                    row = _row(codes[_IDENTITY], out, p)
+                    row[A_WANTED], row[A_STORES] = 1, next(stores)
+                    rows.append(row)
+                continue
+            row = _row(codes[g.op.name], out, *ps)
+            forward.append(list(row))
+            for i, _ in edges:
+                row[A_WANTED + 4 * i], row[A_STORES + 4 * i] = 1, next(stores)
+            rows.append(row)
+        backward.append(rows)
+    back = [r for rows in reversed(backward) for r in rows]
+    as_array = lambda rows: np.array(rows, dtype=np.int64).reshape(-1, 10)  # noqa: E731
+    return as_array(forward), as_array(back)
+
+
+def bind_segment(
+    groups: Sequence[Elementwise],
+    writes: Sequence[Writes],
+    V: np.ndarray,
+    S: np.ndarray,
+    GV: np.ndarray,
+    GS: np.ndarray,
+    scratch: np.ndarray,
+) -> tuple[Any, Any]:
+    """The forward and backward steps of consecutive member-by-member groups, run by the kernel
+    over one block's buffers (``scratch``: four rows of the block's width, its own)."""
+    k = _kernel()
+    fwd_program, bwd_program = programs(groups, writes)
+    run_forward, run_backward = k["forward"], k["backward"]
+    xa, xb, da, db = scratch
+
+    def forward() -> None:
+        run_forward(fwd_program, V, S, xa, xb)
+
+    def backward() -> None:
+        run_backward(bwd_program, V, S, GV, GS, xa, xb, da, db)
+
+    return forward, backward
