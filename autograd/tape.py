@@ -134,6 +134,13 @@ def _signature(roots: Sequence[Value], leaves: Sequence[Value], params: Sequence
     return nodes, tuple(index[r] for r in roots)
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every entry is finite. A finite sum says so in one pass without a temporary (a NaN
+    or an infinity makes the sum NaN or infinite); only a sum that is not finite (perhaps an
+    overflow of finite numbers) is looked at entry by entry."""
+    return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
+
+
 def _numbers(x: Any) -> list[float]:
     return np.asarray(x, dtype=float).reshape(-1).tolist()
 
@@ -317,9 +324,8 @@ class Tape:
             V[: self.n_inputs] = X[cols].T
             if Y is not None:
                 V[self.n_inputs : self.n_inputs + self.n_targets] = Y[cols].T
-            with np.errstate(all="ignore"):  # a NaN or infinity is reported below, naming the example
-                for step in run.forward:
-                    step()
+            for step in run.forward:  # NumPy's errors off (below; the threads take it): a NaN or
+                step()  # infinity is reported after, naming the example
             for j, (is_static, row) in enumerate(self._roots):
                 out[cols, j] = (S if is_static else V)[row]
 
@@ -328,7 +334,7 @@ class Tape:
                 step()
             in_threads(run_block, runs, self.threads)
         self._last = runs
-        if not np.isfinite(out).all():
+        if not _all_finite(out):
             for run in runs:  # the first example's block first: its error names that example
                 self._find_non_finite(run)
         return out
@@ -399,9 +405,8 @@ class Tape:
                 run.GS[run.zero_static] = 0.0
             if not is_static:
                 GV[row] = scale
-            with np.errstate(all="ignore"):
-                for step in run.backward:
-                    step()
+            for step in run.backward:
+                step()
 
         with self._blas_for(B), np.errstate(all="ignore"):
             in_threads(run_block, runs, self.threads)
@@ -414,7 +419,7 @@ class Tape:
             for step in self._static_backward:
                 step()
         grads = GS[: len(self.params), 0]
-        if not np.isfinite(grads).all():
+        if not _all_finite(grads):
             for run in runs:
                 self._find_non_finite_derivative(run)
         if out is not None:
@@ -498,7 +503,7 @@ class Tape:
             )
         if len(X) == 0:
             raise ValueError(f"tape: the batch of {name} is empty")
-        if not np.isfinite(X).all():
+        if not _all_finite(X):
             i = int(np.argmax(~np.isfinite(X).all(axis=1)))
             raise ValueError(f"tape: row {i} of the {name} holds NaN or infinity: {X[i].tolist()}")
         return X

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 BLOCK = 4096
@@ -70,7 +71,7 @@ def one_blas_thread() -> Iterator[None]:
 
 def in_threads(fn: Callable[[Any], None], items: Sequence[Any], threads: int) -> None:
     """``fn(item)`` for each item, on up to ``threads`` threads (NumPy releases the GIL inside its
-    calls); the first error is raised here once all are done."""
+    calls), under the caller's NumPy error state; the first error is raised here once all are done."""
     global _pool, _pool_size
     if threads <= 1 or len(items) <= 1:
         for item in items:
@@ -82,10 +83,12 @@ def in_threads(fn: Callable[[Any], None], items: Sequence[Any], threads: int) ->
             _pool_size = threads
         pool = _pool
     n = min(threads, len(items))
+    caller_errors = np.geterr()  # NumPy's error state is each thread's own: the workers take the caller's
 
     def run_share(share: Sequence[Any]) -> None:
-        for item in share:
-            fn(item)
+        with np.errstate(**caller_errors):
+            for item in share:
+                fn(item)
 
     futures = [pool.submit(run_share, items[i::n]) for i in range(n)]  # n tasks, whatever the pool's size
     errors = [f.exception() for f in futures]

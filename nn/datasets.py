@@ -186,10 +186,11 @@ def shuffled_orders(n: int, seed: int | None) -> Iterator[np.ndarray]:
     the order of ``batches(seed=s)``."""
     if seed is None:
         return itertools.repeat(np.arange(n))
-    return _permutations(np.random.default_rng(integer("seed", seed, minimum=0)), n)
+    return _permutations(integer("seed", seed, minimum=0), n)
 
 
-def _permutations(rng: np.random.Generator, n: int) -> Iterator[np.ndarray]:
+def _permutations(seed: int, n: int) -> Iterator[np.ndarray]:
+    rng = np.random.default_rng(seed)  # made at the first epoch that shuffles (a full batch never does)
     while True:
         yield rng.permutation(n)
 

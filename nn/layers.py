@@ -146,6 +146,9 @@ class Neuron(Module):
         named = list(zip(_weight_names(len(self.w)), self.w))
         return named + [("b", self.b)] if self.b is not None else named
 
+    def own_values(self) -> list[Value]:
+        return [*self.w, self.b] if self.b is not None else list(self.w)
+
     def _set_scope(self, scope: str = "") -> None:
         """Place the neuron, give each parameter its role, and make once the scopes of what
         ``__call__`` builds (the products, the sum, the activation)."""

@@ -85,6 +85,10 @@ class Module:
         """This module's own parameters (not its children's) as (name, Value) pairs."""
         return []
 
+    def own_values(self) -> list[Value]:
+        """The Values of ``own_parameters()``, in its order, without their names."""
+        return [p for _, p in self.own_parameters()]
+
     def children(self) -> list[tuple[str, Module]]:
         """This module's direct sub-modules as (name, module) pairs, in order."""
         return []
@@ -100,7 +104,7 @@ class Module:
 
     def parameters(self) -> list[Value]:
         """Every parameter (a leaf Value), in the order of ``named_parameters()``."""
-        return [p for _, m in self.modules() for _, p in m.own_parameters()]
+        return [p for _, m in self.modules() for p in m.own_values()]  # no names: fit asks every call
 
     def num_parameters(self) -> int:
         """How many scalar parameters the module has."""

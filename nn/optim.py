@@ -38,14 +38,26 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):
                 raise TypeError(f"{type(self).__name__}: params[{i}] is a {type(p).__name__}, not a Value")
-        if not callable(lr):
-            _check_lr(lr)
         self.lr = lr
         self.steps = 0  # how many steps have been taken
 
+    @property
+    def lr(self) -> LearningRate:
+        """The learning rate: a number, or a schedule ``lr(step) -> float`` (checked at each step)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, lr: LearningRate) -> None:
+        self._lr = lr
+        self._constant = None if callable(lr) else _check_lr(lr)  # checked once, where it is set
+
     def current_lr(self) -> float:
         """The learning rate the next step will use."""
-        return _check_lr(self.lr(self.steps) if callable(self.lr) else self.lr)
+        if self._constant is not None:
+            return self._constant
+        schedule = self._lr
+        assert callable(schedule)  # a number is _constant
+        return _check_lr(schedule(self.steps))
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0 (backward accumulates into leaves)."""

@@ -141,7 +141,16 @@ def fit(
 def _progress(progress: bool | None, epochs: int) -> tuple[Any, bool]:
     """fit's tqdm bar over the epochs, and whether it shows (None: when stderr is a terminal)."""
     show = sys.stderr.isatty() if progress is None else progress
-    return tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not show, file=sys.stderr), show
+    if not show:  # a hidden bar still costs tqdm's set-up, more than a small epoch
+        return _NoBar(range(1, epochs + 1)), False
+    return tqdm(range(1, epochs + 1), desc="fit", unit="epoch", file=sys.stderr), True
+
+
+class _NoBar(list):
+    """The epochs, with a progress bar's ``close`` (nothing to close)."""
+
+    def close(self) -> None:
+        pass
 
 
 class _BatchFailed(Exception):
