@@ -30,7 +30,16 @@ from .ops import OPS, Op
 from .tape_groups import Elementwise, Writes
 from .tape_rows import Place
 
-__all__ = ["KERNEL_WHY_NOT", "available", "bind_segment", "kernel_ops", "not_compiled", "programs", "runs"]
+__all__ = [
+    "KERNEL_WHY_NOT",
+    "available",
+    "bind_segment",
+    "compile",
+    "kernel_ops",
+    "not_compiled",
+    "programs",
+    "runs",
+]
 
 KERNEL_WHY_NOT = "numba is not installed (pip install chainrule[fast])"
 _IDENTITY = "identity"  # the backward of a sum's input: d out / d input = 1 (sum's local rule)
@@ -44,6 +53,14 @@ _compiled: dict[str, Any] = {}
 def available() -> bool:
     """Whether numba is importable (it is only imported when a kernel is first compiled)."""
     return importlib.util.find_spec("numba") is not None
+
+
+def compile() -> None:
+    """Compile the kernel now, for this process (else the first wide batch does: about 4 s)."""
+    k = _kernel()
+    prog, V, S, row = np.zeros((0, 10), np.int64), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1)
+    k["forward"](prog, V, S, row, row)
+    k["backward"](prog, V, S, V, S, row, row, row, row)
 
 
 def kernel_ops() -> dict[str, int]:

@@ -15,8 +15,9 @@ with respect to the inputs, for every one of N rows of inputs.
 Three ways to run it over N rows at once:
 
 - **the tape** (``autograd.Tape``): the graph of ``Value``s is traced once (timed apart), then
-  ``forward`` and ``backward`` run over a batch of rows as NumPy arrays, on one thread and on
-  every core (``Tape.threads``). The tape differentiates
+  ``forward`` and ``backward`` run over a batch of rows: with NumPy (``Tape.kernel = "numpy"``) on
+  one thread, and, when numba is installed, with the compiled kernel (``"numba"``) on one thread
+  and on every core (``Tape.threads``). The tape differentiates
   parameters, so the variables are ``v_i = w_i * x_i`` with parameters ``w_i = 1``: its gradient of
   ``w_i`` is ``Σ_rows x_i · d out / d x_i``, which needs every row's backward pass;
 - **the NumPy floor**: the same graph as plain NumPy arrays (each node an array of N float64s),
@@ -50,7 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import autograd
-from autograd import Tape, Value
+from autograd import Tape, Value, tape_kernel
 
 N_VARS = 100
 WINDOW = 30  # operands come from the last WINDOW nodes
@@ -137,11 +138,15 @@ def trace_tape(graph: Sequence[Step]) -> Tape:
     return Tape.trace(example, weights, [0.0] * N_VARS)
 
 
-def run_tape(tape: Tape, X: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Forward and backward over the rows of X (on ``threads`` threads, if given): every row's output,
-    and Σ_rows d out / d w."""
+def run_tape(
+    tape: Tape, X: np.ndarray, threads: int | None = None, kernel: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forward and backward over the rows of X (on ``threads`` threads and with ``Tape.kernel``
+    ``kernel``, if given): every row's output, and Σ_rows d out / d w."""
     if threads is not None:
         tape.threads = threads
+    if kernel is not None:
+        tape.kernel = kernel
     out = tape.forward(X)[:, 0]
     grad_w = np.empty(len(tape.params))
     tape.backward(out=grad_w)
@@ -337,10 +342,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {tape!r}")
     print(f"  first trace {time.perf_counter() - start:.3g} s")
 
+    compiled = tape_kernel.available()
+    if compiled:
+        start = time.perf_counter()
+        tape_kernel.compile()
+        print(f"  compiled kernel (numba, once per process): {time.perf_counter() - start:.3g} s")
+    else:
+        print(f"  compiled kernel: not run, {tape_kernel.KERNEL_WHY_NOT}")
+
     floor = run_floor(graph, X)  # the checks (each engine's first run, untimed)
-    check("tape vs floor", X, floor, run_tape(tape, X, 1))
+    check("tape (NumPy) vs floor", X, floor, run_tape(tape, X, 1, "numpy"))
+    if compiled:
+        check("tape (compiled) vs floor", X, floor, run_tape(tape, X, 1, "numba"))
+        if cores > 1:
+            check(f"tape (compiled) on {cores} threads vs floor", X, floor, run_tape(tape, X, cores, "numba"))
     if cores > 1:
-        check(f"tape on {cores} threads vs floor", X, floor, run_tape(tape, X, cores))
+        print(
+            f"  the tape in {len(tape._last)} blocks; kernel: {tape.kernel_used}; {tape.serial or 'threaded'}"
+        )
     if torch is not None:
         check("floor vs torch", X, run_torch(torch, graph, X), floor)
     check("eager vs floor", eager_rows, run_floor(graph, eager_rows), eager)
@@ -351,11 +370,13 @@ def main(argv: list[str] | None = None) -> int:
 
     fns: dict[str, Callable[[], object]] = {
         "trace": lambda: trace_tape(graph),
-        "tape": lambda: run_tape(tape, X, 1),
+        "tape": lambda: run_tape(tape, X, 1, "numpy"),
         "floor": lambda: run_floor(graph, X),
     }
-    if cores > 1:
-        fns["tape threads"] = lambda: run_tape(tape, X, cores)
+    if compiled:
+        fns["tape compiled"] = lambda: run_tape(tape, X, 1, "numba")
+        if cores > 1:
+            fns["tape threads"] = lambda: run_tape(tape, X, cores, "numba")
     if torch is not None:
         fns["torch"] = lambda: run_torch(torch, graph, X)
     t = interleaved(fns, args.repeats)
@@ -366,9 +387,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {what:<34}{spread(t[name]):<28}{versus}")
 
     print(f"\nforward + backward over {rows:,} rows, median [min-max] of {args.repeats} interleaved rounds:")
-    row("tape, 1 thread", "tape", "tape/floor")
-    if cores > 1:
-        row(f"tape, {cores} threads", "tape threads", "tape/floor")
+    row("tape, NumPy, 1 thread", "tape", "tape/floor")
+    if compiled:
+        row("tape, compiled, 1 thread", "tape compiled", "tape/floor")
+        if cores > 1:
+            row(f"tape, compiled, {cores} threads", "tape threads", "tape/floor")
+    else:
+        print(f"  {'tape, compiled':<34}not run: {tape_kernel.KERNEL_WHY_NOT}")
     row("NumPy floor (1 thread)", "floor")
     if torch is not None:
         row("PyTorch batched (1 thread)", "torch", "torch/floor")
