@@ -14,13 +14,24 @@ Numbers: + - * / and the sums' left-to-right adds give NumPy's bits; exp, log an
 C library, not NumPy's SIMD loops, and may differ from the NumPy path in the last place (within the
 tape's stated bound); a static input's gradient adds its block's examples left to right, not
 pairwise. Each example's numbers depend only on the block it is in, never on the threads.
+
+Compiling takes a few seconds. The kernel's source is generated once per machine into a file named
+by a hash of what it is made from (``$CHAINRULE_CACHE``, else ``~/.cache/chainrule``), so numba's
+own cache, beside it, keeps the machine code and a later process loads it in well under a second
+(numba's cache is a pickle of numba's own making, in the user's cache directory, as Python's own
+``__pycache__`` is; no data of anyone else's is ever loaded with it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import sys
+import tempfile
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,7 +67,8 @@ def available() -> bool:
 
 
 def compile() -> None:
-    """Compile the kernel now, for this process (else the first wide batch does: about 4 s)."""
+    """Compile the kernel now, for this process (else the first wide batch does; a few seconds the
+    first time on a machine, then loaded from the cache)."""
     k = _kernel()
     prog, V, S, row = np.zeros((0, 10), np.int64), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1)
     k["forward"](prog, V, S, row, row)
@@ -106,6 +118,7 @@ def _compile_rule(numba: Any, op: Op) -> tuple[Any, Any] | str:
 
 
 _SOURCE = """
+@loop
 def forward(prog, V, S, xa, xb):
     for r in range(prog.shape[0]):
         code = prog[r, 0]
@@ -114,6 +127,7 @@ def forward(prog, V, S, xa, xb):
         b = a if prog[r, 6] < 0 else (V[prog[r, 6]] if prog[r, 7] == 0 else _fill(xb, S[prog[r, 6], 0]))
 {forward}
 
+@loop
 def backward(prog, V, S, GV, GS, xa, xb, da, db):
     for r in range(prog.shape[0]):
         code = prog[r, 0]
@@ -128,10 +142,12 @@ def backward(prog, V, S, GV, GS, xa, xb, da, db):
 """
 
 _HELPERS = """
+@jit
 def _fill(buf, x):
     buf[:] = x
     return buf
 
+@jit
 def _write(d, row, static, stores, GV, GS):
     if static:
         total = 0.0
@@ -179,38 +195,108 @@ def _branches(codes: dict[str, int], arity: dict[str, int]) -> tuple[str, str]:
 
 
 def _kernel() -> dict[str, Any]:
-    """Compile the kernel (once per process): its codes, forward and backward."""
+    """The kernel, compiled once per process; its source is written once per machine (see ``_module``)
+    so that numba's cache keeps the machine code: a later process loads it instead of compiling."""
     with _lock:
-        if _compiled:
-            return _compiled
-        import numba
-
-        env: dict[str, Any] = {}
-        codes: dict[str, int] = {}
-        arity: dict[str, int] = {}
-        not_compiled: dict[str, str] = {}
-        for op in _candidates():
-            rule = _compile_rule(numba, op)
-            if isinstance(rule, str):
-                not_compiled[op.name] = rule
-            else:
-                c = len(codes)
-                codes[op.name], arity[op.name] = c, op.arity
-                env[f"F{c}"], env[f"L{c}"] = rule
-        codes["sum"] = codes.get("+", -1)  # a sum folds with +'s forward
-        codes[_IDENTITY], arity[_IDENTITY] = len(codes), 1
-        forward_body, backward_body = _branches({k: v for k, v in codes.items() if k != "sum"}, arity)
-        exec(_HELPERS, env)
-        for name in ("_fill", "_write"):
-            env[name] = numba.njit(error_model="numpy")(env[name])
-        exec(_SOURCE.format(forward=forward_body, backward=backward_body), env)
-        _compiled.update(
-            codes={k: v for k, v in codes.items() if v >= 0},
-            not_compiled=not_compiled,
-            forward=numba.njit(nogil=True, error_model="numpy")(env["forward"]),
-            backward=numba.njit(nogil=True, error_model="numpy")(env["backward"]),
-        )
+        if not _compiled:
+            module = _module()
+            _compiled.update(
+                codes=module.CODES,
+                not_compiled=module.NOT_COMPILED,
+                forward=module.forward,
+                backward=module.backward,
+            )
         return _compiled
+
+
+def _generate(numba: Any) -> str:
+    """The kernel's module: which ops numba compiles (tried one by one), their rules, the loops."""
+    codes: dict[str, int] = {}
+    arity: dict[str, int] = {}
+    not_compiled: dict[str, str] = {}
+    rules = []
+    for op in _candidates():
+        rule = _compile_rule(numba, op)
+        if isinstance(rule, str):
+            not_compiled[op.name] = rule
+            continue
+        c = len(codes)
+        codes[op.name], arity[op.name] = c, op.arity
+        ufunc = op.ufunc()
+        assert ufunc is not None
+        args = "a" if op.arity == 1 else "a, b"
+        forward = (
+            f"F{c} = jit(kernel_math.{op.name})"
+            if op.name in _VECTORIZABLE
+            else f"@jit\ndef F{c}({args}):\n    return np.{ufunc.__name__}({args})"
+        )
+        rules.append(f"{forward}\n\n\nL{c} = jit(OPS[{op.name!r}].local)")
+    codes["sum"] = codes.get("+", -1)  # a sum folds with +'s forward
+    codes[_IDENTITY], arity[_IDENTITY] = len(codes), 1
+    forward_body, backward_body = _branches({k: v for k, v in codes.items() if k != "sum"}, arity)
+    kept = {k: v for k, v in codes.items() if v >= 0}
+    return "\n\n".join(
+        [
+            _PREAMBLE.format(codes=kept, not_compiled=not_compiled),
+            *rules,
+            _HELPERS,
+            _SOURCE.format(forward=forward_body, backward=backward_body),
+        ]
+    )
+
+
+def _module() -> Any:
+    """Import the kernel's generated module, writing it first if this machine has not yet: a file
+    named by a hash of what it is made from (numba's version and the sources of ops.py,
+    kernel_math.py and this module), in ``$CHAINRULE_CACHE`` or ``~/.cache/chainrule`` (a temporary
+    directory, without the cache, where neither can be written)."""
+    import numba
+
+    here = Path(__file__).parent
+    made_from = [numba.__version__, np.__version__] + [
+        (here / name).read_text(encoding="utf-8") for name in ("ops.py", "kernel_math.py", "tape_kernel.py")
+    ]
+    digest = hashlib.sha256("\0".join(made_from).encode()).hexdigest()[:16]
+    path = _cache_dir() / f"chainrule_kernel_{digest}.py"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(_generate(numba), encoding="utf-8")
+        os.replace(partial, path)  # whole or not at all, for a process reading it meanwhile
+    spec = importlib.util.spec_from_file_location(f"chainrule_kernel_{digest}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # numba's cache finds the module of its functions by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cache_dir() -> Path:
+    home = (
+        os.environ.get("CHAINRULE_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chainrule"
+    )
+    path = Path(home)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".probe{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        return path
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="chainrule-kernel-"))
+
+
+_PREAMBLE = """# The tape's compiled kernel, written by autograd/tape_kernel.py from the table of primitives.
+import numba
+import numpy as np
+
+from autograd import kernel_math
+from autograd.ops import OPS
+
+CODES = {codes!r}
+NOT_COMPILED = {not_compiled!r}
+jit = numba.njit(error_model="numpy")  # x / 0 is inf or NaN, as in NumPy, not an exception
+loop = numba.njit(nogil=True, error_model="numpy", cache=True)"""
 
 
 def _row(code: int, out: int, a: Place, b: Place | None = None) -> list[int]:
