@@ -24,9 +24,11 @@ own cache, beside it, keeps the machine code and a later process loads it in wel
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -283,7 +285,9 @@ def _cache_dir() -> Path:
         probe.unlink()
         return path
     except OSError:
-        return Path(tempfile.mkdtemp(prefix="chainrule-kernel-"))
+        temporary = tempfile.mkdtemp(prefix="chainrule-kernel-")
+        atexit.register(shutil.rmtree, temporary, True)
+        return Path(temporary)
 
 
 _PREAMBLE = """# The tape's compiled kernel, written by autograd/tape_kernel.py from the table of primitives.

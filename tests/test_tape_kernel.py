@@ -212,3 +212,32 @@ def test_training_steps_on_a_wide_batch_go_alike_on_the_kernel_and_on_numpy():
                 p.data -= 0.5 * g
         losses[kernel] = history
     np.testing.assert_allclose(losses["numba"], losses["numpy"], rtol=1e-12)
+
+
+def test_the_compiled_kernel_is_cached_and_a_later_process_loads_it(tmp_path):
+    """The kernel's generated source goes to $CHAINRULE_CACHE under a name made from what it is made
+    from; numba's cache beside it keeps the machine code, and a second process loads it (numba counts
+    a cache hit) instead of compiling. A cache directory that cannot be written costs only the cache."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "from autograd import tape_kernel as k; k.compile(); f = k._kernel()['forward'];"
+        "print(sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))"
+    )
+
+    def run(cache) -> list[int]:
+        env = {**os.environ, "CHAINRULE_CACHE": str(cache)}
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        return [int(n) for n in done.stdout.split()]
+
+    assert run(tmp_path) == [0, 1]  # compiled, and stored
+    (source,) = tmp_path.glob("chainrule_kernel_*.py")
+    assert "CODES = " in source.read_text() and list((tmp_path / "__pycache__").glob("*.nbi"))
+    assert run(tmp_path) == [1, 0]  # loaded
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert run(blocked / "cache") == [0, 1]  # not a directory: compiled in a temporary one
