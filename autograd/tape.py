@@ -224,8 +224,9 @@ class Tape:
             raise ValueError(f"Tape.kernel must be 'auto', 'numba' or 'numpy', got {how!r}")
         if how == "numba" and not tape_kernel.available():
             raise ModuleNotFoundError(f"Tape.kernel = 'numba': {tape_kernel.KERNEL_WHY_NOT}")
-        self._kernel = how
-        self._runs = {}
+        if how != getattr(self, "_kernel", None):
+            self._kernel = how
+            self._runs = {}  # bound for the other kernel
 
     def _kernel_on(self) -> bool:
         return self._kernel == "numba" or (self._kernel == "auto" and tape_kernel.available())
