@@ -28,7 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .errors import AnomalyError, NaNError, NotTraceable, NumericOverflow
+from .errors import AnomalyError, NotTraceable, NumericOverflow
+from .graph import backward as _backward
+from .graph import raise_nan, topological_order
 from .mode import ANOMALY, GRAD_SLOTS, NO_GRAD, TRACING, mode
 from .ops import LEAF, OPS, Op, custom, known_names, op_for, power, weighted_sum_op
 
@@ -101,14 +103,6 @@ def _refuse_nan(op: Op, inputs: Iterable[float]) -> None:
     if any(x != x for x in inputs):
         return
     raise_nan(f"{op.name}: inputs {inputs} give NaN (an undefined result, such as 0 * inf or inf - inf)")
-
-
-def raise_nan(message: str) -> None:
-    """Raise the error for a NaN made from numbers that were not NaN (forward or backward): a
-    NaNError (a ValueError), or inside ``detect_anomaly()`` its AnomalyError (a NaNError too)."""
-    if _get_mode() & ANOMALY:
-        raise AnomalyError(message + " (found by detect_anomaly)")
-    raise NaNError(message)
 
 
 def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Value]:
@@ -406,8 +400,6 @@ class Value:
         """A copy of this Value and of the whole graph below it (without recursion, so a deep graph
         works); nodes shared with what was already copied in the same ``deepcopy`` stay shared, and a
         ``_backward`` closure is copied with its captured nodes mapped to their copies."""
-        from .backward import topological_order  # backward.py imports this module
-
         keep = memo.setdefault(id(memo), [])  # copy.deepcopy's keep-alive list
         for v in reversed(topological_order(self)):  # each node after its parents
             if id(v) not in memo:
@@ -424,8 +416,6 @@ class Value:
             _refuse_to_pickle(self)
             prelude: tuple[Value, ...] = ()
         else:
-            from .backward import topological_order
-
             order = topological_order(self)
             for v in order:  # before anything is marked: a refusal leaves no marks behind
                 _refuse_to_pickle(v)
@@ -443,9 +433,7 @@ class Value:
         as in PyTorch: call ``zero_grad`` between steps. Gradients of computed nodes are
         recomputed by each call, so two calls give exactly twice the leaf gradients.
         """
-        from .backward import backward  # backward.py imports this module
-
-        backward(self)
+        _backward(self)
 
 
 _SLOTS = ("data", "grad", "_label", "scope", "_prim", "_a", "_local_a", "_b", "_local_b")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,8 @@ from nn.losses import LossFn
 
 from .dot import DrawingTooBig, check_options, count_boxes
 from .frames import InlinePage
-from .graph import Graph, Node, gradients, trace
-from .style import fmt
+from .graph import Graph, gradients, trace
+from .training_html import page_html
 
 MAX_FRAMES = 201  # epochs recorded at most (evenly spaced, the first and last always): the page's size
 GRID = 36  # the decision boundary: GRID x GRID cells
@@ -113,8 +113,6 @@ def training_page(
     graph, the loss curve and, for 2-D X, the decision boundary, epoch by epoch. With ``path`` the
     page is written there atomically. At most ``max_frames`` epochs are recorded (evenly spaced; the
     page and ``sampled`` say so); the curve always has every epoch."""
-    from .training_html import page_html
-
     start = time.perf_counter()
     epochs = integer("training_page(): epochs", epochs, minimum=1)
     frames = integer("training_page(): max_frames", max_frames, minimum=2)
@@ -276,32 +274,6 @@ def _grid(
     cy = hi[1] - (np.arange(GRID) + 0.5) * (hi[1] - lo[1]) / GRID  # the top row first
     grid = np.array([[a, b] for b in cy for a in cx])
     return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])), grid, ""
-
-
-def layout_graph(records: list[EpochRecord], precision: int) -> Graph:
-    """One graph to lay out for every epoch: each number the widest it is in any epoch, and a ReLU
-    that is dead in some epoch drawn dead (its row is hidden in the others), so no text outgrows
-    its place."""
-    first = records[0].graph
-
-    def widest(values: list[float]) -> float:
-        return max(values, key=lambda v: len(fmt(v, precision)))
-
-    nodes: list[Node] = []
-    for i, node in enumerate(first.nodes):
-        datas = [r.graph.nodes[i].data for r in records]
-        dead = node.op == "relu" and any(d == 0 for d in datas)
-        grad = widest([r.graph.nodes[i].grad for r in records])
-        nodes.append(replace(node, data=0.0 if dead else widest(datas), grad=grad))
-    edges = [
-        replace(
-            e,
-            local=widest([r.graph.edges[k].local for r in records]),
-            carried=widest([r.graph.edges[k].carried for r in records]),
-        )
-        for k, e in enumerate(first.edges)
-    ]
-    return Graph(nodes, edges, first.root, True)
 
 
 __all__ = ["training_page", "TrainingPage", "EpochRecord"]

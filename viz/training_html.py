@@ -1,4 +1,4 @@
-"""The training page's text: the graph drawn once (``training.layout_graph``), each epoch's numbers
+"""The training page's text: the graph drawn once (``layout_graph``), each epoch's numbers
 and colours as columns (a column that never changes is sent once), the loss curve and the decision
 boundary drawn by the page's script. Filled in one pass, as the step-by-step page: no user text is
 ever read as a placeholder."""
@@ -8,17 +8,18 @@ from __future__ import annotations
 import html
 import math
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .backend import pipe
 from .dot import draw_graph
-from .graph import Graph, printable
+from .graph import Graph, Node, printable
 from .page import CONTROLS, inline_svg, script_json
 from .painter import is_dead
 from .style import ZERO_FILL, fmt, grad_colors
 
 if TYPE_CHECKING:
-    from .training import TrainingPage
+    from .training import EpochRecord, TrainingPage
 
 
 def finite(x: float) -> float | None:
@@ -130,8 +131,6 @@ def page_html(
     result: TrainingPage, title: str, rankdir: str, precision: int, loss: str, X: Any, y: Any
 ) -> str:
     """The whole page for ``result`` (its html still empty)."""
-    from .training import layout_graph
-
     layout = layout_graph(result.records, precision)
     drawing = draw_graph(  # every fill in the legend: the numbers change from epoch to epoch
         layout, rankdir=rankdir, precision=precision, max_nodes=None, every_bin=True
@@ -406,3 +405,29 @@ SCRIPT = r"""(function () {
     view.scrollLeft = view.scrollWidth; view.scrollTop += (r.top + r.bottom - v.top - v.bottom) / 2;
   }
 })();"""
+
+
+def layout_graph(records: list[EpochRecord], precision: int) -> Graph:
+    """One graph to lay out for every epoch: each number the widest it is in any epoch, and a ReLU
+    that is dead in some epoch drawn dead (its row is hidden in the others), so no text outgrows
+    its place."""
+    first = records[0].graph
+
+    def widest(values: list[float]) -> float:
+        return max(values, key=lambda v: len(fmt(v, precision)))
+
+    nodes: list[Node] = []
+    for i, node in enumerate(first.nodes):
+        datas = [r.graph.nodes[i].data for r in records]
+        dead = node.op == "relu" and any(d == 0 for d in datas)
+        grad = widest([r.graph.nodes[i].grad for r in records])
+        nodes.append(replace(node, data=0.0 if dead else widest(datas), grad=grad))
+    edges = [
+        replace(
+            e,
+            local=widest([r.graph.edges[k].local for r in records]),
+            carried=widest([r.graph.edges[k].carried for r in records]),
+        )
+        for k, e in enumerate(first.edges)
+    ]
+    return Graph(nodes, edges, first.root, True)
