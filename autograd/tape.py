@@ -256,13 +256,15 @@ class Tape:
         (``blocks``), or None. A wide block whose groups run mostly member by member makes one short
         NumPy call per node; threads would hand the GIL to each other at every call (two ran West's
         graph slower than one, ``tests/benchmarks/west.py``), and one block makes each call once
-        instead of once per block. It depends on the graph and the batch size, never on ``threads``."""
+        instead of once per block. It depends on the graph, the batch size and ``kernel`` (the
+        compiled kernel holds no GIL, so its batches run in blocks), never on ``threads``."""
         runs = self._last
         if runs is None or len(runs) > 1 or len(blocks(runs[0].V.shape[1])) < 2:
             return None
         return (
             "its groups run mostly member by member (a NumPy call per node): threads would hand the GIL "
-            "to each other at every call, so it runs as one block, on one thread"
+            "to each other at every call, so it runs as one block, on one thread (the compiled kernel, "
+            "Tape.kernel, would run it in blocks)"
         )
 
     def _blas_for(self, B: int) -> contextlib.AbstractContextManager:
