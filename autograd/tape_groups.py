@@ -14,6 +14,7 @@ calls), writing gradients as the write plan's ``Writes`` for it say (``tape_layo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -100,31 +101,39 @@ class Elementwise(Group):
     An n-ary op (sum, max) gets its inputs as one (n, k, batch) block and reduces the first axis."""
 
     def __init__(
-        self, members: Sequence[Value], where: Where, wants_grad: dict[Value, bool], *placed: Any
+        self,
+        members: Sequence[Value],
+        parents: Callable[[Value], tuple[Value, ...]],
+        where: Where,
+        wants_grad: dict[Value, bool],
+        *placed: Any,
     ) -> None:
+        """``parents``: a node's parents (``Value.parents``, as the layout read them once)."""
         super().__init__(members, *placed)
         op = members[0]._prim
         self.op, self.name = op, op.name
         self.nary = op.arity == -1
         self.k = len(members)
+        wants = wants_grad.__getitem__
         if self.k == 1:  # most groups of an irregular graph: no transposing of the parents
-            ps = members[0].parents
+            ps = parents(members[0])
             self.n = len(ps)
             places = list(map(where, ps))
             self.inputs = [Rows(places)] if self.nary else [Rows([p]) for p in places]
-            self.wants = list(map(wants_grad.__getitem__, ps))
+            self.wants = list(map(wants, ps))
             return
-        parents = [v.parents for v in members]
-        self.n = len(parents[0])
+        columns = list(zip(*map(parents, members)))  # column i: input i of each member
+        self.n = len(columns)
         if self.nary:  # edge i * k + m is input i of member m
-            self.inputs = [Rows([where(ps[i]) for i in range(self.n) for ps in parents])]
+            self.inputs = [Rows(list(map(where, chain.from_iterable(columns))))]
         else:
-            self.inputs = [Rows([where(ps[i]) for ps in parents]) for i in range(self.n)]
-        self.wants = [any(wants_grad[ps[i]] for ps in parents) for i in range(self.n)]
+            self.inputs = [Rows(list(map(where, column))) for column in columns]
+        self.wants = [any(map(wants, column)) for column in columns]
 
     def gradient_targets(self) -> list[tuple[bool, Index]]:
-        wanted = self.inputs if self.nary else [x for x, w in zip(self.inputs, self.wants) if w]
-        return [t for x in wanted for t in x.targets()]
+        if self.nary:
+            return self.inputs[0].targets()
+        return [t for x, w in zip(self.inputs, self.wants) if w for t in x.targets()]
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
         blocks = [x.reader(V, S)() for x in self.inputs]

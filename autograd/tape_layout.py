@@ -23,7 +23,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
+from functools import partial
+from itertools import accumulate, chain, pairwise
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +58,7 @@ class Graph:
 
     nodes: list[Value]  # each after its parents
     leaves: set[Value]  # the nodes without parents: placeholders, parameters, constants
+    parents: dict[Value, tuple[Value, ...]]  # the other nodes' parents, in the order of ``nodes``
     static: dict[Value, bool]  # the same for every example (lives in S), else one value per example (V)
     linear: dict[Value, Linear]  # sums folded into a matrix product
     wants_grad: dict[Value, bool]  # depends on a parameter
@@ -83,6 +86,8 @@ class MatMulKey(NamedTuple):
 
 
 GroupKey = ElementwiseKey | MatMulKey
+_elementwise_key = partial(tuple.__new__, ElementwiseKey)  # ElementwiseKey(*fields), made in C: one per node
+_level = itemgetter(0)  # a GroupKey's level
 
 
 @dataclass
@@ -142,8 +147,8 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
     wants_grad: dict[Value, bool] = dict.fromkeys(params, True) | dict.fromkeys(placeholders, False)
     leaves: set[Value] = set(static)
     sums = []  # the batch sums, which may be folded into matrix products
-    inputs: list[tuple[Value, ...]] = []  # each computed node's parents, counted at the end
-    static_of, wants_of, read = static.__getitem__, wants_grad.__getitem__, inputs.append
+    parents: dict[Value, tuple[Value, ...]] = {}  # read once here (a property), counted at the end
+    static_of, wants_of = static.__getitem__, wants_grad.__getitem__
     for v in nodes:
         if v in leaves:
             continue
@@ -162,13 +167,13 @@ def analyse(roots: list[Value], placeholders: list[Value], params: list[Value]) 
             )
         is_static = static[v] = all(map(static_of, ps))
         wants_grad[v] = any(map(wants_of, ps))
-        read(ps)
+        parents[v] = ps
         if (op is _SUM or op.pairs) and not is_static:
             sums.append(v)
-    users = Counter(chain.from_iterable(inputs))
+    users = Counter(chain.from_iterable(parents.values()))
     users.update(roots)
     linear = fold_linear(sums, static, users)
-    return Graph(nodes, leaves, static, linear, wants_grad, on_loss_path)
+    return Graph(nodes, leaves, parents, static, linear, wants_grad, on_loss_path)
 
 
 def _nodes_and_loss_path(roots: list[Value]) -> tuple[list[Value], set[Value] | None]:
@@ -228,13 +233,12 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
     """The nodes that get a row (not leaves, not products folded into a sum), by group, the groups
     in order of level (ties in the order first seen). Levels count only the nodes that get rows."""
     static, linear = graph.static, graph.linear
-    folded = {p for v in linear if v._prim is _SUM for p in v.parents if not static[p]}  # the products
-    skip = graph.leaves | folded
+    folded = {p for v in linear if v._prim is _SUM for p in graph.parents[v] if not static[p]}  # the products
     level: dict[Value, int] = dict.fromkeys(graph.leaves, 0)
     level_of = level.__getitem__
     by_key: dict[GroupKey, list[Value]] = defaultdict(list)
-    for v in graph.nodes:
-        if v in skip:
+    for v, ps in graph.parents.items():
+        if v in folded:
             continue
         key: GroupKey
         if v in linear:
@@ -242,11 +246,10 @@ def group_by_level(graph: Graph) -> dict[GroupKey, list[Value]]:
             lv = level[v] = 1 + max(map(level_of, (*ws, *xs, *bias)))
             key = MatMulKey(lv, tuple(xs), len(bias))
         else:
-            ps = v.parents
             lv = level[v] = 1 + max(map(level_of, ps))
-            key = ElementwiseKey(lv, static[v], v._prim, len(ps))
+            key = _elementwise_key((lv, static[v], v._prim, len(ps)))
         by_key[key].append(v)
-    return {key: by_key[key] for key in sorted(by_key, key=lambda k: k.level)}
+    return {key: by_key[key] for key in sorted(by_key, key=_level)}
 
 
 # --- phase 3: rows -------------------------------------------------------------------------------
@@ -305,9 +308,10 @@ def make_group(
     if isinstance(key, MatMulKey):
         group = MatMul(members, [graph.linear[v] for v in members], where, wants, *placed)
     else:
+        parents = graph.parents
         if len(members) > 1:  # sorted by where their first input lives: chains of groups read slices
-            members.sort(key=lambda v: where(v.parents[0]))  # (static, row): batch rows first, in order
-        group = Elementwise(members, where, wants, *placed)
+            members.sort(key=lambda v: where(parents[v][0]))  # (static, row): batch rows first, in order
+        group = Elementwise(members, parents.__getitem__, where, wants, *placed)
     for i, v in enumerate(members):
         place[v] = Place(is_static, start + i)
     return group
@@ -333,36 +337,40 @@ def plan_gradient_writes(groups: Sequence[Group], root: Place, n_rows: dict[bool
     A row that one group input alone writes (and that is not the loss's seed) is overwritten:
     no zeroing, no read-add-write pass, and matmul or multiply can write their result straight
     into it. Rows with several writers are added into, so they are zeroed first. Rows nobody
-    writes stay at the zeros they were allocated with."""
-    targets = [g.gradient_targets() if g.on_loss_path else [] for g in groups]
-    # Counted in plain Python: most targets are a few rows, and np.add.at on each cost more.
-    counts = {False: [0] * n_rows[False], True: [0] * n_rows[True]}
-    counts[root.static][root.row] += 1
-    for group_targets in targets:
-        for is_static, index in group_targets:
-            count = counts[is_static]
-            for r in index.listed:
-                count[r] += 1
-    zero: dict[bool, set[int]] = {False: set(), True: set()}
-    writes = []
-    for g, group_targets in zip(groups, targets):
-        if not g.on_loss_path:  # bound for its forward; its backward never runs
-            writes.append(Writes([False] * len(g.gradient_targets())))
-            continue
-        stores = []
-        for is_static, index in group_targets:
-            count = counts[is_static]
-            store = not index.repeats and all(count[r] == 1 for r in index.listed)
-            stores.append(store)
-            if not store:
-                zero[is_static].update(index.listed)
-        writes.append(Writes(stores))
-    return WritePlan(writes, *_zero_keys(zero))
+    writes stay at the zeros they were allocated with. A group off the loss path is bound for its
+    forward, its backward never runs: its targets are not counted, and never store."""
+    targets = [g.gradient_targets() for g in groups]
+    sizes = list(map(len, targets))
+    flat = list(chain.from_iterable(targets))
+    indexes = list(map(_index, flat))
+    # One pass of NumPy over every target's rows (numbering the static rows after the batch rows).
+    n_batch, n = n_rows[False], len(flat)
+    lengths = np.fromiter(map(len, map(_listed, indexes)), np.intp, n)
+    rows = np.fromiter(chain.from_iterable(map(_listed, indexes)), np.intp, int(lengths.sum()))
+    rows += np.repeat(np.fromiter(map(_in_static, flat), np.intp, n) * n_batch, lengths)
+    counted = np.repeat(np.fromiter((g.on_loss_path for g in groups), bool, len(groups)), sizes)
+    counted_rows = np.repeat(counted, lengths)
+    counts = np.bincount(rows[counted_rows], minlength=n_batch + n_rows[True])
+    counts[n_batch * root.static + root.row] += 1
+    shared = np.concatenate(([0], np.cumsum(counts[rows] != 1)))  # how many rows so far have other writers
+    ends = np.cumsum(lengths)
+    alone = (shared[ends] == shared[ends - lengths]) & ~np.fromiter(map(_repeats, indexes), bool, n)
+    stores = counted & alone
+    zero = np.unique(rows[counted_rows & np.repeat(~stores, lengths)])
+    flags = stores.tolist()
+    writes = [Writes(flags[a:b]) for a, b in pairwise(chain([0], accumulate(sizes)))]
+    return WritePlan(writes, *_zero_keys(zero[zero < n_batch], zero[zero >= n_batch] - n_batch))
 
 
-def _zero_keys(zero: dict[bool, set[int]]) -> tuple[slice | np.ndarray | None, slice | np.ndarray | None]:
-    batch, static = (Index(sorted(zero[k])).key if zero[k] else None for k in (False, True))
-    return batch, static
+_in_static, _index = itemgetter(0), itemgetter(1)  # of a gradient target: (in S?, its Index)
+_listed, _repeats = attrgetter("listed"), attrgetter("repeats")  # of an Index
+
+
+def _zero_keys(
+    batch: Sequence[int] | np.ndarray, static: Sequence[int] | np.ndarray
+) -> tuple[slice | np.ndarray | None, slice | np.ndarray | None]:
+    """The rows to zero first in each buffer (sorted), as keys; None for none."""
+    return (Index(batch).key if len(batch) else None), (Index(static).key if len(static) else None)
 
 
 def plan_wide_writes(groups: Sequence[Group], root: Place, plan: WritePlan) -> WritePlan:
@@ -397,4 +405,4 @@ def plan_wide_writes(groups: Sequence[Group], root: Place, plan: WritePlan) -> W
             if not store:
                 zero[is_static].update(r for r in index.listed if r not in seen)
             seen.update(index.listed)
-    return WritePlan(writes, *_zero_keys(zero), frozenset(by_rows))
+    return WritePlan(writes, *_zero_keys(sorted(zero[False]), sorted(zero[True])), frozenset(by_rows))

@@ -38,7 +38,6 @@ class Index:
         listed = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
         n = len(listed)
         self.listed: list[int] = listed  # the rows as Python ints, for the layout's plain-Python passes
-        self._grids: dict[tuple[int, int], tuple[int, int] | None] = {}
         self._slice: slice | None  # the rows as a slice, when they are one (else ``key`` is an array)
         if n == 1:  # most groups of a big irregular graph have one member
             self._slice, self.repeats = slice(listed[0], listed[0] + 1), False
@@ -53,6 +52,11 @@ class Index:
         self.repeats = not spaced and len(set(listed)) < n
 
     # The NumPy parts are made when a step is first bound: a group run member by member never needs them.
+
+    @functools.cached_property
+    def _grids(self) -> dict[tuple[int, int], tuple[int, int] | None]:
+        """``grid``'s answers, made when first asked (only a matrix product's weights are)."""
+        return {}
 
     @functools.cached_property
     def key(self) -> slice | np.ndarray:
@@ -201,7 +205,12 @@ class Rows:
 
     def targets(self) -> list[tuple[bool, Index]]:
         """The gradient rows this input writes in backward: (in the static buffer?, rows)."""
-        return [(s, x) for s, x in ((False, self.batch), (True, self.static)) if x is not None]
+        out = []
+        if self.batch is not None:
+            out.append((False, self.batch))
+        if self.static is not None:
+            out.append((True, self.static))
+        return out
 
     def target(self, GV: np.ndarray, stores: Sequence[bool]) -> np.ndarray | None:
         """A view to write the gradient into directly (see ``Index.target``): batch rows only.
