@@ -32,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,9 @@ def _candidates() -> list[Op]:
     return [op for op in OPS.values() if op.ufunc() is not None and op.arity in (1, 2)]
 
 
-def _compile_rule(numba: Any, op: Op) -> tuple[Any, Any] | str:
-    """numba's versions of an op's forward (its ufunc) and local rule, or why it cannot compile them."""
+def _why_not_compiled(numba: Any, op: Op) -> str | None:
+    """Why numba cannot compile an op's forward (its ufunc) or its local rule, or None if it can:
+    each is compiled here, once, to find out (the kernel's module then compiles them in its loops)."""
     f64 = numba.float64
     args = (f64,) * op.arity
     ufunc = op.ufunc()
@@ -111,12 +113,11 @@ def _compile_rule(numba: Any, op: Op) -> tuple[Any, Any] | str:
             fwd = jit(_VECTORIZABLE[op.name])
         else:
             fwd = jit((lambda a: ufunc(a)) if op.arity == 1 else (lambda a, b: ufunc(a, b)))
-        local = jit(op.local)
         fwd.compile(args)
-        local.compile((*args, f64))
+        jit(op.local).compile((*args, f64))
     except numba.core.errors.NumbaError as e:  # the op stays with NumPy, and kernel_used says so
         return str(e).strip().splitlines()[0]
-    return fwd, local
+    return None
 
 
 _SOURCE = """
@@ -218,9 +219,9 @@ def _generate(numba: Any) -> str:
     not_compiled: dict[str, str] = {}
     rules = []
     for op in _candidates():
-        rule = _compile_rule(numba, op)
-        if isinstance(rule, str):
-            not_compiled[op.name] = rule
+        why = _why_not_compiled(numba, op)
+        if why is not None:
+            not_compiled[op.name] = why
             continue
         c = len(codes)
         codes[op.name], arity[op.name] = c, op.arity
@@ -284,7 +285,13 @@ def _cache_dir() -> Path:
         probe.write_text("")
         probe.unlink()
         return path
-    except OSError:
+    except OSError as e:
+        warnings.warn(
+            f"chainrule: the compiled kernel's cache {path} cannot be written ({e}); it is compiled "
+            "into a temporary directory, again in every process (set CHAINRULE_CACHE to a writable one)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         temporary = tempfile.mkdtemp(prefix="chainrule-kernel-")
         atexit.register(shutil.rmtree, temporary, True)
         return Path(temporary)

@@ -12,7 +12,7 @@ import importlib.util
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -146,8 +146,14 @@ def _progress(progress: bool | None, epochs: int) -> tuple[Any, bool]:
     return tqdm(range(1, epochs + 1), desc="fit", unit="epoch", file=sys.stderr), True
 
 
-class _NoBar(list):
+class _NoBar:
     """The epochs, with a progress bar's ``close`` (nothing to close)."""
+
+    def __init__(self, epochs: range) -> None:
+        self.epochs = epochs
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.epochs)
 
     def close(self) -> None:
         pass

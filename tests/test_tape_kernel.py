@@ -227,17 +227,18 @@ def test_the_compiled_kernel_is_cached_and_a_later_process_loads_it(tmp_path):
         "print(sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))"
     )
 
-    def run(cache) -> list[int]:
+    def run(cache) -> tuple[list[int], str]:
         env = {**os.environ, "CHAINRULE_CACHE": str(cache)}
         done = subprocess.run(
             [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
         )
-        return [int(n) for n in done.stdout.split()]
+        return [int(n) for n in done.stdout.split()], done.stderr
 
-    assert run(tmp_path) == [0, 1]  # compiled, and stored
+    assert run(tmp_path) == ([0, 1], "")  # compiled, and stored
     (source,) = tmp_path.glob("chainrule_kernel_*.py")
     assert "CODES = " in source.read_text() and list((tmp_path / "__pycache__").glob("*.nbi"))
-    assert run(tmp_path) == [1, 0]  # loaded
+    assert run(tmp_path) == ([1, 0], "")  # loaded
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    assert run(blocked / "cache") == [0, 1]  # not a directory: compiled in a temporary one
+    counts, said = run(blocked / "cache")  # not a directory: compiled in a temporary one, and said
+    assert counts == [0, 1] and "cache" in said and "cannot be written" in said and "CHAINRULE_CACHE" in said
