@@ -238,9 +238,10 @@ class Tape:
         runs = self._last
         if runs is None or runs[0].V.shape[1] < BY_ROWS_FROM or not self._wide_plan().by_rows:
             return None
-        if self._kernel == "numpy":
+        kernel, compiled = self._last_kernel
+        if kernel == "numpy":
             return "numpy: Tape.kernel is 'numpy'"
-        if not self._kernel_on():
+        if not compiled:
             return f"numpy: {tape_kernel.KERNEL_WHY_NOT}"
         left = sorted(
             {self.groups[i].op.name for i in self._wide_plan().by_rows} & set(tape_kernel.not_compiled())
@@ -336,6 +337,7 @@ class Tape:
             for step in self._static_forward:
                 step()
             in_threads(run_block, runs, self.threads)
+        self._last_kernel = self._kernel, self._kernel_on()  # kernel_used reports it, if it changes
         self._last = runs
         if not _all_finite(out):
             for run in runs:  # the first example's block first: its error names that example

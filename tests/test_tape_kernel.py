@@ -242,3 +242,14 @@ def test_the_compiled_kernel_is_cached_and_a_later_process_loads_it(tmp_path):
     blocked.write_text("")
     counts, said = run(blocked / "cache")  # not a directory: compiled in a temporary one, and said
     assert counts == [0, 1] and "cache" in said and "cannot be written" in said and "CHAINRULE_CACHE" in said
+
+
+def test_kernel_used_names_what_ran_the_last_batch_not_what_is_set_now():
+    w = Value(1.0)
+    tape = Tape.trace(lambda x: (x[0] * w).exp() * x[0], [w], [0.0])
+    tape.kernel = "numba"
+    tape.forward(np.zeros((BY_ROWS_FROM, 1)))
+    tape.kernel = "numpy"  # set after the batch ran
+    assert tape.kernel_used == "numba: compiled (tape_kernel)"
+    tape.forward(np.zeros((BY_ROWS_FROM, 1)))
+    assert tape.kernel_used == "numpy: Tape.kernel is 'numpy'"
