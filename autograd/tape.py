@@ -196,6 +196,8 @@ class Tape:
         self._runs: dict[int, list[_Run]] = {}
         self._last: list[_Run] | None = None
         self._wide: WritePlan | None = None
+        self._tiled: tape_kernel.Tiled | None = None
+        self._fused: str | None = None  # how the last forward_backward ran: "tiled", or why it did not
         self._bind_static()
 
     @property
@@ -235,7 +237,17 @@ class Tape:
     def kernel_used(self) -> str | None:
         """What ran the last batch's member-by-member groups, and why: None when it had none (no
         wide block, or none of its groups run member by member)."""
+        if self._fused == "tiled":
+            tiles = f"forward and backward in one pass over tiles of {tape_kernel.TILE}"
+            return f"numba: compiled (tape_kernel), {tiles}"
         runs = self._last
+        if self._fused is not None:
+            ran = self._kernel_used(runs)
+            why = f"forward_backward ran forward() then backward(): {self._fused}"
+            return why if ran is None else f"{ran}; {why}"
+        return self._kernel_used(runs)
+
+    def _kernel_used(self, runs: list[_Run] | None) -> str | None:
         if runs is None or runs[0].V.shape[1] < BY_ROWS_FROM or not self._wide_plan().by_rows:
             return None
         kernel, compiled = self._last_kernel
@@ -284,7 +296,7 @@ class Tape:
         ``evaluate`` from another thread) never share a run's numbers."""
         twin = copy.copy(self)  # the groups and layout are read-only once built: shared
         twin._S, twin._GS = self._S.copy(), np.zeros_like(self._GS)
-        twin._runs, twin._last = {}, None
+        twin._runs, twin._last, twin._fused = {}, None, None
         twin._bind_static()
         return twin
 
@@ -317,10 +329,8 @@ class Tape:
         B = len(X)
         runs = self._runs.get(B) or self._bind(B)
         S = self._S
-        if params is None:
-            S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
-        else:
-            S[self._param_key, 0] = params
+        self._load_params(params)
+        self._fused = None
         out = np.empty((B, self.n_outputs))
 
         def run_block(run: _Run) -> None:
@@ -343,6 +353,105 @@ class Tape:
             for run in runs:  # the first example's block first: its error names that example
                 self._find_non_finite(run)
         return out
+
+    def _load_params(self, params: np.ndarray | None) -> None:
+        if params is None:
+            self._S[: len(self.params), 0] = np.fromiter(map(_data, self._by_row), float, len(self.params))
+        else:
+            self._S[self._param_key, 0] = params
+
+    def forward_backward(
+        self,
+        X: Any,
+        Y: Any = None,
+        scale: float = 1.0,
+        params: np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``forward(X, Y, params)`` then ``backward(scale, out)``, in one call, giving forward's
+        outputs. When the compiled kernel runs every batch group of the graph (``tape_kernel.tiles``:
+        elementwise ops it compiles, no matrix products) and the batch is wide (``BY_ROWS_FROM``
+        examples or more), both run in one pass over tiles of ``tape_kernel.TILE`` examples, which
+        keeps no values: megabytes instead of a row per node and example, and no trip to memory.
+        ``kernel_used`` says whether it did, or why not. The numbers are the kernel's, but for a
+        static input's gradient, summed tile by tile (within the tape's stated bound). A NaN or an
+        infinity in the outputs or the gradients runs it again as ``forward`` and ``backward``,
+        which raise or give what they give. ``backward()`` after it needs a ``forward()`` first."""
+        X = self._batch(X, self.n_inputs, "inputs")
+        Y = self._batch(Y, self.n_targets, "targets", len(X)) if self.n_targets else None
+        why = self._why_not_tiled(len(X))
+        if why is None:
+            outputs = self._run_tiled(X, Y, scale, params, out)
+            if outputs is not None:
+                return outputs
+            why = (
+                "a NaN or an infinity came out, so it ran again as forward() and backward(), which say where"
+            )
+        outputs = self.forward(X, Y, params)
+        self.backward(scale, out)
+        self._fused = why
+        return outputs
+
+    def _why_not_tiled(self, B: int) -> str | None:
+        """Why ``forward_backward`` cannot run a batch of B examples as one tiled pass, or None."""
+        if not self._kernel_on():
+            return "Tape.kernel is 'numpy'" if self._kernel == "numpy" else tape_kernel.KERNEL_WHY_NOT
+        if B < BY_ROWS_FROM:
+            return (
+                f"the batch has {B} examples, below {BY_ROWS_FROM} (narrow batches run grouped NumPy calls)"
+            )
+        if self._roots[0][0]:
+            return "the first output is computed once per batch, from parameters and constants alone"
+        left = sorted({g.name for g in self.groups if not g.is_static and not tape_kernel.tiles(g)})
+        if left:
+            return f"the compiled kernel does not run its {', '.join(left)} groups"
+        return None
+
+    def _run_tiled(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray | None,
+        scale: float,
+        params: np.ndarray | None,
+        out: np.ndarray | None,
+    ) -> np.ndarray | None:
+        """``forward_backward`` as one tiled pass per block, on ``threads``; None (and nothing
+        written) when an output or a gradient is NaN or infinite."""
+        if self._tiled is None:
+            batch = [g for g in self.groups if not g.is_static]
+            plan = plan_wide_writes(self.groups, self._roots[0], self._plan, tape_kernel.tiles)
+            writes = [w for g, w in zip(self.groups, plan.writes) if not g.is_static]
+            self._tiled = tape_kernel.tiled_programs(batch, writes, self._n_batch_rows, self._roots[0][1])
+        program, B, S = self._tiled, len(X), self._S
+        self._load_params(params)
+        XY = X if Y is None else np.hstack([X, Y])
+        batch_roots = [j for j, (is_static, _) in enumerate(self._roots) if not is_static]
+        rows = np.array([self._roots[j][1] for j in batch_roots], dtype=np.int64)
+        parts = blocks(B)
+        shares = [np.zeros_like(self._GS) for _ in parts]
+        outputs = np.empty((B, self.n_outputs))
+
+        def run_block(i: int) -> None:
+            start, stop = parts[i]
+            block = np.empty((stop - start, len(rows)))
+            tape_kernel.run_tiled(
+                program, np.ascontiguousarray(XY[start:stop].T), S, block, rows, scale, shares[i]
+            )
+            outputs[start:stop, batch_roots] = block
+
+        with self._blas_for(B), np.errstate(all="ignore"):
+            for step in self._static_forward:
+                step()
+            for j, (is_static, row) in enumerate(self._roots):
+                if is_static:
+                    outputs[:, j] = S[row, 0]
+            in_threads(run_block, range(len(parts)), self.threads)
+            grads = self._static_gradients(shares, B, scale)
+        if not (_all_finite(outputs) and _all_finite(grads)):
+            return None
+        self._last, self._fused = None, "tiled"
+        self._hand_out(grads, out)
+        return outputs
 
     def _find_non_finite(self, run: _Run) -> None:
         """Some output is NaN or infinite: find the first op that made that from inputs that were not
@@ -397,8 +506,8 @@ class Tape:
         leave the Values alone."""
         runs = self._last
         if runs is None:
-            raise RuntimeError("Tape.backward() needs a forward() first")
-        GS = self._GS
+            after = " (forward_backward() kept no values to differentiate)" if self._fused == "tiled" else ""
+            raise RuntimeError(f"Tape.backward() needs a forward() first{after}")
         is_static, row = self._roots[0]
         B = runs[-1].start + runs[-1].V.shape[1]
 
@@ -415,20 +524,31 @@ class Tape:
 
         with self._blas_for(B), np.errstate(all="ignore"):
             in_threads(run_block, runs, self.threads)
-            if len(runs) > 1:  # each block's share of the static gradients, added in block order
-                np.copyto(GS, runs[0].GS)
-                for run in runs[1:]:
-                    np.add(GS, run.GS, out=GS)
-            if is_static:
-                GS[row] = scale * B
-            for step in self._static_backward:
-                step()
-        grads = GS[: len(self.params), 0]
+            grads = self._static_gradients([run.GS for run in runs], B, scale)
         if not _all_finite(grads):
             for run in runs:
                 self._find_non_finite_derivative(run)
+        self._hand_out(grads, out)
+
+    def _static_gradients(self, shares: list[np.ndarray], B: int, scale: float) -> np.ndarray:
+        """The parameters' gradients (in row order), from each block's share of the static
+        gradients, added in block order, through the static groups' backward."""
+        GS = self._GS
+        if len(shares) > 1 or shares[0] is not GS:
+            np.copyto(GS, shares[0])
+            for share in shares[1:]:
+                np.add(GS, share, out=GS)
+        is_static, row = self._roots[0]
+        if is_static:
+            GS[row] = scale * B
+        for step in self._static_backward:
+            step()
+        return GS[: len(self.params), 0]
+
+    def _hand_out(self, grads: np.ndarray, out: np.ndarray | None) -> None:
+        """Write the gradients into ``out`` (``params`` order) or add them to each ``.grad``."""
         if out is not None:
-            np.copyto(out, GS[self._param_key, 0])
+            np.copyto(out, self._GS[self._param_key, 0])
             return
         for p, g in zip(self._by_row, grads.tolist()):
             p.grad += g

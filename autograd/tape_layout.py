@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, chain, pairwise
@@ -373,9 +373,14 @@ def _zero_keys(
     return (Index(batch).key if len(batch) else None), (Index(static).key if len(static) else None)
 
 
-def plan_wide_writes(groups: Sequence[Group], root: Place, plan: WritePlan) -> WritePlan:
+def plan_wide_writes(
+    groups: Sequence[Group],
+    root: Place,
+    plan: WritePlan,
+    member_by_member: Callable[[Group], bool] = lambda g: isinstance(g, Elementwise) and g.runs_by_rows(),
+) -> WritePlan:
     """The write plan of a wide block, where the groups that can run member by member do
-    (``Group.runs_by_rows``): walking the writes in backward's order, each
+    (``Group.runs_by_rows``, or as ``member_by_member`` says): walking the writes in backward's order, each
     member's write into a gradient row stores when it is the row's first (as a hand-written reverse
     pass keeps its first contribution) and adds after; a grouped step stores as ``plan`` says (its
     rows' only writer), else its rows are zeroed unless written before it."""
@@ -390,7 +395,8 @@ def plan_wide_writes(groups: Sequence[Group], root: Place, plan: WritePlan) -> W
     ][::-1]
     for i in in_order:
         g = groups[i]
-        if isinstance(g, Elementwise) and g.runs_by_rows():
+        if member_by_member(g):
+            assert isinstance(g, Elementwise)
             flags = []
             for edges in g.member_writes():
                 for _, p in edges:

@@ -123,10 +123,11 @@ def gradient_bounds(nodes: list[Value], B: dict[Value, float]) -> dict[Value, fl
     return D
 
 
-def check_program(steps, param_values, X, scale=0.5) -> tuple[bool, int]:
+def check_program(steps, param_values, X, scale=0.5, fused=False) -> tuple[bool, int]:
     """Assert the tape within SAFETY x the bound of eager, on every output of every example and, unless
-    some kink is within the bound, on the parameters' gradients. Returns whether gradients were compared
-    and how many of the tape's matrix products have several rows (neurons) and several columns."""
+    some kink is within the bound, on the parameters' gradients (``fused``: both from one call of
+    ``Tape.forward_backward``). Returns whether gradients were compared and how many of the tape's
+    matrix products have several rows (neurons) and several columns."""
     example, params = program(steps, [Value(v) for v in param_values])
     outs = [example([Value(v) for v in x]) for x in X.tolist()]
     total = autograd.sum([o[0] for o in outs]) * scale
@@ -142,8 +143,11 @@ def check_program(steps, param_values, X, scale=0.5) -> tuple[bool, int]:
     tape = Tape.trace(example, params, X[0])
     for p in params:
         p.grad = 0.0
-    got_out = tape.forward(X)
-    tape.backward(scale)
+    if fused:
+        got_out = tape.forward_backward(X, scale=scale)
+    else:
+        got_out = tape.forward(X)
+        tape.backward(scale)
     assert (np.abs(got_out - want_out) <= SAFETY * out_bound).all(), (got_out, want_out, out_bound)
     wide = sum(g.name == "matmul" and g.k > 1 and g.n > 1 for g in tape.groups)
     grad_bound = np.array([D.get(p, 0.0) for p in params])
