@@ -370,8 +370,8 @@ class Tape:
     ) -> np.ndarray:
         """``forward(X, Y, params)`` then ``backward(scale, out)``, in one call, giving forward's
         outputs. When the compiled kernel runs every batch group of the graph (``tape_kernel.tiles``:
-        elementwise ops it compiles, no matrix products) and the batch is wide (``BY_ROWS_FROM``
-        examples or more), both run in one pass over tiles of ``tape_kernel.TILE`` examples, which
+        elementwise ops it compiles, no matrix products), both run in one pass over tiles of
+        ``tape_kernel.TILE`` examples (a batch of any size, in blocks on ``threads``), which
         keeps no values: megabytes instead of a row per node and example, and no trip to memory.
         ``kernel_used`` says whether it did, or why not. The numbers are the kernel's, but for a
         static input's gradient, summed tile by tile (within the tape's stated bound). A NaN or an
@@ -379,7 +379,7 @@ class Tape:
         which raise or give what they give. ``backward()`` after it needs a ``forward()`` first."""
         X = self._batch(X, self.n_inputs, "inputs")
         Y = self._batch(Y, self.n_targets, "targets", len(X)) if self.n_targets else None
-        why = self._why_not_tiled(len(X))
+        why = self._why_not_tiled()
         if why is None:
             outputs = self._run_tiled(X, Y, scale, params, out)
             if outputs is not None:
@@ -392,14 +392,10 @@ class Tape:
         self._fused = why
         return outputs
 
-    def _why_not_tiled(self, B: int) -> str | None:
-        """Why ``forward_backward`` cannot run a batch of B examples as one tiled pass, or None."""
+    def _why_not_tiled(self) -> str | None:
+        """Why ``forward_backward`` cannot run as one tiled pass, or None."""
         if not self._kernel_on():
             return "Tape.kernel is 'numpy'" if self._kernel == "numpy" else tape_kernel.KERNEL_WHY_NOT
-        if B < BY_ROWS_FROM:
-            return (
-                f"the batch has {B} examples, below {BY_ROWS_FROM} (narrow batches run grouped NumPy calls)"
-            )
         if self._roots[0][0]:
             return "the first output is computed once per batch, from parameters and constants alone"
         left = sorted({g.name for g in self.groups if not g.is_static and not tape_kernel.tiles(g)})

@@ -17,7 +17,8 @@ Three ways to run it over N rows at once:
 - **the tape** (``autograd.Tape``): the graph of ``Value``s is traced once (timed apart), then
   ``forward`` and ``backward`` run over a batch of rows: with NumPy (``Tape.kernel = "numpy"``) on
   one thread, and, when numba is installed, with the compiled kernel (``"numba"``) on one thread
-  and on every core (``Tape.threads``). The tape differentiates
+  and on every core (``Tape.threads``); and in one call, ``Tape.forward_backward``, which with the
+  compiled kernel runs both in one pass over tiles of examples and keeps no values. The tape differentiates
   parameters, so the variables are ``v_i = w_i * x_i`` with parameters ``w_i = 1``: its gradient of
   ``w_i`` is ``Σ_rows x_i · d out / d x_i``, which needs every row's backward pass;
 - **the NumPy floor**: the same graph as plain NumPy arrays (each node an array of N float64s),
@@ -150,6 +151,15 @@ def run_tape(
     out = tape.forward(X)[:, 0]
     grad_w = np.empty(len(tape.params))
     tape.backward(out=grad_w)
+    return out, grad_w
+
+
+def run_one_pass(tape: Tape, X: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """As ``run_tape``, in one call (``Tape.forward_backward``): with the compiled kernel, one pass
+    over tiles of examples that keeps no values."""
+    tape.threads = threads
+    grad_w = np.empty(len(tape.params))
+    out = tape.forward_backward(X, out=grad_w)[:, 0]
     return out, grad_w
 
 
@@ -361,6 +371,11 @@ def main(argv: list[str] | None = None) -> int:
         if cores > 1:
             check(f"tape (compiled) on {cores} threads vs floor", X, floor, run_tape(fast, X, cores, "numba"))
         print(f"  compiled tape: {len(fast._last)} block(s); {fast.kernel_used}; {fast.serial or 'threaded'}")
+        tiled = tape.fresh()  # keeps no buffers of a row per node: its pass holds tiles only
+        tiled.kernel = "numba"
+        check("tape (one pass) vs floor", X, floor, run_one_pass(tiled, X, 1))
+        check(f"tape (one pass) on {cores} threads vs floor", X, floor, run_one_pass(tiled, X, cores))
+        print(f"  one-pass tape: {tiled.kernel_used}")
     if torch is not None:
         check("floor vs torch", X, run_torch(torch, graph, X), floor)
     check("eager vs floor", eager_rows, run_floor(graph, eager_rows), eager)
@@ -378,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
         fns["tape compiled"] = lambda: run_tape(fast, X, 1, "numba")
         if cores > 1:
             fns["tape threads"] = lambda: run_tape(fast, X, cores, "numba")
+        fns["one pass"] = lambda: run_one_pass(tiled, X, 1)
+        if cores > 1:
+            fns["one pass threads"] = lambda: run_one_pass(tiled, X, cores)
     if torch is not None:
         fns["torch"] = lambda: run_torch(torch, graph, X)
     t = interleaved(fns, args.repeats)
@@ -393,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         row("tape, compiled, 1 thread", "tape compiled", "tape/floor")
         if cores > 1:
             row(f"tape, compiled, {cores} threads", "tape threads", "tape/floor")
+        row("tape, one pass, 1 thread", "one pass", "tape/floor")
+        if cores > 1:
+            row(f"tape, one pass, {cores} threads", "one pass threads", "tape/floor")
     else:
         print(f"  {'tape, compiled':<34}not run: {tape_kernel.KERNEL_WHY_NOT}")
     row("NumPy floor (1 thread)", "floor")
