@@ -130,7 +130,7 @@ def test_what_cannot_run_tiled_runs_in_two_calls_and_says_why():
     why = "forward_backward ran forward() then backward(): the compiled kernel does not run its"
     assert why in tape.kernel_used
     assert "matmul" in tape.kernel_used
-    west_tape = west.trace_tape(west.make_graph(50))
+    west_tape = west.trace_tape(west.make_graph(400))
     one_call(west_tape, west.make_inputs(100))  # a narrow batch too: one tile and a part
     assert west_tape.kernel_used == TILED
     west_tape.kernel = "numpy"
