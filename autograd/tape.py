@@ -197,6 +197,7 @@ class Tape:
         self._last: list[_Run] | None = None
         self._wide: WritePlan | None = None
         self._tiled: tape_kernel.Tiled | None = None
+        self._untiled: str | None = None  # why the graph cannot run tiled ("" when it can), once known
         self._fused: str | None = None  # how the last forward_backward ran: "tiled", or why it did not
         self._bind_static()
 
@@ -326,6 +327,9 @@ class Tape:
         ``self.params``, in that order) when given. A big batch runs in blocks, on ``threads``."""
         X = self._batch(X, self.n_inputs, "inputs")
         Y = self._batch(Y, self.n_targets, "targets", len(X)) if self.n_targets else None
+        return self._forward(X, Y, params)
+
+    def _forward(self, X: np.ndarray, Y: np.ndarray | None, params: np.ndarray | None) -> np.ndarray:
         B = len(X)
         runs = self._runs.get(B) or self._bind(B)
         S = self._S
@@ -387,7 +391,7 @@ class Tape:
             why = (
                 "a NaN or an infinity came out, so it ran again as forward() and backward(), which say where"
             )
-        outputs = self.forward(X, Y, params)
+        outputs = self._forward(X, Y, params)
         self.backward(scale, out)
         self._fused = why
         return outputs
@@ -396,12 +400,21 @@ class Tape:
         """Why ``forward_backward`` cannot run as one tiled pass, or None."""
         if not self._kernel_on():
             return "Tape.kernel is 'numpy'" if self._kernel == "numpy" else tape_kernel.KERNEL_WHY_NOT
+        if self._untiled is None:  # the graph's part, found once
+            self._untiled = self._why_graph_not_tiled()
+        return self._untiled or None
+
+    def _why_graph_not_tiled(self) -> str:
+        """Why this graph cannot run tiled, or "". Matrix products and ops the kernel has no loop for
+        are found before the kernel is asked (which compiles it, or loads it: 0.4 s)."""
         if self._roots[0][0]:
             return "the first output is computed once per batch, from parameters and constants alone"
-        left = sorted({g.name for g in self.groups if not g.is_static and not tape_kernel.tiles(g)})
-        if left:
-            return f"the compiled kernel does not run its {', '.join(left)} groups"
-        return None
+        batch = [g for g in self.groups if not g.is_static]
+        for ask in (tape_kernel.could_tile, tape_kernel.tiles):
+            left = sorted({g.name for g in batch if not ask(g)})
+            if left:
+                return f"the compiled kernel does not run its {', '.join(left)} groups"
+        return ""
 
     def _run_tiled(
         self,

@@ -25,6 +25,7 @@ own cache, beside it, keeps the machine code and a later process loads it in wel
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import importlib.util
 import os
@@ -35,7 +36,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -51,6 +52,7 @@ __all__ = [
     "available",
     "bind_segment",
     "compile",
+    "could_tile",
     "kernel_ops",
     "not_compiled",
     "programs",
@@ -70,8 +72,10 @@ _lock = threading.Lock()
 _compiled: dict[str, Any] = {}
 
 
+@functools.cache
 def available() -> bool:
-    """Whether numba is importable (it is only imported when a kernel is first compiled)."""
+    """Whether numba is importable (it is only imported when a kernel is first compiled); asked
+    once per process (finding a module costs 40 µs, a small training step's worth)."""
     return importlib.util.find_spec("numba") is not None
 
 
@@ -471,9 +475,19 @@ def bind_segment(
     return forward, backward
 
 
+def could_tile(group: Group) -> bool:
+    """Whether a tiled pass might run this group, asked without compiling: an elementwise batch
+    group of an op with a ufunc or a fold (``tiles`` then asks the kernel)."""
+    return (
+        isinstance(group, Elementwise)
+        and not group.is_static
+        and (group.op.ufunc() is not None or group.op.fold is not None)
+    )
+
+
 def tiles(group: Group) -> bool:
     """Whether a tiled pass (``run_tiled``) runs this group: an elementwise batch group the kernel runs."""
-    return isinstance(group, Elementwise) and not group.is_static and runs(group)
+    return could_tile(group) and runs(cast(Elementwise, group))
 
 
 class Tiled(NamedTuple):

@@ -200,13 +200,11 @@ class TapeEngine:
         n = len(X)
         if self.data is None:
             self.optimizer.zero_grad()
-            out = self.tape.forward(X, T)
-            self.tape.backward(scale=1.0 / n)
+            out = self.tape.forward_backward(X, T, scale=1.0 / n)
             if not all(map(math.isfinite, map(_grad, self.optimizer.params))):
                 raise NaNError(NAN_GRADIENT)
         else:
-            out = self.tape.forward(X, T, params=self.data)
-            self.tape.backward(scale=1.0 / n, out=self.grad)
+            out = self.tape.forward_backward(X, T, scale=1.0 / n, params=self.data, out=self.grad)
             if not np.isfinite(self.grad).all():
                 raise NaNError(NAN_GRADIENT)
         return math.fsum(out[:, 0].tolist()) / n, out[:, 1:]

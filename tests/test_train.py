@@ -452,6 +452,7 @@ def test_an_error_inside_the_tape_is_raised_not_silently_run_eagerly(monkeypatch
         raise RuntimeError("the tape broke")
 
     monkeypatch.setattr(autograd.Tape, "forward", broken)
+    monkeypatch.setattr(autograd.Tape, "forward_backward", broken)  # what fit's steps call
     model = MLP(2, [3, 1], seed=0)
     with pytest.raises(RuntimeError, match="the tape broke"):
         fit(model, XOR_X, XOR_Y, loss="mse", epochs=1, progress=False)
