@@ -10,6 +10,12 @@ forward and its ``local`` rule, compiled by numba as they are written in ``ops.p
 numba cannot compile (one that checks types, as ``abs``'s ``sign`` does) stays with NumPy, and
 ``kernel_ops()`` lists those that are compiled.
 
+A graph the kernel runs whole (every batch group an elementwise op it compiles) also runs forward
+and backward in one pass (``Tape.forward_backward``): ``tiled_programs`` rewrites the programs for
+a tile of ``TILE`` examples (a tile's rows, static rows copied in, gradient rows reused once a
+node's gradient is passed on) and ``run_tiled`` runs a block tile by tile, each tile's forward then
+its backward, so its values stay in the cache and none is kept.
+
 Numbers: + - * / and the sums' left-to-right adds give NumPy's bits; exp, log and tanh come from the
 C library, not NumPy's SIMD loops, and may differ from the NumPy path in the last place (within the
 tape's stated bound); a static input's gradient adds its block's examples left to right, not
