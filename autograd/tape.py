@@ -427,7 +427,7 @@ class Tape:
         """``forward_backward`` as one tiled pass per block, on ``threads``; None (and nothing
         written) when an output or a gradient is NaN or infinite."""
         if self._tiled is None:
-            batch = [g for g in self.groups if not g.is_static]
+            batch = [cast(Elementwise, g) for g in self.groups if not g.is_static]  # all tiles()
             plan = plan_wide_writes(self.groups, self._roots[0], self._plan, tape_kernel.tiles)
             writes = [w for g, w in zip(self.groups, plan.writes) if not g.is_static]
             self._tiled = tape_kernel.tiled_programs(batch, writes, self._n_batch_rows, self._roots[0][1])

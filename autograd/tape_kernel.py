@@ -529,7 +529,9 @@ def tiled_programs(
         (c, o, row(a, sa), row(b, sb) if b >= 0 else -1) for c, o, a, sa, _, _, b, sb, _, _ in fwd.tolist()
     ]
     last_read = {o: r for r, o in enumerate(bwd[:, OUT].tolist())}
-    given, free, n_grad, wanted = {root: 0}, [], 1, {}
+    given, n_grad = {root: 0}, 1
+    free: list[int] = []  # gradient rows handed back, to give out again
+    wanted: dict[int, tuple[int, int]] = {}
     backward = []
     for r, (c, o, a, sa, wa, ta, b, sb, wb, tb) in enumerate(bwd.tolist()):
         if o not in given:  # no gradient reaches it: nothing it is computed from depends on a parameter
