@@ -430,10 +430,12 @@ def programs(groups: Sequence[Elementwise], writes: Sequence[Writes]) -> tuple[n
     forward: list[list[int]] = []
     backward: list[list[list[int]]] = []
     for g, w in zip(groups, writes):
-        stores = iter(w.stores if g.on_loss_path else ())
+        stores = iter(w.stores)
         rows: list[list[int]] = []
         places = g.member_places()
-        for m, (ps, edges) in enumerate(zip(places, g.member_writes(places))):
+        # a group off the loss's path writes no gradient (its backward rows are dropped below)
+        edges_of = g.member_writes(places) if g.on_loss_path else [[] for _ in places]
+        for m, (ps, edges) in enumerate(zip(places, edges_of)):
             out = g.out.start + m
             if g.op.fold is not None:
                 if len(ps) == 1:
@@ -441,14 +443,14 @@ def programs(groups: Sequence[Elementwise], writes: Sequence[Writes]) -> tuple[n
                 else:
                     forward.append(_row(codes["sum"], out, ps[0], ps[1]))
                     forward += [_row(codes["sum"], out, Place(False, out), p) for p in ps[2:]]
-                for _, p in edges if g.on_loss_path else ():
+                for _, p in edges:
                     row = _row(codes[_IDENTITY], out, p)
                     row[A_WANTED], row[A_STORES] = 1, next(stores)
                     rows.append(row)
                 continue
             row = _row(codes[g.op.name], out, *ps)
             forward.append(list(row))
-            for i, _ in edges if g.on_loss_path else ():
+            for i, _ in edges:
                 row[A_WANTED + 4 * i], row[A_STORES + 4 * i] = 1, next(stores)
             rows.append(row)
         if g.on_loss_path:
