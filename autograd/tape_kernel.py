@@ -216,7 +216,7 @@ def _tile_backward(prog, V, GV, w, da, db):
             _tile_write(GV, prog[r, 6], db, prog[r, 10], w)
 
 @loop
-def tiled(fprog, bprog, X, V, GV, S, statics, wanted, out, out_rows, root, scale, GS, da, db):
+def tiled(fprog, bprog, X, V, GV, S, statics, wanted, out, out_rows, scale, GS, da, db):
     first = V.shape[0] - statics.shape[0]
     for s in range(statics.shape[0]):
         for j in range(V.shape[1]):
@@ -230,10 +230,8 @@ def tiled(fprog, bprog, X, V, GV, S, statics, wanted, out, out_rows, root, scale
         for k in range(out_rows.shape[0]):
             for j in range(w):
                 out[c + j, k] = V[out_rows[k], j]
-        if root < 0:
-            continue
         for j in range(w):
-            GV[root, j] = scale
+            GV[0, j] = scale  # the loss's gradient row (tiled_programs)
         _tile_backward(bprog, V, GV, w, da, db)
         for s in range(wanted.shape[0]):
             total = 0.0
@@ -581,6 +579,4 @@ def run_tiled(
     V, GV = np.empty((program.n_rows, TILE)), np.empty((program.n_grad_rows, TILE))
     da, db = np.empty(TILE), np.empty(TILE)
     f, b = program.forward, program.backward
-    _kernel()["tiled"](
-        f, b, X, V, GV, S, program.statics, program.wanted, out, out_rows, 0, scale, GS, da, db
-    )
+    _kernel()["tiled"](f, b, X, V, GV, S, program.statics, program.wanted, out, out_rows, scale, GS, da, db)
