@@ -30,6 +30,21 @@ def one_call(tape: Tape, X: np.ndarray, Y=None, scale=1.0) -> tuple[np.ndarray, 
     return tape.forward_backward(X, Y, scale=scale, out=grad), grad
 
 
+@pytest.fixture
+def passes(monkeypatch) -> list:
+    """How each forward_backward call ran ("tiled", or why not), in order."""
+    ran: list = []
+    original = Tape.forward_backward
+
+    def spy(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        ran.append(self._fused)
+        return result
+
+    monkeypatch.setattr(Tape, "forward_backward", spy)
+    return ran
+
+
 def relative(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.abs(got - want).max() / np.abs(want).max())
 
@@ -68,7 +83,7 @@ def test_threads_give_one_threads_bits_and_the_tile_keeps_no_values():
         tape.backward()
 
 
-def test_the_fuzz_programs_stay_within_the_bound_in_one_tiled_pass(monkeypatch):
+def test_the_fuzz_programs_stay_within_the_bound_in_one_tiled_pass(monkeypatch, passes):
     """Every batch is wide (BY_ROWS_FROM patched to 1) and, where the kernel runs every op, one tiled
     pass, held to the eager engine's bound; blocks of one example run on three threads for half."""
     from programs import NAMES, random_steps
@@ -79,16 +94,7 @@ def test_the_fuzz_programs_stay_within_the_bound_in_one_tiled_pass(monkeypatch):
 
     monkeypatch.setattr(autograd.tape, "BY_ROWS_FROM", 1)
     rng = np.random.default_rng(20261208)
-    compared = tiled = 0
-    runs = []
-    original = Tape.forward_backward
-
-    def spy(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        runs.append(self._fused)
-        return result
-
-    monkeypatch.setattr(Tape, "forward_backward", spy)
+    compared = 0
     for i in range(400):
         if i == 200:
             monkeypatch.setattr(autograd.tape_threads, "BLOCK", 1)
@@ -96,7 +102,7 @@ def test_the_fuzz_programs_stay_within_the_bound_in_one_tiled_pass(monkeypatch):
         steps = random_steps(rng, int(rng.integers(1, 11)), NAMES)
         X = rng.normal(size=(4, 2)) * rng.choice([0.1, 1.0, 10.0])
         compared += check_program(steps, rng.uniform(-1, 1, size=3).tolist(), X, fused=True)[0]
-    tiled = runs.count("tiled")
+    tiled = passes.count("tiled")
     assert compared >= 340 and tiled >= 50, (compared, tiled)
 
 
@@ -176,18 +182,9 @@ def squared(o, t):
     return (o[0] - t[0]) * (o[0] - t[0])
 
 
-def test_fit_steps_through_the_one_pass_and_trains_as_the_eager_engine(monkeypatch):
+def test_fit_steps_through_the_one_pass_and_trains_as_the_eager_engine(passes):
     """fit's tape steps call forward_backward: an elementwise model with a loss the kernel compiles
     runs tiled, and two epochs leave the parameters where the eager engine leaves them, to 1e-10."""
-    passes = []
-    original = Tape.forward_backward
-
-    def spy(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
-        passes.append(self._fused)
-        return result
-
-    monkeypatch.setattr(Tape, "forward_backward", spy)
     rng = np.random.default_rng(7)
     X = rng.normal(size=(600, 2))
     y = np.tanh(X[:, 0] - X[:, 1])
