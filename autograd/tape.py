@@ -237,7 +237,8 @@ class Tape:
     @property
     def kernel_used(self) -> str | None:
         """What ran the last batch's member-by-member groups, and why: None when it had none (no
-        wide block, or none of its groups run member by member)."""
+        wide block, or none of its groups run member by member). After ``forward_backward``: that
+        it ran in one tiled pass, or why it ran ``forward()`` then ``backward()``."""
         if self._fused == "tiled":
             tiles = f"forward and backward in one pass over tiles of {tape_kernel.TILE}"
             return f"numba: compiled (tape_kernel), {tiles}"

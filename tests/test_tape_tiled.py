@@ -1,5 +1,5 @@
 """``Tape.forward_backward``: forward and backward in one call. With the compiled kernel and a graph
-of elementwise ops (West's), a wide batch runs as one pass over tiles of examples that keeps no
+of elementwise ops (West's), a batch of any size runs as one pass over tiles of examples that keeps no
 values (``tape_kernel.run_tiled``); it is held to the two-call path's numbers, to the eager
 engine's bound on the fuzz programs, to identical bits on any number of threads, and it says what
 it ran. Anything else runs ``forward`` then ``backward`` and says why."""
