@@ -98,13 +98,17 @@ def _trace(
     """
     xs = [traced_leaf(f"the input x[{i}]", f"x{i}") for i in range(len(_numbers(x)))]
     ys = None if y is None else [traced_leaf(f"the target t[{i}]", f"t{i}") for i in range(len(_numbers(y)))]
-    with _no_collections(), enable_grad(), tracing():
-        out = fn(xs) if ys is None else fn(xs, ys)
-    roots = [out] if isinstance(out, Value) else list(out) if isinstance(out, (list, tuple)) else []
-    if not roots or not all(isinstance(r, Value) for r in roots):
-        raise TypeError(f"Tape.trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
     with _no_collections():
-        return Tape(roots, xs, ys or [], params, signed)
+        with enable_grad(), tracing():
+            out = fn(xs) if ys is None else fn(xs, ys)
+        roots = [out] if isinstance(out, Value) else list(out) if isinstance(out, (list, tuple)) else []
+        if not roots or not all(isinstance(r, Value) for r in roots):
+            raise TypeError(f"Tape.trace(): fn must return a Value or a sequence of Values, got {out!r:.80}")
+        tape = Tape(roots, xs, ys or [], params, signed)
+        # Let go of the traced graph while the collector is still paused: the collection that comes
+        # when it resumes then walks the tape's objects only, not every traced node as well.
+        del out, roots, xs, ys
+    return tape
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ calls), writing gradients as the write plan's ``Writes`` for it say (``tape_layo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any, NamedTuple
@@ -20,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .ops import OPS, Op
-from .tape_rows import Index, Place, Rows, grid_view
+from .tape_rows import Index, Place, Rows, gradient_rows, grid_view
 from .value import Value
 
 __all__ = ["BY_ROWS_FROM", "Elementwise", "Group", "Linear", "MatMul", "Steps", "Writes", "by_rows"]
@@ -42,7 +43,7 @@ class Linear(NamedTuple):
 class Writes(NamedTuple):
     """The write plan's word for one group's backward: for each of its writes, in order, whether it
     stores into its rows (their only writer, or a wide block's first) or adds to them. The writes
-    are ``gradient_targets()`` for a grouped step; for a wide block's member-by-member step
+    are ``gradient_rows()`` for a grouped step; for a wide block's member-by-member step
     (``scratch``, a row of the block's width shared by its groups), each member's edges
     (``Elementwise.member_writes``)."""
 
@@ -71,8 +72,9 @@ class Group:
         """Whether a wide block runs this group member by member (``by_rows``)."""
         return False
 
-    def gradient_targets(self) -> list[tuple[bool, Index]]:
-        """The rows backward writes gradients into: (in the static buffer?, rows)."""
+    def gradient_rows(self) -> list[tuple[bool, list[int], bool]]:
+        """The rows backward writes gradients into, write by write: (in the static buffer?, the
+        rows, whether some row repeats)."""
         raise NotImplementedError
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
@@ -115,25 +117,37 @@ class Elementwise(Group):
         self.nary = op.arity == -1
         self.k = len(members)
         wants = wants_grad.__getitem__
+        # Where each input lives: a list of places per input, one per member (an n-ary op: one list,
+        # where edge i * k + m is input i of member m). Only places here: the Rows that read them
+        # (``inputs``) are made when a grouped step is first bound; a group run member by member, as
+        # most groups of a big irregular graph are, never needs them.
+        self.columns: list[list[Place]]
         if self.k == 1:  # most groups of an irregular graph: no transposing of the parents
             ps = parents(members[0])
             self.n = len(ps)
             places = list(map(where, ps))
-            self.inputs = [Rows(places)] if self.nary else [Rows([p]) for p in places]
+            self.columns = [places] if self.nary else [[p] for p in places]
             self.wants = list(map(wants, ps))
             return
         columns = list(zip(*map(parents, members)))  # column i: input i of each member
         self.n = len(columns)
-        if self.nary:  # edge i * k + m is input i of member m
-            self.inputs = [Rows(list(map(where, chain.from_iterable(columns))))]
+        if self.nary:
+            self.columns = [list(map(where, chain.from_iterable(columns)))]
         else:
-            self.inputs = [Rows(list(map(where, column))) for column in columns]
+            self.columns = [list(map(where, column)) for column in columns]
         self.wants = [any(map(wants, column)) for column in columns]
 
-    def gradient_targets(self) -> list[tuple[bool, Index]]:
+    @functools.cached_property
+    def inputs(self) -> list[Rows]:
+        """Each input's rows, as the grouped step reads and writes them."""
+        if self.k == 1 and not self.nary:
+            return [Rows.one(c[0]) for c in self.columns]
+        return list(map(Rows, self.columns))
+
+    def gradient_rows(self) -> list[tuple[bool, list[int], bool]]:
         if self.nary:
-            return self.inputs[0].targets()
-        return [t for x, w in zip(self.inputs, self.wants) if w for t in x.targets()]
+            return gradient_rows(self.columns[0])
+        return [t for c, w in zip(self.columns, self.wants) if w for t in gradient_rows(c)]
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
         blocks = [x.reader(V, S)() for x in self.inputs]
@@ -163,13 +177,13 @@ class Elementwise(Group):
     def member_places(self) -> list[list[Place]]:
         """Each member's inputs, where they live."""
         if self.nary:  # edge i * k + m is input i of member m
-            edges, k = self.inputs[0].places(), self.k
+            edges, k = self.columns[0], self.k
             return [edges[m::k] for m in range(k)]
-        return [list(p) for p in zip(*(x.places() for x in self.inputs))]
+        return [list(p) for p in zip(*self.columns)]
 
     def member_writes(self, places: list[list[Place]] | None = None) -> list[list[tuple[int, Place]]]:
         """Each member's gradient edges in backward: (which input, where it lives), for the inputs
-        that want a gradient (all of an n-ary op's, as ``gradient_targets`` counts them); from
+        that want a gradient (all of an n-ary op's, as ``gradient_rows`` counts them); from
         ``member_places()``, or those given."""
         wants = [True] * self.n if self.nary else self.wants
         members = self.member_places() if places is None else places
@@ -352,12 +366,10 @@ class MatMul(Group):
         self.nb = len(consts[0])
         self.bias = Index([where(c).row for row in consts for c in row]) if self.nb else None
 
-    def gradient_targets(self) -> list[tuple[bool, Index]]:
-        return (
-            [(True, self.weights)]
-            + ([(True, self.bias)] if self.bias is not None else [])
-            + ([(False, self.a)] if self.wants_a else [])
-        )
+    def gradient_rows(self) -> list[tuple[bool, list[int], bool]]:
+        targets = [(True, self.weights)] + ([(True, self.bias)] if self.bias is not None else [])
+        targets += [(False, self.a)] if self.wants_a else []
+        return [(static, index.listed, index.repeats) for static, index in targets]
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
         W = self.weights.reader(S[:, 0])().reshape(self.k, self.n)
@@ -396,7 +408,7 @@ class MatMul(Group):
         out, g = V[self.out], GV[self.out]
         read_a = self.a.reader(V)
         read_b = bias.reader(S) if bias is not None else None
-        stores = iter(writes.stores)  # in the order of gradient_targets: weights, bias, a
+        stores = iter(writes.stores)  # in the order of gradient_rows: weights, bias, a
         store_w = next(stores)
         store_b = next(stores) if bias is not None else False
         store_a = next(stores) if self.wants_a else False

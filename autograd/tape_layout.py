@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, chain, pairwise
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -339,14 +339,14 @@ def plan_gradient_writes(groups: Sequence[Group], root: Place, n_rows: dict[bool
     into it. Rows with several writers are added into, so they are zeroed first. Rows nobody
     writes stay at the zeros they were allocated with. A group off the loss path is bound for its
     forward, its backward never runs: its targets are not counted, and never store."""
-    targets = [g.gradient_targets() for g in groups]
+    targets = [g.gradient_rows() for g in groups]
     sizes = list(map(len, targets))
     flat = list(chain.from_iterable(targets))
-    indexes = list(map(_index, flat))
+    listed = list(map(_listed, flat))
     # One pass of NumPy over every target's rows (numbering the static rows after the batch rows).
     n_batch, n = n_rows[False], len(flat)
-    lengths = np.fromiter(map(len, map(_listed, indexes)), np.intp, n)
-    rows = np.fromiter(chain.from_iterable(map(_listed, indexes)), np.intp, int(lengths.sum()))
+    lengths = np.fromiter(map(len, listed), np.intp, n)
+    rows = np.fromiter(chain.from_iterable(listed), np.intp, int(lengths.sum()))
     rows += np.repeat(np.fromiter(map(_in_static, flat), np.intp, n) * n_batch, lengths)
     counted = np.repeat(np.fromiter((g.on_loss_path for g in groups), bool, len(groups)), sizes)
     counted_rows = np.repeat(counted, lengths)
@@ -354,7 +354,7 @@ def plan_gradient_writes(groups: Sequence[Group], root: Place, n_rows: dict[bool
     counts[n_batch * root.static + root.row] += 1
     shared = np.concatenate(([0], np.cumsum(counts[rows] != 1)))  # how many rows so far have other writers
     ends = np.cumsum(lengths)
-    alone = (shared[ends] == shared[ends - lengths]) & ~np.fromiter(map(_repeats, indexes), bool, n)
+    alone = (shared[ends] == shared[ends - lengths]) & ~np.fromiter(map(_repeats, flat), bool, n)
     stores = counted & alone
     zero = np.unique(rows[counted_rows & np.repeat(~stores, lengths)])
     flags = stores.tolist()
@@ -362,8 +362,7 @@ def plan_gradient_writes(groups: Sequence[Group], root: Place, n_rows: dict[bool
     return WritePlan(writes, *_zero_keys(zero[zero < n_batch], zero[zero >= n_batch] - n_batch))
 
 
-_in_static, _index = itemgetter(0), itemgetter(1)  # of a gradient target: (in S?, its Index)
-_listed, _repeats = attrgetter("listed"), attrgetter("repeats")  # of an Index
+_in_static, _listed, _repeats = itemgetter(0), itemgetter(1), itemgetter(2)  # of a gradient_rows() entry
 
 
 def _zero_keys(
@@ -406,9 +405,9 @@ def plan_wide_writes(
             writes[i] = Writes(flags)
             by_rows.add(i)
             continue
-        for (is_static, index), store in zip(g.gradient_targets(), plan.writes[i].stores):
+        for (is_static, rows, _), store in zip(g.gradient_rows(), plan.writes[i].stores):
             seen = written[is_static]
             if not store:
-                zero[is_static].update(r for r in index.listed if r not in seen)
-            seen.update(index.listed)
+                zero[is_static].update(r for r in rows if r not in seen)
+            seen.update(rows)
     return WritePlan(writes, *_zero_keys(sorted(zero[False]), sorted(zero[True])), frozenset(by_rows))
