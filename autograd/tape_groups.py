@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from itertools import chain
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,6 +52,9 @@ class Writes(NamedTuple):
     scratch: np.ndarray | None = None
 
 
+_scope = attrgetter("scope")
+
+
 class Group:
     """One operation for all members, built whole: ``is_static`` and ``out`` (a slice of rows) say
     where the members' values go; ``on_loss_path`` is False when backward can skip it; ``scopes``
@@ -61,7 +65,7 @@ class Group:
 
     def __init__(self, members: Sequence[Value], is_static: bool, out: slice, on_loss_path: bool):
         self.is_static, self.out, self.on_loss_path = is_static, out, on_loss_path
-        self.scopes: list[str | None] = [v.scope for v in members]
+        self.scopes: list[str | None] = list(map(_scope, members))
 
     def bind(self, V: np.ndarray, S: np.ndarray, GV: np.ndarray, GS: np.ndarray, writes: Writes) -> Steps:
         """The group's forward and backward steps, reading and writing views of these buffers; with a
@@ -147,6 +151,8 @@ class Elementwise(Group):
     def gradient_rows(self) -> list[tuple[bool, list[int], bool]]:
         if self.nary:
             return gradient_rows(self.columns[0])
+        if self.k == 1:  # one row per input
+            return [(static, [row], False) for ((static, row),), w in zip(self.columns, self.wants) if w]
         return [t for c, w in zip(self.columns, self.wants) if w for t in gradient_rows(c)]
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:

@@ -257,12 +257,12 @@ def gradient_rows(places: Sequence[Place]) -> list[tuple[bool, list[int], bool]]
     if len(places) == 1:
         static, row = places[0]
         return [(static, [row], False)]
-    out = []
-    for static in (False, True):
-        rows = [p.row for p in places if p.static == static]
-        if rows:
-            out.append((static, rows, len(set(rows)) < len(rows)))
-    return out
+    batch = [row for static, row in places if not static]
+    if len(batch) == len(places):  # the common case: one pass
+        return [(False, batch, len(set(batch)) < len(batch))]
+    static_rows = [row for static, row in places if static]
+    split = [(False, batch), (True, static_rows)] if batch else [(True, static_rows)]
+    return [(static, rows, len(set(rows)) < len(rows)) for static, rows in split]
 
 
 def grid_view(column: np.ndarray, start: int, stride: int, k: int, n: int) -> np.ndarray | None:
