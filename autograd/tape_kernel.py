@@ -70,7 +70,7 @@ __all__ = [
 
 KERNEL_WHY_NOT = "numba is not installed (pip install chainrule[fast])"
 TILE = 32  # examples per tile of a forward and backward in one pass (run_tiled): West at 10k x 10k was
-# 1.65x the floor at 16, 1.18x at 32, 1.20x at 64 on one thread; 0.87x, 0.69x, 0.80x on two (two
+# 1.45x the floor at 16, 0.97x at 32, 0.97x at 64 on one thread; 0.74x, 0.57x, 0.67x on two (two
 # tiles of 64 outgrow the shared cache)
 _IDENTITY = "identity"  # the backward of a sum's input: d out / d input = 1 (sum's local rule)
 # the program's columns: op code, output row, then per input (a, b): row, static?, wanted?, stores?
@@ -96,7 +96,7 @@ def compile() -> None:
     k["backward"](prog, V, S, V, S, row, row, row, row)
     none = np.zeros(0, np.int64)
     empty = Tiled(
-        np.zeros((0, 4), np.int64), np.zeros((0, 11), np.int64), none, np.zeros((0, 2), np.int64), 1, 1
+        np.zeros((0, 4), np.int64), np.zeros((0, 7), np.int64), none, np.zeros((0, 2), np.int64), 1, 1
     )
     run_tiled(empty, V, S, np.zeros((1, 0)), none, 1.0, S.copy())
 
@@ -191,32 +191,20 @@ def _write(d, row, static, stores, GV, GS):
 
 _TILED_SOURCE = """
 @jit
-def _tile_write(GV, row, d, stores, w):
-    if stores:
-        for j in range(w):
-            GV[row, j] = d[j]
-    else:
-        for j in range(w):
-            GV[row, j] += d[j]
-
-@jit
 def _tile_forward(prog, V, w):
     for r in range(prog.shape[0]):
         code, o, a, b = prog[r, 0], prog[r, 1], prog[r, 2], prog[r, 3]
 {forward}
 
 @jit
-def _tile_backward(prog, V, GV, w, da, db):
+def _tile_backward(prog, V, GV, w):
     for r in range(prog.shape[0]):
-        code, o, a, b, go = prog[r, 0], prog[r, 1], prog[r, 2], prog[r, 3], prog[r, 4]
+        code, o, a, b = prog[r, 0], prog[r, 1], prog[r, 2], prog[r, 3]
+        go, ta, tb = prog[r, 4], prog[r, 5], prog[r, 6]
 {backward}
-        if prog[r, 7]:
-            _tile_write(GV, prog[r, 5], da, prog[r, 8], w)
-        if prog[r, 9]:
-            _tile_write(GV, prog[r, 6], db, prog[r, 10], w)
 
 @loop
-def tiled(fprog, bprog, X, V, GV, S, statics, wanted, out, out_rows, scale, GS, da, db):
+def tiled(fprog, bprog, X, V, GV, S, statics, wanted, out, out_rows, scale, GS):
     first = V.shape[0] - statics.shape[0]
     for s in range(statics.shape[0]):
         for j in range(V.shape[1]):
@@ -232,19 +220,30 @@ def tiled(fprog, bprog, X, V, GV, S, statics, wanted, out, out_rows, scale, GS, 
                 out[c + j, k] = V[out_rows[k], j]
         for j in range(w):
             GV[0, j] = scale  # the loss's gradient row (tiled_programs)
-        _tile_backward(bprog, V, GV, w, da, db)
+        _tile_backward(bprog, V, GV, w)
         for s in range(wanted.shape[0]):
             total = 0.0
             for j in range(w):
                 total += GV[wanted[s, 0], j]
             GS[wanted[s, 1], 0] += total
 """
+# How a tiled backward row writes each input's gradient, in its code (``tiled_code``): not at all,
+# storing, or adding. One branch per op and pair of modes, each writing straight into its rows:
+# a scratch row and a second loop to store or add it cost West a quarter of its pass.
+SKIP, STORE, ADD = range(3)
+
+
+def tiled_code(code: int, a: int, b: int) -> int:
+    """A tiled backward row's code: the op's, with how it writes input a's and b's gradients."""
+    return 9 * code + 3 * a + b
 
 
 def _tiled_branches(codes: dict[str, int], arity: dict[str, int]) -> tuple[str, str]:
-    """The tiled loops' bodies: as ``_branches``, every input a row of the tile (2-D indexing, no views)."""
+    """The tiled loops' bodies: as ``_branches``, every input a row of the tile (2-D indexing, no
+    views); backward has a branch per op and write modes (``tiled_code``), none for writing nothing."""
     fwd: list[str] = []
     bwd: list[str] = []
+    write = {STORE: "=", ADD: "+="}
     for name, c in codes.items():
         args = "V[a, j]" if arity[name] == 1 else "V[a, j], V[b, j]"
         word = "if" if not fwd else "elif"
@@ -253,15 +252,20 @@ def _tiled_branches(codes: dict[str, int], arity: dict[str, int]) -> tuple[str, 
             f"        {word} code == {c}:\n            for j in range(w):\n                V[o, j] = {value}"
         )
         if name == _IDENTITY:
-            body = "da[j] = GV[go, j]"
+            local, da, db = ["g = GV[go, j]"], "g", ""
         elif arity[name] == 1:
-            body = f"da[j] = L{c}({args}, V[o, j])[0] * GV[go, j]"
+            local, da, db = [], f"L{c}({args}, V[o, j])[0] * GV[go, j]", ""
         else:
-            body = (
-                f"d = L{c}({args}, V[o, j])\n"
-                "                da[j] = d[0] * GV[go, j]\n                db[j] = d[1] * GV[go, j]"
-            )
-        bwd.append(f"        {word} code == {c}:\n            for j in range(w):\n                {body}")
+            local, da, db = [f"d = L{c}({args}, V[o, j])", "g = GV[go, j]"], "d[0] * g", "d[1] * g"
+        for ma in (SKIP, STORE, ADD):
+            for mb in (SKIP, STORE, ADD) if arity[name] == 2 else (SKIP,):
+                if ma == mb == SKIP:
+                    continue  # a row that writes nothing is left out of the program
+                body = local + ([f"GV[ta, j] {write[ma]} {da}"] if ma else [])
+                body += [f"GV[tb, j] {write[mb]} {db}"] if mb else []
+                lines = "".join(f"\n                {line}" for line in body)
+                head = f"        {'if' if not bwd else 'elif'} code == {tiled_code(c, ma, mb)}:"
+                bwd.append(f"{head}\n            for j in range(w):{lines}")
     return "\n".join(fwd), "\n".join(bwd)
 
 
@@ -505,7 +509,7 @@ class Tiled(NamedTuple):
     and ``wanted`` pairs a tile's gradient row with the row of S whose gradient it adds to."""
 
     forward: np.ndarray  # (rows, 4): op code, output row, input rows a and b (-1: none)
-    backward: np.ndarray  # (rows, 11): as forward, then gradient rows of out, a, b, a wanted? stores?, b ...
+    backward: np.ndarray  # (rows, 7): code (tiled_code), rows of out, a, b, then gradient rows of out, a, b
     statics: np.ndarray
     wanted: np.ndarray
     n_rows: int
@@ -536,7 +540,7 @@ def tiled_programs(
     for r, (c, o, a, sa, wa, ta, b, sb, wb, tb) in enumerate(bwd.tolist()):
         if o not in given:  # no gradient reaches it: nothing it is computed from depends on a parameter
             continue  # (an n-ary sum still lists its inputs as wanted); what it would write is wanted by none
-        grads, stores = [], []
+        grads, modes = [], []
         for at, static, want, store in ((a, sa, wa, ta), (b, sb, wb, tb)):
             key = row(at, static)
             if want and key not in given:  # the node's first gradient write stores (the plan's, or
@@ -546,16 +550,16 @@ def tiled_programs(
                 if static:
                     wanted[key] = (given[key], at)
             grads.append(given[key] if want else 0)
-            stores.append(store)
-        backward.append(
-            (c, o, row(a, sa), row(b, sb) if b >= 0 else -1, given[o], *grads, wa, stores[0], wb, stores[1])
-        )
+            modes.append((STORE if store else ADD) if want else SKIP)
+        if modes != [SKIP, SKIP]:  # a row that writes nothing is left out
+            code = tiled_code(c, *modes)
+            backward.append((code, o, row(a, sa), row(b, sb) if b >= 0 else -1, given[o], *grads))
         if last_read[o] == r:
             free.append(given.pop(o))
     as_array = lambda rows, n: np.array(rows, dtype=np.int64).reshape(-1, n)  # noqa: E731
     return Tiled(
         as_array(forward, 4),
-        as_array(backward, 11),
+        as_array(backward, 7),
         statics.astype(np.int64),
         as_array(sorted(wanted.values()), 2),
         n_batch_rows + len(statics),
@@ -577,6 +581,5 @@ def run_tiled(
     the rows ``out_rows``, and ``GS`` (zeroed) each static row's gradient, summed over the block
     tile by tile. The tile's buffers are all it keeps: a few megabytes, where forward keeps GB."""
     V, GV = np.empty((program.n_rows, TILE)), np.empty((program.n_grad_rows, TILE))
-    da, db = np.empty(TILE), np.empty(TILE)
     f, b = program.forward, program.backward
-    _kernel()["tiled"](f, b, X, V, GV, S, program.statics, program.wanted, out, out_rows, scale, GS, da, db)
+    _kernel()["tiled"](f, b, X, V, GV, S, program.statics, program.wanted, out, out_rows, scale, GS)
