@@ -121,39 +121,43 @@ class Elementwise(Group):
         self.nary = op.arity == -1
         self.k = len(members)
         wants = wants_grad.__getitem__
-        # Where each input lives: a list of places per input, one per member (an n-ary op: one list,
-        # where edge i * k + m is input i of member m). Only places here: the Rows that read them
-        # (``inputs``) are made when a grouped step is first bound; a group run member by member, as
-        # most groups of a big irregular graph are, never needs them.
-        self.columns: list[list[Place]]
+        # Where each input of each member lives, as one list: edge i * k + m is input i of member m.
+        # Only places here: the Rows that read them (``inputs``) are made when a grouped step is
+        # first bound; a group run member by member, as most of a big irregular graph's are, never
+        # needs them.
+        self.edges: list[Place]
         if self.k == 1:  # most groups of an irregular graph: no transposing of the parents
             ps = parents(members[0])
             self.n = len(ps)
-            places = list(map(where, ps))
-            self.columns = [places] if self.nary else [[p] for p in places]
+            self.edges = list(map(where, ps))
             self.wants = list(map(wants, ps))
             return
         columns = list(zip(*map(parents, members)))  # column i: input i of each member
         self.n = len(columns)
-        if self.nary:
-            self.columns = [list(map(where, chain.from_iterable(columns)))]
-        else:
-            self.columns = [list(map(where, column)) for column in columns]
+        self.edges = list(map(where, chain.from_iterable(columns)))
         self.wants = [any(map(wants, column)) for column in columns]
+
+    def _columns(self) -> list[list[Place]]:
+        """Each input's places, one per member."""
+        k = self.k
+        return [self.edges[i * k : (i + 1) * k] for i in range(self.n)]
 
     @functools.cached_property
     def inputs(self) -> list[Rows]:
-        """Each input's rows, as the grouped step reads and writes them."""
-        if self.k == 1 and not self.nary:
-            return [Rows.one(c[0]) for c in self.columns]
-        return list(map(Rows, self.columns))
+        """Each input's rows, as the grouped step reads and writes them (an n-ary op's: one Rows of
+        all its edges)."""
+        if self.nary:
+            return [Rows(self.edges)]
+        if self.k == 1:
+            return list(map(Rows.one, self.edges))
+        return list(map(Rows, self._columns()))
 
     def gradient_rows(self) -> list[tuple[bool, list[int], bool]]:
         if self.nary:
-            return gradient_rows(self.columns[0])
+            return gradient_rows(self.edges)
         if self.k == 1:  # one row per input
-            return [(static, [row], False) for ((static, row),), w in zip(self.columns, self.wants) if w]
-        return [t for c, w in zip(self.columns, self.wants) if w for t in gradient_rows(c)]
+            return [(static, [row], False) for (static, row), w in zip(self.edges, self.wants) if w]
+        return [t for c, w in zip(self._columns(), self.wants) if w for t in gradient_rows(c)]
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
         blocks = [x.reader(V, S)() for x in self.inputs]
@@ -182,10 +186,8 @@ class Elementwise(Group):
 
     def member_places(self) -> list[list[Place]]:
         """Each member's inputs, where they live."""
-        if self.nary:  # edge i * k + m is input i of member m
-            edges, k = self.columns[0], self.k
-            return [edges[m::k] for m in range(k)]
-        return [list(p) for p in zip(*self.columns)]
+        edges, k = self.edges, self.k
+        return [edges[m::k] for m in range(k)]
 
     def member_writes(self, places: list[list[Place]] | None = None) -> list[list[tuple[int, Place]]]:
         """Each member's gradient edges in backward: (which input, where it lives), for the inputs

@@ -24,9 +24,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate, chain, pairwise
+from itertools import accumulate, chain
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import numpy as np
 
@@ -325,7 +325,7 @@ class WritePlan(NamedTuple):
     gradient rows to zero first in the batch and the static buffers (a slice, index array or None),
     and which groups run member by member (a wide block's plan: they get the block's scratch row)."""
 
-    writes: list[Writes]
+    writes: Sequence[Writes]
     zero_batch: slice | np.ndarray | None
     zero_static: slice | np.ndarray | None
     by_rows: frozenset[int] = frozenset()
@@ -357,9 +357,29 @@ def plan_gradient_writes(groups: Sequence[Group], root: Place, n_rows: dict[bool
     alone = (shared[ends] == shared[ends - lengths]) & ~np.fromiter(map(_repeats, flat), bool, n)
     stores = counted & alone
     zero = np.unique(rows[counted_rows & np.repeat(~stores, lengths)])
-    flags = stores.tolist()
-    writes = [Writes(flags[a:b]) for a, b in pairwise(chain([0], accumulate(sizes)))]
+    writes = EachGroup(stores.tolist(), [0, *accumulate(sizes)])
     return WritePlan(writes, *_zero_keys(zero[zero < n_batch], zero[zero >= n_batch] - n_batch))
+
+
+class EachGroup(Sequence[Writes]):
+    """Each group's ``Writes``, made from one list of all their flags when asked: a trace of 20,000
+    groups would make 20,000 of them, and a wide block, which makes its own, never asks."""
+
+    def __init__(self, flags: list[bool], bounds: list[int]):
+        self._flags, self._bounds = flags, bounds  # group i's flags: flags[bounds[i] : bounds[i + 1]]
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> Writes: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Writes]: ...
+    def __getitem__(self, i: int | slice) -> Writes | list[Writes]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(len(self))[i]]
+        i = range(len(self))[i]  # an IndexError past the end, as a list's
+        return Writes(self._flags[self._bounds[i] : self._bounds[i + 1]])
 
 
 _in_static, _listed, _repeats = itemgetter(0), itemgetter(1), itemgetter(2)  # of a gradient_rows() entry
