@@ -310,7 +310,7 @@ class Tape:
         """The steps of the static groups (computed once per batch, from parameters and constants
         alone: they read and write S and GS only), bound to this tape's S and GS."""
         no_batch = np.zeros((self._n_batch_rows, 0))
-        static = [(g, w) for g, w in zip(self.groups, self._plan.writes) if g.is_static]
+        static = [(g, self._plan.writes[i]) for i, g in enumerate(self.groups) if g.is_static]
         steps = [g.bind(no_batch, self._S, no_batch, self._GS, w) for g, w in static]
         self._static_forward = [f for f, _ in steps]
         self._static_backward = [b for (_, b), (g, _) in zip(steps, static) if g.on_loss_path][::-1]
