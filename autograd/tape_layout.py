@@ -294,24 +294,22 @@ def make_group(
     it advances), recording its members' places in ``place``."""
     where = place.__getitem__
     is_static = isinstance(key, ElementwiseKey) and key.static
-    start = n_rows[is_static]
-    n_rows[is_static] = start + len(members)
-    on_path = graph.on_loss_path
-    wants = graph.wants_grad
-    wanted = any(map(wants.__getitem__, members))
-    placed = (
-        is_static,
-        slice(start, start + len(members)),
-        wanted and (on_path is None or not on_path.isdisjoint(members)),
-    )
+    start, k = n_rows[is_static], len(members)
+    n_rows[is_static] = start + k
+    on_path, wants = graph.on_loss_path, graph.wants_grad
+    if k == 1:  # most groups of a big irregular graph
+        wanted = wants[members[0]] and (on_path is None or members[0] in on_path)
+    else:
+        wanted = any(map(wants.__getitem__, members)) and (on_path is None or not on_path.isdisjoint(members))
+    out = slice(start, start + k)
     group: Group
     if isinstance(key, MatMulKey):
-        group = MatMul(members, [graph.linear[v] for v in members], where, wants, *placed)
+        group = MatMul(members, [graph.linear[v] for v in members], where, wants, is_static, out, wanted)
     else:
         parents = graph.parents
-        if len(members) > 1:  # sorted by where their first input lives: chains of groups read slices
+        if k > 1:  # sorted by where their first input lives: chains of groups read slices
             members.sort(key=lambda v: where(parents[v][0]))  # (static, row): batch rows first, in order
-        group = Elementwise(members, parents.__getitem__, where, wants, *placed)
+        group = Elementwise(members, parents.__getitem__, where, wants, is_static, out, wanted)
     for i, v in enumerate(members):
         place[v] = Place(is_static, start + i)
     return group
