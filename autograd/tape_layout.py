@@ -35,6 +35,7 @@ from .errors import NotTraceable
 from .ops import OPS, Op
 from .tape_groups import Elementwise, Group, Linear, MatMul, Writes
 from .tape_rows import Index, Place
+from .tape_targets import gradient_targets
 from .value import Value
 
 __all__ = [
@@ -88,6 +89,7 @@ class MatMulKey(NamedTuple):
 GroupKey = ElementwiseKey | MatMulKey
 _elementwise_key = partial(tuple.__new__, ElementwiseKey)  # ElementwiseKey(*fields), made in C: one per node
 _level = itemgetter(0)  # a GroupKey's level
+_place = partial(tuple.__new__, Place)  # Place(*fields), made in C: one per node
 
 
 @dataclass
@@ -311,7 +313,7 @@ def make_group(
             members.sort(key=lambda v: where(parents[v][0]))  # (static, row): batch rows first, in order
         group = Elementwise(members, parents.__getitem__, where, wants, is_static, out, wanted)
     for i, v in enumerate(members):
-        place[v] = Place(is_static, start + i)
+        place[v] = _place((is_static, start + i))
     return group
 
 
@@ -337,24 +339,20 @@ def plan_gradient_writes(groups: Sequence[Group], root: Place, n_rows: dict[bool
     into it. Rows with several writers are added into, so they are zeroed first. Rows nobody
     writes stay at the zeros they were allocated with. A group off the loss path is bound for its
     forward, its backward never runs: its targets are not counted, and never store."""
-    targets = [g.gradient_rows() for g in groups]
-    sizes = list(map(len, targets))
-    flat = list(chain.from_iterable(targets))
-    listed = list(map(_listed, flat))
+    group, static, lengths, repeats, rows = gradient_targets(groups)
     # One pass of NumPy over every target's rows (numbering the static rows after the batch rows).
-    n_batch, n = n_rows[False], len(flat)
-    lengths = np.fromiter(map(len, listed), np.intp, n)
-    rows = np.fromiter(chain.from_iterable(listed), np.intp, int(lengths.sum()))
-    rows += np.repeat(np.fromiter(map(_in_static, flat), np.intp, n) * n_batch, lengths)
-    counted = np.repeat(np.fromiter((g.on_loss_path for g in groups), bool, len(groups)), sizes)
+    n_batch = n_rows[False]
+    rows = rows + np.repeat(static * n_batch, lengths)
+    counted = np.fromiter((g.on_loss_path for g in groups), bool, len(groups))[group]
     counted_rows = np.repeat(counted, lengths)
     counts = np.bincount(rows[counted_rows], minlength=n_batch + n_rows[True])
     counts[n_batch * root.static + root.row] += 1
     shared = np.concatenate(([0], np.cumsum(counts[rows] != 1)))  # how many rows so far have other writers
     ends = np.cumsum(lengths)
-    alone = (shared[ends] == shared[ends - lengths]) & ~np.fromiter(map(_repeats, flat), bool, n)
+    alone = (shared[ends] == shared[ends - lengths]) & ~repeats
     stores = counted & alone
     zero = np.unique(rows[counted_rows & np.repeat(~stores, lengths)])
+    sizes = np.bincount(group, minlength=len(groups)).tolist()  # each group's targets
     writes = EachGroup(stores.tolist(), [0, *accumulate(sizes)])
     return WritePlan(writes, *_zero_keys(zero[zero < n_batch], zero[zero >= n_batch] - n_batch))
 
@@ -378,9 +376,6 @@ class EachGroup(Sequence[Writes]):
             return [self[j] for j in range(len(self))[i]]
         i = range(len(self))[i]  # an IndexError past the end, as a list's
         return Writes(self._flags[self._bounds[i] : self._bounds[i + 1]])
-
-
-_in_static, _listed, _repeats = itemgetter(0), itemgetter(1), itemgetter(2)  # of a gradient_rows() entry
 
 
 def _zero_keys(
