@@ -94,11 +94,9 @@ def compile() -> None:
     prog, V, S, row = np.zeros((0, 10), np.int64), np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1)
     k["forward"](prog, V, S, row, row)
     k["backward"](prog, V, S, V, S, row, row, row, row)
-    none = np.zeros(0, np.int64)
-    empty = Tiled(
-        np.zeros((0, 4), np.int64), np.zeros((0, 7), np.int64), none, np.zeros((0, 2), np.int64), 1, 1
-    )
-    run_tiled(empty, V, S, np.zeros((1, 0)), none, 1.0, S.copy())
+    f, b, statics, wanted = (np.zeros(shape, np.int32) for shape in ((0, 4), (0, 7), (0,), (0, 2)))
+    empty = Tiled(f, b, statics, wanted, 1, 1)  # of the types tiled_programs gives
+    run_tiled(empty, V, S, np.zeros((1, 0)), np.zeros(0, np.int64), 1.0, S.copy())
 
 
 def kernel_ops() -> dict[str, int]:
@@ -556,11 +554,12 @@ def tiled_programs(
             backward.append((code, o, row(a, sa), row(b, sb) if b >= 0 else -1, given[o], *grads))
         if last_read[o] == r:
             free.append(given.pop(o))
-    as_array = lambda rows, n: np.array(rows, dtype=np.int64).reshape(-1, n)  # noqa: E731
+    # int32: every tile reads the whole program, and half the bytes ran West 2-13% faster
+    as_array = lambda rows, n: np.array(rows, dtype=np.int32).reshape(-1, n)  # noqa: E731
     return Tiled(
         as_array(forward, 4),
         as_array(backward, 7),
-        statics.astype(np.int64),
+        statics.astype(np.int32),
         as_array(sorted(wanted.values()), 2),
         n_batch_rows + len(statics),
         n_grad,
