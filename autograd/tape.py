@@ -287,14 +287,18 @@ class Tape:
         )
 
     def _blas_for(self, B: int) -> contextlib.AbstractContextManager:
-        """BLAS on one thread while this batch runs, when its biggest matrix product is big enough
-        for BLAS to use threads at all (see ``tape_threads``); else nothing to do (and no cost)."""
-        return one_blas_thread() if self._product * B >= BLAS_THREADED_FROM else contextlib.nullcontext()
+        """BLAS on one thread while this batch runs, when it runs in several blocks (the blocks are
+        then the parallel work, see ``tape_threads``) and its biggest matrix product is big enough for
+        BLAS to use threads at all; else nothing to do (and no cost): one block leaves BLAS its threads."""
+        if len(blocks(B)) > 1 and self._product * B >= BLAS_THREADED_FROM:
+            return one_blas_thread()
+        return contextlib.nullcontext()
 
     def session(self, batch_size: int) -> contextlib.AbstractContextManager:
         """A context for many runs of batches of up to ``batch_size`` examples: what each run would
-        set up and undo (BLAS kept to one thread) is done once, around all of them. Telling BLAS its
-        threads costs more than a small step: ``nn.fit`` holds one session for its epochs."""
+        set up and undo (BLAS kept to one thread, for batches of several blocks) is done once, around
+        all of them. Telling BLAS its threads costs more than a small step: ``nn.fit`` holds one
+        session for its epochs."""
         return self._blas_for(positive_int("batch_size", batch_size))
 
     def fresh(self) -> Tape:

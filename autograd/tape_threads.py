@@ -7,11 +7,13 @@ threads: 1 block below ``2 * BLOCK`` examples, else an even number of near-equal
 NumPy calls on its block whichever thread runs it, and the tape adds the blocks' parameter
 gradients in block order: any number of threads gives the numbers one thread gives.
 
-While a tape runs matrix products big enough for BLAS to thread, BLAS keeps to one thread
-(``threadpoolctl``; the setting is the process's, restored when the last tape running leaves). Its
-own threads sleep between the tape's calls and waking them cost more than they gave: a step of
-MLP(784, [128, 10]) on 128 examples took 17 ms with OpenBLAS's two threads and 2.1 ms with one.
-The blocks are the tape's parallel work.
+While a tape runs a batch of several blocks with matrix products big enough for BLAS to thread,
+BLAS keeps to one thread (``threadpoolctl``; the setting is the process's, restored when the last
+tape running leaves): the blocks are the tape's parallel work, and BLAS's own threads would only
+compete with them. A batch of one block leaves BLAS its threads, on any number of ``Tape.threads``.
+Forward and backward of MLP(784, [128, 10]) with cross-entropy, on 2 cores: 128 examples, 3.3 ms
+with OpenBLAS's threads and 4.0 ms with one; 4,096 examples, 29 and 43 ms; 16,384 (four blocks on
+two threads), 102 ms with OpenBLAS's threads and 85 ms with one in each block.
 """
 
 from __future__ import annotations

@@ -210,9 +210,11 @@ def test_a_batch_that_runs_member_by_member_is_one_block_and_says_why():
     assert layered.serial is None and len(layered._last) == 2
 
 
-def test_a_session_holds_blas_to_one_thread_around_many_runs():
+def test_a_session_holds_blas_to_one_thread_around_many_runs_of_several_blocks():
     """fit holds one session for its epochs: BLAS is told its threads once, not at every step (that
-    telling cost more than a small step), and is as it was once the session ends."""
+    telling cost more than a small step), and is as it was once the session ends. Only batches of
+    several blocks hold it to one thread (the blocks are then the parallel work); one block leaves
+    BLAS its own threads."""
     from threadpoolctl import threadpool_info
 
     def blas_threads() -> list[int]:
@@ -221,12 +223,15 @@ def test_a_session_holds_blas_to_one_thread_around_many_runs():
     before = blas_threads()
     model = nn.MLP(64, [64, 2], seed=0)
     tape = Tape.trace(lambda x: model(x)[0], model.parameters(), np.zeros(64))
-    with tape.session(128):  # 64 x 64 products over 128 examples: big enough for BLAS threads
+    with tape.session(2 * BLOCK):  # two blocks of 64 x 64 products: big enough for BLAS threads
         inside = blas_threads()
-        tape.forward(np.ones((128, 64)))
+        tape.forward(np.ones((2 * BLOCK, 64)))
         assert blas_threads() == inside  # a run inside the session leaves it as it is
     assert all(n == 1 for n in inside)
     assert blas_threads() == before
+    with tape.session(128):  # one block: BLAS keeps its threads
+        tape.forward(np.ones((128, 64)))
+        assert blas_threads() == before
     with tape.session(2):  # too small for BLAS to thread: nothing is touched
         assert blas_threads() == before
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
