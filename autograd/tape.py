@@ -290,7 +290,7 @@ class Tape:
         """BLAS on one thread while this batch runs, when it runs in several blocks (the blocks are
         then the parallel work, see ``tape_threads``) and its biggest matrix product is big enough for
         BLAS to use threads at all; else nothing to do (and no cost): one block leaves BLAS its threads."""
-        if len(blocks(B)) > 1 and self._product * B >= BLAS_THREADED_FROM:
+        if self._product * B >= BLAS_THREADED_FROM and len(blocks(B)) > 1:  # the cheap test first
             return one_blas_thread()
         return contextlib.nullcontext()
 
