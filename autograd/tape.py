@@ -356,7 +356,7 @@ class Tape:
             for j, (is_static, row) in enumerate(self._roots):
                 out[cols, j] = (S if is_static else V)[row]
 
-        with self._blas_for(B), np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # no matrix products here (tape_kernel.tiles): no BLAS
             for step in self._static_forward:
                 step()
             in_threads(run_block, runs, self.threads)
@@ -457,7 +457,7 @@ class Tape:
             )
             outputs[start:stop, batch_roots] = block
 
-        with self._blas_for(B), np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # no matrix products here (tape_kernel.tiles): no BLAS
             for step in self._static_forward:
                 step()
             for j, (is_static, row) in enumerate(self._roots):

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .ops import OPS, Op
-from .tape_rows import Index, Place, Rows, gradient_rows, grid_view
+from .tape_rows import Index, Place, Rows, grid_view
 from .value import Value
 
 __all__ = ["BY_ROWS_FROM", "Elementwise", "Group", "Linear", "MatMul", "Steps", "Writes", "by_rows"]
@@ -97,6 +97,11 @@ def _column(block: np.ndarray, row: int, column: int) -> float:
     return float(block[row, column if block.shape[1] > 1 else 0])
 
 
+def _listed(targets: list[tuple[bool, Index]]) -> list[tuple[bool, list[int], bool]]:
+    """``gradient_rows`` from (in the static buffer?, its Index) pairs."""
+    return [(static, index.listed, index.repeats) for static, index in targets]
+
+
 def _times(d: Any, g: np.ndarray) -> np.ndarray:
     """The chain rule's product local x upstream, skipping a multiplication by 1."""
     return g if isinstance(d, float) and d == 1.0 else d * g
@@ -146,18 +151,11 @@ class Elementwise(Group):
     def inputs(self) -> list[Rows]:
         """Each input's rows, as the grouped step reads and writes them (an n-ary op's: one Rows of
         all its edges)."""
-        if self.nary:
-            return [Rows(self.edges)]
-        if self.k == 1:
-            return list(map(Rows.one, self.edges))
-        return list(map(Rows, self._columns()))
+        return [Rows(self.edges)] if self.nary else list(map(Rows, self._columns()))
 
     def gradient_rows(self) -> list[tuple[bool, list[int], bool]]:
-        if self.nary:
-            return gradient_rows(self.edges)
-        if self.k == 1:  # one row per input
-            return [(static, [row], False) for (static, row), w in zip(self.edges, self.wants) if w]
-        return [t for c, w in zip(self._columns(), self.wants) if w for t in gradient_rows(c)]
+        wants = [True] if self.nary else self.wants  # an n-ary op's one input: all its edges count
+        return _listed([t for x, w in zip(self.inputs, wants) if w for t in x.targets()])
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
         blocks = [x.reader(V, S)() for x in self.inputs]
@@ -376,8 +374,7 @@ class MatMul(Group):
 
     def gradient_rows(self) -> list[tuple[bool, list[int], bool]]:
         targets = [(True, self.weights)] + ([(True, self.bias)] if self.bias is not None else [])
-        targets += [(False, self.a)] if self.wants_a else []
-        return [(static, index.listed, index.repeats) for static, index in targets]
+        return _listed(targets + ([(False, self.a)] if self.wants_a else []))
 
     def member_inputs(self, V: np.ndarray, S: np.ndarray, member: int, column: int) -> list[float]:
         W = self.weights.reader(S[:, 0])().reshape(self.k, self.n)

@@ -89,7 +89,6 @@ class MatMulKey(NamedTuple):
 GroupKey = ElementwiseKey | MatMulKey
 _elementwise_key = partial(tuple.__new__, ElementwiseKey)  # ElementwiseKey(*fields), made in C: one per node
 _level = itemgetter(0)  # a GroupKey's level
-_place = partial(tuple.__new__, Place)  # Place(*fields), made in C: one per node
 
 
 @dataclass
@@ -299,10 +298,7 @@ def make_group(
     start, k = n_rows[is_static], len(members)
     n_rows[is_static] = start + k
     on_path, wants = graph.on_loss_path, graph.wants_grad
-    if k == 1:  # most groups of a big irregular graph
-        wanted = wants[members[0]] and (on_path is None or members[0] in on_path)
-    else:
-        wanted = any(map(wants.__getitem__, members)) and (on_path is None or not on_path.isdisjoint(members))
+    wanted = any(map(wants.__getitem__, members)) and (on_path is None or not on_path.isdisjoint(members))
     out = slice(start, start + k)
     group: Group
     if isinstance(key, MatMulKey):
@@ -313,7 +309,7 @@ def make_group(
             members.sort(key=lambda v: where(parents[v][0]))  # (static, row): batch rows first, in order
         group = Elementwise(members, parents.__getitem__, where, wants, is_static, out, wanted)
     for i, v in enumerate(members):
-        place[v] = _place((is_static, start + i))
+        place[v] = Place(is_static, start + i)
     return group
 
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Index", "Place", "Rows", "gradient_rows", "grid_view"]
+__all__ = ["Index", "Place", "Rows", "grid_view"]
 
 
 class Place(NamedTuple):
@@ -31,13 +31,6 @@ class Index:
     repeated rows sums the repeats with a sorted ``np.add.reduceat`` plan (``np.add.at`` is slow),
     or, when they are all one row (every member reads the same node, as a softmax's max and sum
     are read), with one ``np.add.reduce`` (3x faster than reduceat along the first axis)."""
-
-    @classmethod
-    def one(cls, row: int) -> Index:
-        """The one row ``row`` (as ``Index([row])``, without the general case's checks)."""
-        index = cls.__new__(cls)
-        index.listed, index._slice, index.repeats = [row], slice(row, row + 1), False
-        return index
 
     def __init__(self, rows: Sequence[int] | np.ndarray):
         # Plain Python on the list first: a tape of 20,000 small groups makes tens of thousands of
@@ -147,21 +140,12 @@ class Index:
 class Rows:
     """One input of a group, for each member: a row of V (batch), of S (static), or a mix."""
 
-    @classmethod
-    def one(cls, place: Place) -> Rows:
-        """The input of a group of one member that lives at ``place`` (as ``Rows([place])``, faster:
-        most groups of a big irregular graph are one node)."""
-        rows = cls.__new__(cls)
-        rows.n, one = 1, Index.one(place.row)
-        rows.batch, rows.static = (None, one) if place.static else (one, None)
-        return rows
-
     def __init__(self, places: Sequence[Place]):
         self.n = len(places)
         self.batch: Index | None
         self.static: Index | None
         if self.n == 1:
-            one = Index.one(places[0].row)
+            one = Index([places[0].row])
             self.batch, self.static = (None, one) if places[0].static else (one, None)
             return
         statics = [p.static for p in places]
@@ -249,20 +233,6 @@ class Rows:
             to_static(batch_sum(grad[static_at]))
 
         return add
-
-
-def gradient_rows(places: Sequence[Place]) -> list[tuple[bool, list[int], bool]]:
-    """The gradient rows one input of a group writes, as ``Rows(places).targets()`` lists them (the
-    batch rows, then the static ones), each with whether some row repeats; without making the Rows."""
-    if len(places) == 1:
-        static, row = places[0]
-        return [(static, [row], False)]
-    batch = [row for static, row in places if not static]
-    if len(batch) == len(places):  # the common case: one pass
-        return [(False, batch, len(set(batch)) < len(batch))]
-    static_rows = [row for static, row in places if static]
-    split = [(False, batch), (True, static_rows)] if batch else [(True, static_rows)]
-    return [(static, rows, len(set(rows)) < len(rows)) for static, rows in split]
 
 
 def grid_view(column: np.ndarray, start: int, stride: int, k: int, n: int) -> np.ndarray | None:
